@@ -1,0 +1,75 @@
+"""Residual codecs: conventional map images and MLPs, behind one small interface.
+
+``encode_residual`` turns an (SDR, HDR) pair in HDR space into a method-specific payload
+body; ``decode_residual`` turns the body and the SDR back into the HDR rendition. The MLP
+encoder imports torch lazily; every decoder is numpy-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import GainMLPError
+
+CONVENTIONAL_METHODS = (
+    "gain-jpeg", "gamma-jpeg", "gain-heic", "gamma-heic",
+    "gain-jxl", "gamma-jxl", "gain-avif", "gamma-avif",
+)
+MLP_METHODS = ("gamma-mlp", "gain-mlp", "direct-mlp")
+METHODS = MLP_METHODS + CONVENTIONAL_METHODS
+DEFAULT_METHOD = "gamma-mlp"
+
+
+@dataclass
+class EncodeOptions:
+    """Every knob of every encoder; each codec reads the ones it understands."""
+
+    # conventional map images
+    scale: int = 4
+    quality: int = 80
+    # MLPs
+    width: int = 16
+    steps: int = 1000
+    batch: int = 65536
+    lr: float = 1e-2
+    seed: int = 0
+    device: str = "cpu"
+    activation: str = "auto"  # "auto" = the measured default of the MLP codec
+    precision: str = "fp32"
+    meta_init: bool = True
+    loss: str = "map"  # "map" (paper) or "hdr"
+    progress: bool = False
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise GainMLPError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    return method
+
+
+def encode_residual(
+    method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, options: EncodeOptions
+) -> bytes:
+    """Fit/compress the residual of ``method``; returns the payload body."""
+    check_method(method)
+    if method in CONVENTIONAL_METHODS:
+        from .conventional import encode_map
+
+        return encode_map(method, sdr_pq, hdr_pq, eps, options)
+    from .mlp_fit import encode_mlp  # imports torch
+
+    return encode_mlp(method, sdr_pq, hdr_pq, eps, options)
+
+
+def decode_residual(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
+    """Rebuild the HDR rendition (PQ BT.2020, float32 in [0, 1]) from SDR and a body."""
+    check_method(method)
+    if method in CONVENTIONAL_METHODS:
+        from .conventional import decode_map
+
+        return decode_map(method, body, sdr_pq, eps)
+    from .mlp_decode import decode_mlp  # numpy only
+
+    return decode_mlp(method, body, sdr_pq, eps)

@@ -1,0 +1,143 @@
+"""Colour set-up: transfer functions, primaries, and the SDR -> HDR-space conversion.
+
+All transfer functions and primaries come from colour-science. Images are float arrays of
+shape (H, W, 3). Conventions of the paper's data (see docs/colour.md):
+
+* SDR: BT.709 primaries, pure 2.4 gamma (BT.1886 with black at 0), 100 cd/m2 white.
+* HDR: BT.2020 primaries, SMPTE ST 2084 (PQ) code values in [0, 1], graded for 1000 cd/m2.
+* "SDR in HDR space": SDR code values linearised, scaled to the SDR white in cd/m2,
+  converted to BT.2020 and PQ-encoded (100 cd/m2 white lands at PQ 0.508).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import colour
+import numpy as np
+
+from .errors import GainMLPError
+
+# Our short names -> colour-science colourspace names (all D65 white points).
+PRIMARIES = {
+    "bt709": "ITU-R BT.709",
+    "srgb": "sRGB",
+    "p3": "Display P3",
+    "bt2020": "ITU-R BT.2020",
+}
+SDR_TRANSFERS = ("gamma2.4", "srgb", "gamma2.2")
+
+# Codes stored in payloads; never renumber.
+PRIMARIES_CODE = {"bt709": 1, "srgb": 2, "p3": 3, "bt2020": 4}
+TRANSFER_CODE = {"gamma2.4": 1, "srgb": 2, "gamma2.2": 3}
+
+
+@dataclass(frozen=True)
+class SdrEncoding:
+    """How the 8-bit SDR image's code values are to be read."""
+
+    primaries: str = "bt709"
+    transfer: str = "gamma2.4"
+    white_nits: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.primaries not in PRIMARIES:
+            raise GainMLPError(f"unknown SDR primaries {self.primaries!r}")
+        if self.transfer not in SDR_TRANSFERS:
+            raise GainMLPError(f"unknown SDR transfer function {self.transfer!r}")
+        if not (1.0 <= self.white_nits <= 10000.0):
+            raise GainMLPError(f"SDR white {self.white_nits} cd/m2 is outside 1..10000")
+
+
+@dataclass(frozen=True)
+class HdrEncoding:
+    """The HDR space residuals live in: BT.2020 PQ, graded for ``peak_nits``."""
+
+    peak_nits: float = 1000.0
+
+
+def pq_encode(nits: np.ndarray) -> np.ndarray:
+    """Absolute luminance in cd/m2 -> PQ code value in [0, 1] (SMPTE ST 2084)."""
+    nits = np.clip(np.asarray(nits, dtype=np.float64), 0.0, 10000.0)
+    return np.asarray(colour.models.eotf_inverse_ST2084(nits), dtype=np.float64)
+
+
+def pq_decode(code: np.ndarray) -> np.ndarray:
+    """PQ code value in [0, 1] -> absolute luminance in cd/m2 (SMPTE ST 2084 EOTF)."""
+    code = np.clip(np.asarray(code, dtype=np.float64), 0.0, 1.0)
+    return np.asarray(colour.models.eotf_ST2084(code), dtype=np.float64)
+
+
+def sdr_eotf(code: np.ndarray, transfer: str = "gamma2.4") -> np.ndarray:
+    """SDR code value in [0, 1] -> display-relative linear light in [0, 1]."""
+    code = np.clip(np.asarray(code, dtype=np.float64), 0.0, 1.0)
+    if transfer == "gamma2.4":
+        out = colour.models.eotf_BT1886(code, L_B=0.0, L_W=1.0)
+    elif transfer == "srgb":
+        out = colour.models.eotf_sRGB(code)
+    elif transfer == "gamma2.2":
+        out = colour.gamma_function(code, 2.2)
+    else:
+        raise GainMLPError(f"unknown SDR transfer function {transfer!r}")
+    return np.asarray(out, dtype=np.float64)
+
+
+def sdr_inverse_eotf(linear: np.ndarray, transfer: str = "gamma2.4") -> np.ndarray:
+    """Display-relative linear light in [0, 1] -> SDR code value in [0, 1]."""
+    linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    if transfer == "gamma2.4":
+        out = colour.models.eotf_inverse_BT1886(linear, L_B=0.0, L_W=1.0)
+    elif transfer == "srgb":
+        out = colour.models.eotf_inverse_sRGB(linear)
+    elif transfer == "gamma2.2":
+        out = colour.gamma_function(linear, 1.0 / 2.2)
+    else:
+        raise GainMLPError(f"unknown SDR transfer function {transfer!r}")
+    return np.asarray(out, dtype=np.float64)
+
+
+def convert_primaries(rgb: np.ndarray, source: str, target: str) -> np.ndarray:
+    """Linear RGB in ``source`` primaries -> linear RGB in ``target`` (all D65, via XYZ)."""
+    if source == target:
+        return np.asarray(rgb, dtype=np.float64)
+    src = colour.RGB_COLOURSPACES[PRIMARIES[source]]
+    dst = colour.RGB_COLOURSPACES[PRIMARIES[target]]
+    matrix = colour.matrix_RGB_to_RGB(src, dst, chromatic_adaptation_transform=None)
+    return np.asarray(rgb, dtype=np.float64) @ matrix.T
+
+
+def sdr_to_hdr_space(sdr_code: np.ndarray, encoding: SdrEncoding | None = None) -> np.ndarray:
+    """SDR code values in [0, 1] -> PQ BT.2020 code values ("SDR in HDR space").
+
+    Linearise with the SDR EOTF, scale to ``white_nits``, convert primaries to BT.2020
+    through XYZ, PQ-encode. Returns float32.
+    """
+    enc = encoding or SdrEncoding()
+    linear = sdr_eotf(sdr_code, enc.transfer) * enc.white_nits
+    bt2020 = convert_primaries(linear, enc.primaries, "bt2020")
+    return pq_encode(np.maximum(bt2020, 0.0)).astype(np.float32)
+
+
+def hdr_space_to_sdr(pq_code: np.ndarray, encoding: SdrEncoding | None = None) -> np.ndarray:
+    """Inverse of :func:`sdr_to_hdr_space` (no quantisation; out-of-gamut values clip)."""
+    enc = encoding or SdrEncoding()
+    bt2020 = pq_decode(pq_code)
+    linear = convert_primaries(bt2020, "bt2020", enc.primaries) / enc.white_nits
+    return sdr_inverse_eotf(np.clip(linear, 0.0, 1.0), enc.transfer).astype(np.float32)
+
+
+def linear_to_pq_bt2020(rgb_nits: np.ndarray, primaries: str = "bt2020") -> np.ndarray:
+    """Linear light in cd/m2 (any supported primaries) -> PQ BT.2020 code values."""
+    bt2020 = convert_primaries(rgb_nits, primaries, "bt2020")
+    return pq_encode(np.maximum(bt2020, 0.0)).astype(np.float32)
+
+
+def pq_bt2020_to_linear(pq_code: np.ndarray) -> np.ndarray:
+    """PQ BT.2020 code values -> linear BT.2020 light in cd/m2."""
+    return pq_decode(pq_code).astype(np.float32)
+
+
+def luminance(rgb_linear: np.ndarray, primaries: str = "bt2020") -> np.ndarray:
+    """Relative luminance Y of linear RGB (row 2 of the colourspace's RGB->XYZ matrix)."""
+    space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
+    return np.asarray(rgb_linear, dtype=np.float64) @ space.matrix_RGB_to_XYZ[1]

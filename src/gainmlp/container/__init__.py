@@ -1,0 +1,1 @@
+"""Containers: the payload binary format, JPEG segments, gain-map JPEG files."""

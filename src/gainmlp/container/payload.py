@@ -1,0 +1,133 @@
+"""The gainmlp payload: a documented, versioned, little-endian binary format.
+
+Layout of version 1 (all integers little-endian; see docs/payload-format.md)::
+
+    offset  size  field
+    0       4     magic b"GMLP"
+    4       2     format version (u16) = 1
+    6       2     method code (u16), see METHOD_CODES
+    8       4     image width in pixels (u32)
+    12      4     image height in pixels (u32)
+    16      4     residual offset eps (f32)
+    20      1     SDR primaries code (1 bt709, 2 srgb, 3 p3, 4 bt2020)
+    21      1     SDR transfer code (1 gamma2.4, 2 srgb, 3 gamma2.2)
+    22      2     reserved, 0
+    24      4     SDR white in cd/m2 (f32)
+    28      4     HDR peak in cd/m2 (f32)
+    32      4     body length in bytes (u32)
+    36      n     body: method-specific (conventional map image or MLP weights)
+    36+n    4     CRC-32 (zlib) of bytes [0, 36+n)
+
+Nothing in a payload is ever unpickled or executed; the reader validates every field
+before it allocates anything.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from ..colorimetry import PRIMARIES_CODE, TRANSFER_CODE, HdrEncoding, SdrEncoding
+from ..errors import GainMLPError, check_image_size
+
+MAGIC = b"GMLP"
+VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+_HEADER = struct.Struct("<4sHHIIfBBHffI")
+HEADER_SIZE = _HEADER.size  # 36
+CRC_SIZE = 4
+MAX_BODY = 64 * 1024 * 1024
+
+# Stable numeric codes; never renumber, only append.
+METHOD_CODES: dict[str, int] = {
+    "gain-jpeg": 1,
+    "gamma-jpeg": 2,
+    "gain-heic": 3,
+    "gamma-heic": 4,
+    "gain-jxl": 5,
+    "gamma-jxl": 6,
+    "gain-avif": 7,
+    "gamma-avif": 8,
+    "gain-mlp": 16,
+    "gamma-mlp": 17,
+    "direct-mlp": 18,
+    "mlp-itm": 19,
+}
+METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
+_PRIM_NAMES = {c: n for n, c in PRIMARIES_CODE.items()}
+_TRANSFER_NAMES = {c: n for n, c in TRANSFER_CODE.items()}
+
+
+@dataclass
+class Payload:
+    """A decoded payload: what the decoder needs besides the SDR image."""
+
+    method: str
+    width: int
+    height: int
+    eps: float
+    body: bytes
+    sdr: SdrEncoding = field(default_factory=SdrEncoding)
+    hdr: HdrEncoding = field(default_factory=HdrEncoding)
+
+    def to_bytes(self) -> bytes:
+        if self.method not in METHOD_CODES:
+            raise GainMLPError(f"unknown method {self.method!r}")
+        head = _HEADER.pack(
+            MAGIC,
+            VERSION,
+            METHOD_CODES[self.method],
+            self.width,
+            self.height,
+            self.eps,
+            PRIMARIES_CODE[self.sdr.primaries],
+            TRANSFER_CODE[self.sdr.transfer],
+            0,
+            self.sdr.white_nits,
+            self.hdr.peak_nits,
+            len(self.body),
+        )
+        data = head + self.body
+        return data + struct.pack("<I", zlib.crc32(data))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Payload:
+        data = bytes(data)
+        if len(data) < HEADER_SIZE + CRC_SIZE:
+            raise GainMLPError(f"payload is truncated ({len(data)} bytes, header needs 40)")
+        (magic, version, method_code, width, height, eps, prim, transfer, _reserved,
+         white, peak, body_len) = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise GainMLPError("not a gainmlp payload (bad magic)")
+        if version not in SUPPORTED_VERSIONS:
+            raise GainMLPError(f"payload format version {version} is not supported "
+                               f"(this gainmlp reads {SUPPORTED_VERSIONS})")
+        if body_len > MAX_BODY:
+            raise GainMLPError(f"payload claims an absurd body of {body_len} bytes")
+        expected = HEADER_SIZE + body_len + CRC_SIZE
+        if len(data) < expected:
+            raise GainMLPError(f"payload is truncated: {len(data)} bytes, header says {expected}")
+        if len(data) > expected:
+            raise GainMLPError(f"payload has {len(data) - expected} trailing bytes")
+        (crc,) = struct.unpack_from("<I", data, HEADER_SIZE + body_len)
+        if crc != zlib.crc32(data[: HEADER_SIZE + body_len]):
+            raise GainMLPError("payload CRC-32 mismatch: the file is corrupt")
+        if method_code not in METHOD_NAMES:
+            raise GainMLPError(f"payload uses unknown method code {method_code}")
+        if prim not in _PRIM_NAMES or transfer not in _TRANSFER_NAMES:
+            raise GainMLPError("payload has an unknown SDR colour set-up")
+        if not (0.0 < eps < 0.5):
+            raise GainMLPError(f"payload has an invalid offset eps={eps}")
+        if not (1.0 <= peak <= 10000.0):
+            raise GainMLPError(f"payload has an invalid HDR peak {peak}")
+        check_image_size(width, height, "payload")
+        return cls(
+            method=METHOD_NAMES[method_code],
+            width=width,
+            height=height,
+            eps=float(eps),
+            body=data[HEADER_SIZE : HEADER_SIZE + body_len],
+            sdr=SdrEncoding(_PRIM_NAMES[prim], _TRANSFER_NAMES[transfer], float(white)),
+            hdr=HdrEncoding(float(peak)),
+        )
