@@ -1,0 +1,24 @@
+"""gainmlp: HDR photos as an SDR image plus a ~10 KB MLP gain/gamma map.
+
+Public API (numpy arrays in, numpy arrays out; see the README)::
+
+    read_sdr, read_hdr, write_hdr      image I/O
+    encode, decode                     SDR + HDR <-> Payload
+    Payload                            the documented binary payload
+    EncodeOptions, METHODS             codec choices
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .codecs import METHODS, EncodeOptions
+from .container.payload import Payload
+from .errors import GainMLPError
+from .imageio import read_hdr, read_sdr, write_hdr
+from .pipeline import decode, encode
+
+__all__ = [
+    "METHODS", "EncodeOptions", "GainMLPError", "Payload",
+    "decode", "encode", "read_hdr", "read_sdr", "write_hdr", "__version__",
+]

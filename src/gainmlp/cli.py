@@ -1,0 +1,332 @@
+"""The ``gainmlp`` command line: encode, decode, eval, pair, demo.
+
+Every user error prints one line ``gainmlp: error: ...`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .codecs import CONVENTIONAL_METHODS, DEFAULT_METHOD, METHODS, EncodeOptions
+from .colorimetry import PRIMARIES, SDR_TRANSFERS
+from .errors import GainMLPError
+
+EXIT_USAGE = 2
+
+
+# ---------------------------------------------------------------- option groups
+
+
+def _add_sdr_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SDR colour set-up (overrides ICC and defaults)")
+    g.add_argument("--sdr-primaries", choices=sorted(PRIMARIES), default=None,
+                   help="primaries of the SDR (default: from ICC, else bt709)")
+    g.add_argument("--sdr-transfer", choices=SDR_TRANSFERS, default=None,
+                   help="SDR EOTF (default: from ICC, else gamma2.4)")
+    g.add_argument("--sdr-white", type=float, default=None, metavar="NITS",
+                   help="SDR white in cd/m2 (default 100)")
+
+
+def _add_hdr_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exr-white", type=float, default=100.0, metavar="NITS",
+                   help="cd/m2 that 1.0 means in EXR/.hdr files (default 100)")
+
+
+def _add_encode_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                   help=f"residual codec (default {DEFAULT_METHOD})")
+    p.add_argument("--eps", type=float, default=1.0 / 64.0, help="residual offset (1/64)")
+    g = p.add_argument_group("conventional map images")
+    g.add_argument("--scale", type=int, default=4, choices=(1, 2, 4, 8),
+                   help="map downscale factor (default 4)")
+    g.add_argument("--quality", type=int, default=80, help="map image quality (default 80)")
+    g = p.add_argument_group("MLP")
+    g.add_argument("--width", type=int, default=16, choices=(8, 16, 32, 64, 128),
+                   help="hidden layer width (default 16)")
+    g.add_argument("--steps", type=int, default=1000, help="Adam steps (default 1000)")
+    g.add_argument("--batch", type=int, default=65536, help="pixels per step (default 65536)")
+    g.add_argument("--lr", type=float, default=1e-2, help="learning rate (default 1e-2)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    g.add_argument("--activation", choices=("auto", "relu", "sine"), default="auto")
+    g.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    g.add_argument("--no-meta-init", dest="meta_init", action="store_false",
+                   help="start from random weights instead of the shipped meta-init")
+    g.add_argument("--loss", choices=("map", "hdr"), default="map",
+                   help="fit the normalised map (paper) or the reconstructed HDR")
+    _add_sdr_flags(p)
+    _add_hdr_flags(p)
+
+
+def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
+    if args.steps < 1 or args.batch < 1 or args.lr <= 0:
+        raise GainMLPError("--steps, --batch and --lr must be positive")
+    return EncodeOptions(
+        scale=args.scale, quality=args.quality, width=args.width, steps=args.steps,
+        batch=args.batch, lr=args.lr, seed=args.seed, device=args.device,
+        activation=args.activation, precision=args.precision, meta_init=args.meta_init,
+        loss=args.loss, progress=progress,
+    )
+
+
+def _read_sdr(path: str, args: argparse.Namespace):
+    from .imageio import read_sdr
+
+    return read_sdr(path, args.sdr_primaries, args.sdr_transfer, args.sdr_white)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() and not getattr(args, "quiet", False)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .container import photo
+    from .imageio import atomic_write, read_hdr
+    from .pipeline import encode
+
+    out = Path(args.output)
+    sdr = _read_sdr(args.sdr, args)
+    hdr = read_hdr(args.hdr, args.exr_white)
+    options = _options(args, _progress(args))
+    start = time.perf_counter()
+    if out.suffix.lower() in (".jpg", ".jpeg"):
+        data, info = photo.encode_photo(sdr, hdr, args.method, options, eps=args.eps,
+                                        jpeg_quality=args.jpeg_quality,
+                                        open_loop=args.open_loop)
+        atomic_write(out, data)
+        detail = ", ".join(f"{k} {v} B" for k, v in info.items())
+        print(f"wrote {out}: {len(data)} bytes ({detail}) in "
+              f"{time.perf_counter() - start:.1f} s")
+    else:
+        payload = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
+        atomic_write(out, payload)
+        print(f"wrote {out}: {args.method} payload, {len(payload)} bytes in "
+              f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from .container import photo
+    from .container.payload import Payload
+    from .imageio import HDR_OUT_EXTENSIONS, write_hdr
+    from .pipeline import decode
+
+    out = Path(args.output)
+    if out.suffix.lower() not in HDR_OUT_EXTENSIONS:
+        raise GainMLPError(f"{out}: output must end in {', '.join(HDR_OUT_EXTENSIONS)}")
+    src = Path(args.input)
+    if not src.exists():
+        raise GainMLPError(f"{src}: no such file")
+    data = src.read_bytes()
+    if data[:2] == b"\xff\xd8":
+        hdr = photo.decode_photo(data, str(src))
+    else:
+        if args.sdr is None:
+            raise GainMLPError(f"{src} is a bare payload: give the SDR image with --sdr")
+        payload = Payload.from_bytes(data)
+        sdr = _read_sdr(args.sdr, args)
+        hdr = decode(payload, sdr.pixels)
+    write_hdr(out, hdr, avif_bits=args.avif_bits, exr_white_nits=args.exr_white)
+    print(f"wrote {out}: {hdr.shape[1]}x{hdr.shape[0]} HDR (PQ BT.2020)")
+    return 0
+
+
+def evaluate(sdr, hdr: np.ndarray, method: str, options: EncodeOptions, eps: float) -> dict:
+    """Encode, decode and measure one method on one pair (the ``eval`` JSON record)."""
+    from . import metrics
+    from .pipeline import decode, encode
+
+    t0 = time.perf_counter()
+    payload = encode(sdr, hdr, method, options, eps=eps)
+    t1 = time.perf_counter()
+    data = payload.to_bytes()
+    from .container.payload import Payload
+
+    rebuilt = decode(Payload.from_bytes(data), sdr.pixels)
+    t2 = time.perf_counter()
+    height, width = hdr.shape[:2]
+    record = {
+        "method": method,
+        "width": width,
+        "height": height,
+        "payload_bytes": len(data),
+        "bpp": metrics.bits_per_pixel(len(data), width, height),
+        "psnr": metrics.psnr(hdr, rebuilt),
+        "ssim": metrics.ssim(hdr, rebuilt),
+        "encode_seconds": t1 - t0,
+        "decode_seconds": t2 - t1,
+    }
+    if method in CONVENTIONAL_METHODS:
+        record.update(scale=options.scale, quality=options.quality)
+    else:
+        record.update(width_mlp=options.width, steps=options.steps,
+                      activation=options.activation, precision=options.precision,
+                      meta_init=options.meta_init, loss=options.loss)
+    return record
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .imageio import read_hdr
+
+    sdr = _read_sdr(args.sdr, args)
+    hdr = read_hdr(args.hdr, args.exr_white)
+    record = evaluate(sdr, hdr, args.method, _options(args, _progress(args)), args.eps)
+    if args.json:
+        print(json.dumps(record))
+    else:
+        for k, v in record.items():
+            print(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
+    return 0
+
+
+def cmd_pair(args: argparse.Namespace) -> int:
+    from .imageio import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from .pair import make_pair
+
+    linear = read_hdr_linear(args.hdr)
+    sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=args.tmo, peak_nits=args.peak)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_sdr_png(out / "sdr.png", sdr_u8)
+    atomic_write(out / "hdr.png", encode_hdr_png(hdr_u16.astype(np.float32) / 65535.0))
+    print(f"wrote {out / 'sdr.png'} and {out / 'hdr.png'} ({args.tmo})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import metrics
+    from .colorimetry import SdrEncoding
+    from .container import photo
+    from .imageio import SdrImage, atomic_write, encode_hdr_png, write_sdr_png
+    from .pair import make_pair
+    from .scene import demo_scene
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    print("generating a 384x256 HDR scene (sky, sun, shadows, saturated colours)...")
+    sdr_u8, hdr_u16 = make_pair(demo_scene(), primaries="bt2020", tmo=args.tmo)
+    hdr = hdr_u16.astype(np.float32) / 65535.0
+    write_sdr_png(out / "sdr.png", sdr_u8)
+    atomic_write(out / "hdr.png", encode_hdr_png(hdr))
+    sdr = SdrImage(sdr_u8, SdrEncoding())
+    progress = sys.stderr.isatty()
+    rows = []
+    for method in ("gain-jpeg", "gamma-jpeg", args.method):
+        rec = evaluate(sdr, hdr, method, EncodeOptions(progress=progress), 1.0 / 64.0)
+        rows.append(rec)
+        print(f"  {method:<11} {rec['payload_bytes']:>6} B  PSNR {rec['psnr']:.2f} dB  "
+              f"SSIM {rec['ssim']:.4f}  encode {rec['encode_seconds']:.1f} s")
+    data, info = photo.encode_photo(sdr, hdr, args.method, EncodeOptions(progress=progress))
+    atomic_write(out / "photo.jpg", data)
+    rebuilt = photo.decode_photo(data, str(out / "photo.jpg"))
+    from .imageio import write_hdr
+
+    write_hdr(out / "photo-hdr.avif", rebuilt)
+    print(f"wrote {out / 'photo.jpg'} ({len(data)} B: " + ", ".join(
+        f"{k} {v} B" for k, v in info.items()) + f"); its HDR decodes at PSNR "
+        f"{metrics.psnr(hdr, rebuilt):.2f} dB -> {out / 'photo-hdr.avif'}")
+    return 0
+
+
+# ---------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gainmlp",
+        description="HDR photos as SDR images plus a tiny MLP (or conventional) gain map.",
+    )
+    parser.add_argument("--version", action="version", version=f"gainmlp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("encode", help="encode an SDR/HDR pair",
+                       description="Encode the HDR rendition as a residual of the SDR. "
+                       "OUT ending .jpg writes the SDR JPEG with the payload inside; any other "
+                       "ending writes the bare payload.")
+    p.add_argument("sdr", help="8-bit SDR image (PNG/TIFF/JPEG)")
+    p.add_argument("hdr", help="HDR image (EXR, .hdr, 16-bit PQ PNG/TIFF)")
+    p.add_argument("-o", "--output", required=True, help="OUT.jpg or payload file")
+    _add_encode_flags(p)
+    p.add_argument("--jpeg-quality", type=int, default=95, help="SDR base JPEG quality (95)")
+    p.add_argument("--open-loop", action="store_true",
+                   help="fit to the original SDR instead of the JPEG-decoded one (paper)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="rebuild the HDR image",
+                       description="Rebuild the HDR rendition from a gainmlp JPEG, or from a "
+                       "bare payload plus --sdr.")
+    p.add_argument("input", help="a .jpg written by encode, or a bare payload")
+    p.add_argument("--sdr", help="the SDR image (needed for a bare payload)")
+    p.add_argument("-o", "--output", required=True, help="OUT.png|.avif|.exr|.tif")
+    p.add_argument("--avif-bits", type=int, choices=(10, 12), default=10)
+    _add_sdr_flags(p)
+    _add_hdr_flags(p)
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("eval", help="encode, decode and measure one method",
+                       description="Encode and decode one pair with one method; report "
+                       "payload bytes, bpp, PSNR/SSIM on PQ code values and timings.")
+    p.add_argument("sdr")
+    p.add_argument("hdr")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_encode_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("pair", help="make an SDR/HDR pair from one HDR image",
+                       description="Render sdr.png (8-bit BT.709 2.4 gamma, by a tone-mapping "
+                       "operator) and hdr.png (16-bit PQ BT.2020, 1000 cd/m2) from a linear "
+                       "HDR image.")
+    p.add_argument("hdr", help="linear HDR image (.exr or .hdr)")
+    p.add_argument("--tmo", default="reinhard-devlin",
+                   choices=("reinhard-devlin", "drago", "ward", "local"))
+    p.add_argument("--peak", type=float, default=1000.0, help="HDR peak cd/m2 (1000)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.set_defaults(func=cmd_pair)
+
+    p = sub.add_parser("demo", help="run end to end on a generated scene",
+                       description="Generate an HDR scene, make its pair, encode it with "
+                       "conventional and MLP codecs, write a gainmlp JPEG and decode it.")
+    p.add_argument("-o", "--output", default="gainmlp-demo", help="folder (gainmlp-demo)")
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+    p.add_argument("--tmo", default="reinhard-devlin",
+                   choices=("reinhard-devlin", "drago", "ward", "local"))
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"gainmlp: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        return int(args.func(args) or 0)
+    except GainMLPError as exc:
+        print(f"gainmlp: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gainmlp: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("gainmlp: error: out of memory", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

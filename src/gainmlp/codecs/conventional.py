@@ -1,0 +1,98 @@
+"""The conventional gain-map framework (paper §3.1): the paper's baselines.
+
+Encode: residual (gain or gamma map) -> log2 min/max normalisation (eq. 2) -> 8-bit
+quantisation -> bicubic downscale by ``scale`` -> image codec at ``quality``.
+Decode: image codec -> [0, 1] -> bicubic upscale -> eq. 3 -> eq. 4 or 6.
+
+Body layout (little-endian, version 1)::
+
+    offset size field
+    0      1    body version = 1
+    1      1    map image format (1 jpeg, 2 heic, 3 jxl, 4 avif)
+    2      1    downscale factor
+    3      1    quality
+    4      12   log2 f_min, 3 x f32 (R, G, B)
+    16     12   log2 f_max, 3 x f32
+    28     2    map width (u16)
+    30     2    map height (u16)
+    32     n    the compressed map image
+
+The payload byte count is this body plus the 40-byte outer header and CRC.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from .. import residual
+from ..errors import GainMLPError
+from . import map_image
+
+BODY_VERSION = 1
+_BODY = struct.Struct("<BBBB3f3fHH")
+SCALES = (1, 2, 4, 8)
+
+
+def split_method(method: str) -> tuple[str, str]:
+    """'gamma-jpeg' -> ('gamma', 'jpeg')."""
+    kind, _, fmt = method.partition("-")
+    if kind not in residual.RESIDUAL_KINDS or fmt not in map_image.FORMATS:
+        raise GainMLPError(f"{method!r} is not a conventional method")
+    return kind, fmt
+
+
+def map_size(width: int, height: int, scale: int) -> tuple[int, int]:
+    return max(1, round(width / scale)), max(1, round(height / scale))
+
+
+def quantised_map(kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float):
+    """Residual normalised by eq. 2 and quantised to 8 bits; with its log2 bounds."""
+    f = residual.compute(kind, hdr_pq, sdr_pq, eps)
+    lo, hi = residual.log2_bounds(f)
+    q = np.round(residual.normalise(f, lo, hi) * 255.0).astype(np.uint8)
+    return q, lo.astype(np.float32), hi.astype(np.float32)
+
+
+def encode_map(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, options) -> bytes:
+    kind, fmt = split_method(method)
+    if options.scale not in SCALES:
+        raise GainMLPError(f"--scale must be one of {SCALES}, not {options.scale}")
+    if not 1 <= options.quality <= 100:
+        raise GainMLPError(f"--quality must be in 1..100, not {options.quality}")
+    height, width = sdr_pq.shape[:2]
+    q, lo, hi = quantised_map(kind, sdr_pq, hdr_pq, eps)
+    mw, mh = map_size(width, height, options.scale)
+    small = q if (mw, mh) == (width, height) else map_image.resize_bicubic(q, mw, mh)
+    image = map_image.compress(small, fmt, options.quality)
+    head = _BODY.pack(BODY_VERSION, map_image.FORMAT_CODE[fmt], options.scale, options.quality,
+                      *lo, *hi, mw, mh)
+    return head + image
+
+
+def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
+    kind, fmt = split_method(method)
+    if len(body) < _BODY.size:
+        raise GainMLPError("gain-map body is truncated")
+    version, fmt_code, _scale, _quality, *rest = _BODY.unpack_from(body)
+    lo, hi, (mw, mh) = np.array(rest[:3]), np.array(rest[3:6]), rest[6:]
+    if version != BODY_VERSION:
+        raise GainMLPError(f"gain-map body version {version} is not supported")
+    if map_image.FORMAT_NAME.get(fmt_code) != fmt:
+        raise GainMLPError(f"gain-map body holds format code {fmt_code}, method says {fmt}")
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi > lo)
+            and np.all(np.abs(np.concatenate([lo, hi])) < 64)):
+        raise GainMLPError("gain-map body has invalid normalisation bounds")
+    height, width = sdr_pq.shape[:2]
+    if mw > width or mh > height:
+        raise GainMLPError(f"gain map {mw}x{mh} is larger than the image {width}x{height}")
+    small = map_image.decompress(body[_BODY.size:], fmt)
+    if small.shape[:2] != (mh, mw):
+        raise GainMLPError(f"gain-map image is {small.shape[1]}x{small.shape[0]}, "
+                           f"header says {mw}x{mh}")
+    f_norm = small.astype(np.float32) / 255.0
+    if (mw, mh) != (width, height):
+        f_norm = np.clip(map_image.upscale_bicubic(f_norm, width, height), 0.0, 1.0)
+    f = residual.denormalise(f_norm, lo, hi)
+    return residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)

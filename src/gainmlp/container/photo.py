@@ -1,0 +1,63 @@
+"""The gainmlp photo: a baseline SDR JPEG with our payload in an APP segment of its own.
+
+Every JPEG viewer shows the SDR; ``decode_photo`` rebuilds the HDR from that one file.
+By default the residual is fitted against the SDR *as decoded from the JPEG* (what the
+decoder sees: closed loop); ``open_loop=True`` fits to the original SDR as the paper did.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..codecs import EncodeOptions
+from ..errors import GainMLPError
+from ..imageio import SdrImage, decode_sdr_bytes, encode_sdr_jpeg
+from ..pipeline import decode, encode
+from ..residual import DEFAULT_EPS
+from . import jpeg_segments
+from .payload import Payload
+
+
+def encode_photo(
+    sdr: SdrImage,
+    hdr_pq: np.ndarray,
+    method: str = "gamma-mlp",
+    options: EncodeOptions | None = None,
+    eps: float = DEFAULT_EPS,
+    jpeg_quality: int = 95,
+    open_loop: bool = False,
+) -> tuple[bytes, dict[str, int]]:
+    """SDR + HDR -> (JPEG bytes with the payload inside, byte count of each part)."""
+    if not 1 <= jpeg_quality <= 100:
+        raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
+    base = encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)
+    seen = None if open_loop else decode_sdr_bytes(base).pixels
+    payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
+    data = jpeg_segments.insert_payload(base, payload)
+    return data, {"base": len(base), "payload": len(payload)}
+
+
+def read_photo(data: bytes, name: str = "photo") -> tuple[SdrImage, Payload]:
+    """A gainmlp JPEG -> (its SDR, its payload)."""
+    raw = jpeg_segments.extract_payload(data)
+    if raw is None:
+        raise GainMLPError(f"{name}: JPEG carries no gainmlp payload")
+    payload = Payload.from_bytes(raw)
+    sdr = decode_sdr_bytes(data, name)
+    sdr.encoding = payload.sdr
+    return sdr, payload
+
+
+def decode_photo(data: bytes, name: str = "photo") -> np.ndarray:
+    """A gainmlp JPEG (or any gain-map JPEG gainmlp reads) -> HDR, PQ BT.2020 float32."""
+    if jpeg_segments.extract_payload(data) is None:
+        from . import gainmap_jpeg
+
+        if gainmap_jpeg.is_gainmap_jpeg(data):
+            return gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gainmap_jpeg.read_gainmap_jpeg(data))
+        raise GainMLPError(f"{name}: JPEG carries neither a gainmlp payload nor a gain map")
+    sdr, payload = read_photo(data, name)
+    return decode(payload, sdr.pixels)
+
+
+__all__ = ["encode_photo", "decode_photo", "read_photo"]

@@ -1,0 +1,70 @@
+"""High-level encode/decode: SDR image + HDR image <-> payload.
+
+This is the small public API the CLI is built on::
+
+    from gainmlp import read_sdr, read_hdr, encode, decode, EncodeOptions
+    sdr = read_sdr("sdr.png")
+    hdr = read_hdr("hdr.png")                       # PQ BT.2020 code values
+    payload = encode(sdr, hdr, "gamma-mlp", EncodeOptions())
+    rebuilt = decode(payload, sdr.pixels)           # PQ BT.2020 code values
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .codecs import EncodeOptions, check_method, decode_residual, encode_residual
+from .colorimetry import HdrEncoding, SdrEncoding, sdr_to_hdr_space
+from .container.payload import Payload
+from .errors import GainMLPError
+from .imageio import SdrImage
+from .residual import DEFAULT_EPS
+
+
+def sdr_in_hdr_space(pixels: np.ndarray, encoding: SdrEncoding) -> np.ndarray:
+    """8-bit SDR pixels -> PQ BT.2020 code values (float32)."""
+    return sdr_to_hdr_space(np.asarray(pixels, dtype=np.float32) / 255.0, encoding)
+
+
+def check_pair(sdr_pixels: np.ndarray, hdr_pq: np.ndarray) -> None:
+    if sdr_pixels.shape[:2] != hdr_pq.shape[:2]:
+        raise GainMLPError(
+            f"SDR is {sdr_pixels.shape[1]}x{sdr_pixels.shape[0]} but HDR is "
+            f"{hdr_pq.shape[1]}x{hdr_pq.shape[0]}; they must be the same size"
+        )
+
+
+def encode(
+    sdr: SdrImage,
+    hdr_pq: np.ndarray,
+    method: str = "gamma-mlp",
+    options: EncodeOptions | None = None,
+    eps: float = DEFAULT_EPS,
+    fit_sdr_pixels: np.ndarray | None = None,
+    hdr: HdrEncoding | None = None,
+) -> Payload:
+    """Encode the residual between ``sdr`` and ``hdr_pq`` with ``method``.
+
+    ``fit_sdr_pixels`` replaces the SDR the residual is computed against (e.g. the SDR as
+    decoded from its JPEG, which is what a decoder will see); the colour set-up is ``sdr``'s.
+    """
+    check_method(method)
+    check_pair(sdr.pixels, hdr_pq)
+    options = options or EncodeOptions()
+    pixels = sdr.pixels if fit_sdr_pixels is None else fit_sdr_pixels
+    sdr_pq = sdr_in_hdr_space(pixels, sdr.encoding)
+    body = encode_residual(method, sdr_pq, np.asarray(hdr_pq, dtype=np.float32), eps, options)
+    height, width = sdr.pixels.shape[:2]
+    return Payload(method, width, height, eps, body, sdr.encoding, hdr or HdrEncoding())
+
+
+def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
+    """Rebuild the HDR rendition (PQ BT.2020, float32) from a payload and the SDR pixels."""
+    height, width = sdr_pixels.shape[:2]
+    if (width, height) != (payload.width, payload.height):
+        raise GainMLPError(
+            f"payload is for a {payload.width}x{payload.height} image but the SDR is "
+            f"{width}x{height}"
+        )
+    sdr_pq = sdr_in_hdr_space(sdr_pixels, payload.sdr)
+    return decode_residual(payload.method, payload.body, sdr_pq, payload.eps)

@@ -1,0 +1,72 @@
+"""The CLI contract: exit codes, one-line errors, no partial outputs, JSON keys."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gainmlp import imageio, metrics
+from gainmlp.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "gainmlp.cli", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_encode_decode_bare_payload(tmp_path, pair_files, pair):
+    sdr, hdr = pair_files
+    assert main(["encode", str(sdr), str(hdr), "-o", str(tmp_path / "p.bin"),
+                 "--method", "gain-jpeg", "--scale", "4", "--quality", "80"]) == 0
+    assert main(["decode", str(tmp_path / "p.bin"), "--sdr", str(sdr),
+                 "-o", str(tmp_path / "rec.png")]) == 0
+    rec = imageio.read_hdr(tmp_path / "rec.png")
+    assert metrics.psnr(pair[1], rec) > 30
+
+
+def test_eval_json_keys(pair_files, capsys):
+    sdr, hdr = pair_files
+    assert main(["eval", str(sdr), str(hdr), "--method", "gamma-jpeg", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    for key in ("method", "payload_bytes", "bpp", "psnr", "ssim", "encode_seconds"):
+        assert key in record
+    assert record["method"] == "gamma-jpeg" and record["payload_bytes"] > 40
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt", "mismatch", "eight-bit-hdr"])
+def test_errors_are_one_line_exit_2_no_output(tmp_path, pair_files, problem):
+    sdr, hdr = pair_files
+    out = tmp_path / "out.bin"
+    if problem == "missing":
+        args = ["encode", tmp_path / "none.png", hdr, "-o", out]
+    elif problem == "corrupt":
+        (tmp_path / "c.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+        args = ["encode", tmp_path / "c.png", hdr, "-o", out]
+    elif problem == "mismatch":
+        small = np.zeros((8, 8, 3), np.uint8)
+        imageio.write_sdr_png(tmp_path / "small.png", small)
+        args = ["encode", tmp_path / "small.png", hdr, "-o", out, "--method", "gain-jpeg"]
+    else:
+        args = ["encode", sdr, sdr, "-o", out, "--method", "gain-jpeg"]
+    result = run(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gainmlp: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.glob("out.bin*")) == []
+
+
+def test_decode_corrupt_payload(tmp_path, pair_files):
+    sdr, _ = pair_files
+    (tmp_path / "p.bin").write_bytes(b"GMLP" + b"\x01" * 60)
+    result = run("decode", tmp_path / "p.bin", "--sdr", sdr, "-o", tmp_path / "o.png")
+    assert result.returncode == 2 and "gainmlp: error:" in result.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_help_for_each_command():
+    for cmd in ("encode", "decode", "eval", "pair", "demo"):
+        result = run(cmd, "--help")
+        assert result.returncode == 0 and "usage: gainmlp" in result.stdout
