@@ -70,3 +70,23 @@ def test_help_for_each_command():
     for cmd in ("encode", "decode", "eval", "pair", "demo"):
         result = run(cmd, "--help")
         assert result.returncode == 0 and "usage: gainmlp" in result.stdout
+
+
+def test_eval_reports_colour_metrics(pair_files, capsys):
+    sdr, hdr = pair_files
+    assert main(["eval", str(sdr), str(hdr), "--method", "gain-jpeg", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["delta_e00"] > 0 and record["delta_e_itp"] > 0 and record["pu21_psnr"] > 20
+
+
+def test_pair_command_writes_8_and_16_bit(tmp_path):
+    import OpenEXR
+
+    from gainmlp.scene import demo_scene
+
+    OpenEXR.File({}, {"RGB": demo_scene(32, 48)}).write(str(tmp_path / "s.exr"))
+    assert main(["pair", str(tmp_path / "s.exr"), "--tmo", "local", "-o", str(tmp_path)]) == 0
+    sdr = imageio.read_sdr(tmp_path / "sdr.png")
+    hdr = imageio.read_hdr(tmp_path / "hdr.png")
+    assert sdr.pixels.dtype == np.uint8 and sdr.pixels.shape == (32, 48, 3)
+    assert hdr.shape == (32, 48, 3) and hdr.max() <= 0.7518272  # 1000 cd/m2 peak

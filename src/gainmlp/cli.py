@@ -162,8 +162,7 @@ def evaluate(sdr, hdr: np.ndarray, method: str, options: EncodeOptions, eps: flo
         "height": height,
         "payload_bytes": len(data),
         "bpp": metrics.bits_per_pixel(len(data), width, height),
-        "psnr": metrics.psnr(hdr, rebuilt),
-        "ssim": metrics.ssim(hdr, rebuilt),
+        **metrics.all_metrics(hdr, rebuilt),
         "encode_seconds": t1 - t0,
         "decode_seconds": t2 - t1,
     }
