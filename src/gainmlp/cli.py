@@ -238,6 +238,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import TONE_MAPPERS, run_experiment
+
+    tmos = tuple(args.tmo.split(",")) if args.tmo else TONE_MAPPERS
+    images = args.images.split(",") if args.images else None
+    rows = run_experiment(args.experiment, Path(args.data_dir), Path(args.output),
+                          quick=args.quick, tmos=tmos, images=images,
+                          long_side=args.long_side, device=args.device)
+    print(f"{len(rows)} results -> {Path(args.output) / 'table.md'}")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -303,6 +315,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tmo", default="reinhard-devlin",
                    choices=("reinhard-devlin", "drago", "ward", "local"))
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="run one of the paper's experiments",
+                       description="Run an experiment over every HDR image of DATA_DIR x "
+                       "tone mappers; write CSV, JSON, a markdown table and plots to OUT_DIR. "
+                       "Resumable: finished runs are cached in OUT_DIR/cache.")
+    p.add_argument("experiment",
+                   choices=("table1", "table4", "rd", "time", "ablation", "conventional"))
+    p.add_argument("data_dir", help="folder of .exr/.hdr images")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--quick", action="store_true",
+                   help="256-pixel images and fewer variants (minutes on 2 cores)")
+    p.add_argument("--tmo", default=None, help="comma-separated tone mappers (default all)")
+    p.add_argument("--images", default=None, help="comma-separated image stems (default all)")
+    p.add_argument("--long-side", type=int, default=None,
+                   help="downscale images to this long side (default: full size)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

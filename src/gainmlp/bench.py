@@ -1,0 +1,291 @@
+"""Experiments of the paper as commands: ``gainmlp bench SUBCOMMAND DATA_DIR -o OUT_DIR``.
+
+Each experiment turns every HDR image of DATA_DIR (EXR / .hdr) into SDR/HDR pairs with the
+pair maker (one per tone mapper), runs a list of method variants on every pair, and
+writes ``results.csv``, ``results.json``, ``table.md`` and PNG plots to OUT_DIR.
+Results are cached per image x tone mapper x variant under ``OUT_DIR/cache``, so an
+interrupted run resumes where it stopped. ``--quick`` downscales images to 256 pixels
+on the long side and runs fewer variants.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .codecs import CONVENTIONAL_METHODS, EncodeOptions
+from .errors import GainMLPError
+
+TONE_MAPPERS = ("reinhard-devlin", "drago", "ward", "local")
+
+
+@dataclass
+class Variant:
+    """One method with one set of options; ``label`` names it in tables and plots."""
+
+    label: str
+    method: str
+    options: dict = field(default_factory=dict)
+
+    def key(self) -> str:
+        return json.dumps({"method": self.method, **self.options}, sort_keys=True)
+
+
+def _conventional(scale: int = 4, quality: int = 80) -> list[Variant]:
+    names = {"jpeg": "JPEG", "heic": "HEIC", "jxl": "JPEG-XL", "avif": "AVIF"}
+    return [
+        Variant(f"{m.split('-')[0].title()}-{names[m.split('-')[1]]}", m,
+                {"scale": scale, "quality": quality})
+        for m in CONVENTIONAL_METHODS
+    ]
+
+
+def _mlps(**options) -> list[Variant]:
+    return [Variant("Direct-MLP", "direct-mlp", dict(options)),
+            Variant("Gain-MLP", "gain-mlp", dict(options)),
+            Variant("Gamma-MLP", "gamma-mlp", dict(options))]
+
+
+def variants_for(experiment: str, quick: bool) -> list[Variant]:
+    if experiment in ("table1", "table4"):
+        conv = _conventional()
+        if quick:
+            conv = [v for v in conv if v.method in ("gain-jpeg", "gamma-jpeg")]
+        return conv + _mlps()
+    if experiment == "conventional":
+        return _conventional()
+    if experiment == "rd":
+        out = []
+        methods = ("gain-jpeg", "gamma-jpeg") if quick else CONVENTIONAL_METHODS
+        for m in methods:
+            for s in (8, 4, 2, 1):
+                out.append(Variant(f"{m} 1/{s}", m, {"scale": s, "quality": 80}))
+        for m in ("gain-mlp", "gamma-mlp", "direct-mlp"):
+            for w in ((8, 16, 64) if quick else (8, 16, 64, 128)):
+                out.append(Variant(f"{m} w{w}", m, {"width": w}))
+            out.append(Variant(f"{m} w16 fp16", m, {"width": 16, "precision": "fp16"}))
+        return out
+    if experiment == "time":
+        steps = (50, 100, 250, 500) if quick else (100, 250, 500, 1000, 2000)
+        return [Variant(f"{m} {s} steps", m, {"steps": s})
+                for m in ("gain-mlp", "gamma-mlp", "direct-mlp") for s in steps]
+    if experiment == "ablation":
+        out = []
+        for act in ("relu", "sine"):
+            for mi in (True, False):
+                for m in ("gamma-mlp", "gain-mlp", "direct-mlp"):
+                    out.append(Variant(f"{m} {act} {'meta' if mi else 'rand'}", m,
+                                       {"activation": act, "meta_init": mi}))
+        out.append(Variant("gamma-mlp loss=hdr", "gamma-mlp", {"loss": "hdr"}))
+        return out
+    raise GainMLPError(f"unknown experiment {experiment!r}")
+
+
+# ---------------------------------------------------------------- pairs
+
+
+def _downscale_linear(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    k = long_side / max(h, w)
+    if k >= 1:
+        return rgb
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c],
+                                                                     dtype=np.float32), "F")
+                                .resize(size, Image.Resampling.BOX)) for c in range(3)], -1)
+
+
+def prepare_pairs(data_dir: Path, cache: Path, tmos: tuple[str, ...], long_side: int | None,
+                  images: list[str] | None = None) -> list[tuple[str, str, Path]]:
+    """Make (and cache) sdr.png / hdr.png for every image x tone mapper."""
+    from .imageio import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from .pair import make_pair
+
+    files = sorted(p for p in Path(data_dir).iterdir() if p.suffix.lower() in (".exr", ".hdr"))
+    if images:
+        files = [p for p in files if p.stem in images]
+    if not files:
+        raise GainMLPError(f"{data_dir}: no .exr or .hdr images found")
+    out = []
+    for path in files:
+        linear = None
+        for tmo in tmos:
+            folder = cache / "pairs" / f"{path.stem}_{tmo}_{long_side or 'full'}"
+            if not (folder / "hdr.png").exists():
+                if linear is None:
+                    linear = read_hdr_linear(path)
+                    if long_side:
+                        linear = _downscale_linear(linear, long_side)
+                sdr, hdr = make_pair(linear, "bt2020", tmo)
+                folder.mkdir(parents=True, exist_ok=True)
+                write_sdr_png(folder / "sdr.png", sdr)
+                atomic_write(folder / "hdr.png", encode_hdr_png(hdr.astype(np.float32) / 65535))
+            out.append((path.stem, tmo, folder))
+    return out
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool = False,
+                   tmos: tuple[str, ...] = TONE_MAPPERS, images: list[str] | None = None,
+                   long_side: int | None = None, device: str = "cpu",
+                   variants: list[Variant] | None = None) -> list[dict]:
+    from tqdm import tqdm
+
+    from .cli import evaluate
+    from .imageio import read_hdr, read_sdr
+
+    out_dir = Path(out_dir)
+    cache = out_dir / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    if quick and long_side is None:
+        long_side = 256
+    pairs = prepare_pairs(Path(data_dir), cache, tmos,
+                          long_side, images)
+    variants = variants or variants_for(experiment, quick)
+    rows = []
+    jobs = [(img, tmo, folder, v) for img, tmo, folder in pairs for v in variants]
+    bar = tqdm(jobs, desc=f"bench {experiment}", unit="run", disable=not sys.stderr.isatty())
+    for img, tmo, folder, v in bar:
+        digest = hashlib.sha1(f"{img}|{tmo}|{long_side}|{v.key()}".encode()).hexdigest()[:16]
+        cached = cache / f"{digest}.json"
+        if cached.exists():
+            record = json.loads(cached.read_text())
+        else:
+            bar.set_postfix_str(f"{img} {tmo} {v.label}")
+            sdr = read_sdr(folder / "sdr.png")
+            hdr = read_hdr(folder / "hdr.png")
+            options = EncodeOptions(device=device, **v.options)
+            record = evaluate(sdr, hdr, v.method, options, 1.0 / 64.0)
+            record.update(image=img, tmo=tmo, label=v.label)
+            cached.write_text(json.dumps(record))
+        rows.append(record)
+    write_outputs(experiment, rows, out_dir, quick, long_side)
+    return rows
+
+
+# ---------------------------------------------------------------- outputs
+
+_COLS = ("psnr", "ssim", "delta_e00", "delta_e_itp", "pu21_psnr", "payload_bytes", "bpp",
+         "encode_seconds")
+
+
+def _mean_table(rows: list[dict], group: tuple[str, ...]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[g] for g in group), []).append(r)
+    table = []
+    for key, rs in groups.items():
+        entry = dict(zip(group, key, strict=True))
+        for c in _COLS:
+            vals = [r[c] for r in rs if c in r and np.isfinite(r[c])]
+            entry[c] = float(np.mean(vals)) if vals else float("nan")
+        entry["n"] = len(rs)
+        table.append(entry)
+    return table
+
+
+def _markdown(table: list[dict], group: tuple[str, ...]) -> str:
+    head = list(group) + ["PSNR", "SSIM", "ΔE00", "ΔE_ITP", "PU21-PSNR", "KB", "bpp",
+                          "encode s", "n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for e in table:
+        cells = [str(e[g]) for g in group] + [
+            f"{e['psnr']:.2f}", f"{e['ssim']:.4f}", f"{e['delta_e00']:.2f}",
+            f"{e['delta_e_itp']:.2f}", f"{e['pu21_psnr']:.2f}",
+            f"{e['payload_bytes'] / 1024:.1f}", f"{e['bpp']:.4f}", f"{e['encode_seconds']:.1f}",
+            str(e["n"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(experiment: str, rows: list[dict], out_dir: Path, quick: bool,
+                  long_side: int | None) -> None:
+    from .imageio import atomic_write
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for r in rows for k in r})
+    with open(out_dir / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write(out_dir / "results.json", json.dumps(rows, indent=1).encode())
+    group = ("tmo", "label") if experiment == "table4" else ("label",)
+    table = _mean_table(rows, group)
+    if experiment == "table4":
+        table.sort(key=lambda e: (e["tmo"], e["label"]))
+    header = (f"# {experiment}\n\nCommand: `{' '.join(['gainmlp'] + sys.argv[1:])}`  \n"
+              f"Machine: {platform.machine()} {platform.processor() or ''}, "
+              f"{platform.python_version()}; date {time.strftime('%Y-%m-%d')}  \n"
+              f"Pairs: {len({(r['image'], r['tmo']) for r in rows})} "
+              f"({'long side ' + str(long_side) if long_side else 'full size'}); "
+              "metrics on PQ BT.2020 code values, means over pairs.\n\n")
+    atomic_write(out_dir / "table.md", (header + _markdown(table, group)).encode())
+    _plots(experiment, rows, table, out_dir)
+
+
+def _plots(experiment: str, rows: list[dict], table: list[dict], out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if experiment == "rd":
+        fig, ax = plt.subplots(figsize=(7, 5))
+        series: dict[str, list] = {}
+        for e in table:
+            name = e["label"].split(" ")[0]
+            if "fp16" in e["label"]:
+                name += " fp16"
+            series.setdefault(name, []).append((e["bpp"], e["psnr"]))
+        for name, pts in sorted(series.items()):
+            pts.sort()
+            style = "o-" if "mlp" in name else "s--"
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel (bytes·8 / (W·H·3))")
+        ax.set_ylabel("PSNR (dB, PQ code values)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "rd.png", dpi=120)
+        plt.close(fig)
+    elif experiment == "time":
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        series: dict[str, list] = {}
+        for e in table:
+            method, steps = e["label"].split(" ")[0], int(e["label"].split(" ")[1])
+            series.setdefault(method, []).append((steps, e["encode_seconds"], e["psnr"]))
+        for method, pts in sorted(series.items()):
+            pts.sort()
+            axes[0].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=method)
+            axes[1].plot([p[1] for p in pts], [p[2] for p in pts], "o-", label=method)
+        axes[0].set_xlabel("fitting steps")
+        axes[1].set_xlabel("encode seconds (this machine)")
+        for ax in axes:
+            ax.set_ylabel("PSNR (dB)")
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "time.png", dpi=120)
+        plt.close(fig)
+    else:
+        fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.5))
+        labels = [" / ".join(str(e[k]) for k in e if k in ("tmo", "label")) for e in table]
+        ax.barh(labels, [e["psnr"] for e in table])
+        ax.set_xlabel("mean PSNR (dB)")
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{experiment}.png", dpi=120)
+        plt.close(fig)
+
