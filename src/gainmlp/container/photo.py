@@ -33,7 +33,7 @@ def encode_photo(
     base = encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)
     seen = None if open_loop else decode_sdr_bytes(base).pixels
     payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
-    data = jpeg_segments.insert_payload(base, payload)
+    data = jpeg_segments.embed_payload(base, payload)
     return data, {"base": len(base), "payload": len(payload)}
 
 

@@ -1,0 +1,298 @@
+"""Gain-map arithmetic of the Adobe Gain Map specification 1.0 and ISO 21496-1.
+
+Pure numpy, no file formats. Images are linear-light float arrays (H, W, 3) relative to
+the SDR diffuse white (SDR white = 1.0). With ``k`` the offsets and ``G`` the log2 gain::
+
+    encoding:  G = log2((hdr + k_hdr) / (sdr + k_sdr))
+               r = clip((G - GainMapMin) / (GainMapMax - GainMapMin), 0, 1) ** Gamma
+               map = round(255 * r)
+    decoding:  G = GainMapMin * (1 - r**(1/Gamma)) + GainMapMax * r**(1/Gamma)
+               hdr = (sdr + k_sdr) * 2 ** (G * weight) - k_hdr
+
+``weight`` in [0, 1] comes from the display headroom H (log2) as
+``clip((H - HDRCapacityMin) / (HDRCapacityMax - HDRCapacityMin), 0, 1)``. When the base
+rendition is the HDR one, the roles of the offsets swap and ``weight`` becomes
+``1 - weight`` (applying the map then yields the SDR rendition).
+
+All log2 quantities (GainMapMin/Max, HDRCapacityMin/Max) are stored in log2 units, as in
+the Adobe XMP and in ISO 21496-1 (its "headroom" fields).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import GainMLPError
+
+# Sanity limits for metadata read from files: 2**16 = 65536x gain is far beyond any
+# display; offsets are small positive numbers in practice (1/64 is the usual value).
+MAX_ABS_LOG2 = 16.0
+MAX_ABS_OFFSET = 1.0
+MIN_GAMMA, MAX_GAMMA = 1e-3, 1e3
+
+Triple = tuple[float, float, float]
+
+
+def _triple(value: float | Sequence[float], name: str) -> Triple:
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise GainMLPError(f"gain-map {name} is not numeric") from exc
+    if arr.size == 1:
+        arr = np.repeat(arr, 3)
+    if arr.size != 3:
+        raise GainMLPError(f"gain-map {name} needs 1 or 3 values, got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        raise GainMLPError(f"gain-map {name} is not finite: {arr.tolist()}")
+    return (float(arr[0]), float(arr[1]), float(arr[2]))
+
+
+@dataclass(frozen=True)
+class GainMapMetadata:
+    """Gain-map metadata (Adobe hdrgm names; per-channel values are RGB triples).
+
+    ``gain_map_min``/``gain_map_max`` and ``hdr_capacity_min``/``hdr_capacity_max`` are
+    log2 values. Scalars given for per-channel fields are repeated over the three
+    channels. Construction validates every field and raises :class:`GainMLPError` on
+    non-finite or absurd values, so metadata read from a hostile file never reaches the
+    arithmetic.
+    """
+
+    gain_map_min: Triple = (0.0, 0.0, 0.0)
+    gain_map_max: Triple = (1.0, 1.0, 1.0)
+    gamma: Triple = (1.0, 1.0, 1.0)
+    offset_sdr: Triple = (1 / 64, 1 / 64, 1 / 64)
+    offset_hdr: Triple = (1 / 64, 1 / 64, 1 / 64)
+    hdr_capacity_min: float = 0.0
+    hdr_capacity_max: float = 1.0
+    base_is_hdr: bool = False
+    use_base_colour_space: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("gain_map_min", "gain_map_max", "gamma", "offset_sdr", "offset_hdr"):
+            object.__setattr__(self, name, _triple(getattr(self, name), name))
+        for name in ("hdr_capacity_min", "hdr_capacity_max"):
+            value = getattr(self, name)
+            try:
+                value = float(value)
+            except (TypeError, ValueError) as exc:
+                raise GainMLPError(f"gain-map {name} is not numeric") from exc
+            if not math.isfinite(value) or abs(value) > MAX_ABS_LOG2:
+                raise GainMLPError(f"gain-map {name} = {value} is out of range")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "base_is_hdr", bool(self.base_is_hdr))
+        object.__setattr__(self, "use_base_colour_space", bool(self.use_base_colour_space))
+        for lo, hi in zip(self.gain_map_min, self.gain_map_max, strict=True):
+            if abs(lo) > MAX_ABS_LOG2 or abs(hi) > MAX_ABS_LOG2:
+                raise GainMLPError(
+                    f"gain-map min/max {lo}/{hi} (log2) exceed +-{MAX_ABS_LOG2} stops"
+                )
+            if hi < lo:
+                raise GainMLPError(f"gain-map max {hi} is below min {lo}")
+        for g in self.gamma:
+            if not (MIN_GAMMA <= g <= MAX_GAMMA):
+                raise GainMLPError(f"gain-map gamma {g} is out of range")
+        for k in self.offset_sdr + self.offset_hdr:
+            if abs(k) > MAX_ABS_OFFSET:
+                raise GainMLPError(f"gain-map offset {k} is out of range")
+        if self.hdr_capacity_max < self.hdr_capacity_min:
+            raise GainMLPError(
+                f"HDR capacity max {self.hdr_capacity_max} is below min {self.hdr_capacity_min}"
+            )
+
+    @property
+    def is_single_channel(self) -> bool:
+        """True when all per-channel fields are equal over R, G, B."""
+        return all(
+            len(set(getattr(self, n))) == 1
+            for n in ("gain_map_min", "gain_map_max", "gamma", "offset_sdr", "offset_hdr")
+        )
+
+    def max_content_boost(self) -> float:
+        """Largest linear gain the map can express (2 ** max(gain_map_max))."""
+        return float(2.0 ** max(self.gain_map_max))
+
+    def close_to(self, other: GainMapMetadata, rel: float = 1e-3, abs_: float = 1e-4) -> bool:
+        """Field-wise comparison with a tolerance (rational/decimal round-off)."""
+        for name in ("gain_map_min", "gain_map_max", "gamma", "offset_sdr", "offset_hdr"):
+            for a, b in zip(getattr(self, name), getattr(other, name), strict=True):
+                if not math.isclose(a, b, rel_tol=rel, abs_tol=abs_):
+                    return False
+        for name in ("hdr_capacity_min", "hdr_capacity_max"):
+            if not math.isclose(
+                getattr(self, name), getattr(other, name), rel_tol=rel, abs_tol=abs_
+            ):
+                return False
+        return self.base_is_hdr == other.base_is_hdr
+
+
+def weight_for_headroom(meta: GainMapMetadata, headroom_log2: float) -> float:
+    """Weight of the map for a display with ``headroom_log2`` stops above SDR white."""
+    lo, hi = meta.hdr_capacity_min, meta.hdr_capacity_max
+    if hi > lo:
+        w = min(max((headroom_log2 - lo) / (hi - lo), 0.0), 1.0)
+    else:
+        w = 1.0 if headroom_log2 >= hi else 0.0
+    return 1.0 - w if meta.base_is_hdr else w
+
+
+def upsample_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize with pixel-centre alignment and clamped edges (float32 out).
+
+    Works for (h, w) and (h, w, c) arrays; same-size input is returned as float32.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    h, w = img.shape[:2]
+    if (h, w) == (height, width):
+        return img.copy()
+
+    def coords(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+        x = np.clip(x, 0.0, n_in - 1)
+        i0 = np.floor(x).astype(np.intp)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        return i0, i1, (x - i0).astype(np.float32)
+
+    y0, y1, fy = coords(height, h)
+    x0, x1, fx = coords(width, w)
+    extra = (1,) * (img.ndim - 2)
+    rows = img[y0] * (1 - fy).reshape(-1, 1, *extra) + img[y1] * fy.reshape(-1, 1, *extra)
+    fx = fx.reshape(1, -1, *extra)
+    return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
+
+
+def _as_rgb_map(gain_map: np.ndarray) -> np.ndarray:
+    g = np.asarray(gain_map)
+    if g.ndim == 3 and g.shape[2] == 1:
+        g = g[:, :, 0]
+    if g.ndim == 2:
+        return g
+    if g.ndim == 3 and g.shape[2] == 3:
+        return g
+    raise GainMLPError(f"gain map must be (h, w), (h, w, 1) or (h, w, 3), got {g.shape}")
+
+
+def apply_gain_map(
+    sdr_linear: np.ndarray,
+    gain_map_image_0_1: np.ndarray,
+    meta: GainMapMetadata,
+    weight: float = 1.0,
+) -> np.ndarray:
+    """Apply a gain map to the linear base rendition; returns float32 (H, W, 3).
+
+    ``sdr_linear`` is the base image in linear light relative to SDR white (for an HDR
+    base, the HDR rendition). ``gain_map_image_0_1`` holds the stored map values scaled
+    to [0, 1] (uint8 / 255), at any resolution (bilinearly upsampled to the base size),
+    with one or three channels. ``weight`` scales the log gain (1 = full alternate
+    rendition). The result is the alternate rendition, relative to SDR white.
+    """
+    base = np.asarray(sdr_linear, dtype=np.float32)
+    if base.ndim != 3 or base.shape[2] != 3:
+        raise GainMLPError(f"base image must be (H, W, 3), got {base.shape}")
+    if not math.isfinite(weight):
+        raise GainMLPError(f"gain-map weight {weight} is not finite")
+    weight = min(max(float(weight), 0.0), 1.0)
+    g = _as_rgb_map(gain_map_image_0_1)
+    g = upsample_bilinear(g, base.shape[0], base.shape[1])
+    g = np.clip(np.nan_to_num(g, nan=0.0), 0.0, 1.0)
+    if g.ndim == 2:
+        g = g[:, :, None]
+    gamma = np.asarray(meta.gamma, dtype=np.float32)
+    lo = np.asarray(meta.gain_map_min, dtype=np.float32)
+    hi = np.asarray(meta.gain_map_max, dtype=np.float32)
+    if meta.base_is_hdr:
+        k_base = np.asarray(meta.offset_hdr, dtype=np.float32)
+        k_alt = np.asarray(meta.offset_sdr, dtype=np.float32)
+    else:
+        k_base = np.asarray(meta.offset_sdr, dtype=np.float32)
+        k_alt = np.asarray(meta.offset_hdr, dtype=np.float32)
+    recovery = np.power(g, 1.0 / gamma) if np.any(gamma != 1.0) else g
+    log_boost = lo * (1.0 - recovery) + hi * recovery
+    out = (base + k_base) * np.exp2(log_boost * np.float32(weight)) - k_alt
+    return out.astype(np.float32, copy=False)
+
+
+def _luma_weights(primaries: str) -> np.ndarray:
+    from .colorimetry import PRIMARIES
+
+    if primaries not in PRIMARIES:
+        raise GainMLPError(f"unknown primaries {primaries!r}")
+    import colour
+
+    space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
+    return np.asarray(space.matrix_RGB_to_XYZ[1], dtype=np.float64)
+
+
+def compute_gain_map(
+    sdr_linear: np.ndarray,
+    hdr_linear: np.ndarray,
+    *,
+    channels: int = 3,
+    offset_sdr: float = 1 / 64,
+    offset_hdr: float = 1 / 64,
+    gamma: float = 1.0,
+    gain_min_log2: float | Sequence[float] | None = None,
+    gain_max_log2: float | Sequence[float] | None = None,
+    hdr_capacity_min: float = 0.0,
+    hdr_capacity_max: float | None = None,
+    primaries: str = "srgb",
+) -> tuple[np.ndarray, GainMapMetadata]:
+    """Compute an 8-bit gain map (same size as the inputs) and its metadata.
+
+    Both inputs are linear (H, W, 3) relative to SDR white, in the same primaries.
+    ``channels=1`` computes a luminance gain map (weights of ``primaries``) and returns
+    (H, W) uint8; ``channels=3`` returns (H, W, 3). GainMapMin/Max default to the
+    per-channel extremes of the log2 gain (for a single channel, the same value in all
+    three); HDRCapacityMax defaults to the largest GainMapMax (at least 0.01).
+    Downsampling the map for storage is up to the caller.
+    """
+    sdr = np.maximum(np.asarray(sdr_linear, dtype=np.float64), 0.0)
+    hdr = np.maximum(np.asarray(hdr_linear, dtype=np.float64), 0.0)
+    if sdr.shape != hdr.shape or sdr.ndim != 3 or sdr.shape[2] != 3:
+        raise GainMLPError(f"SDR {sdr.shape} and HDR {hdr.shape} must both be (H, W, 3)")
+    if channels not in (1, 3):
+        raise GainMLPError(f"gain map needs 1 or 3 channels, got {channels}")
+    if offset_sdr <= 0 or offset_hdr <= 0:
+        raise GainMLPError("gain-map offsets must be positive to compute a map")
+    if channels == 1:
+        wts = _luma_weights(primaries)
+        sdr = (sdr @ wts)[:, :, None]
+        hdr = (hdr @ wts)[:, :, None]
+    log_gain = np.log2((hdr + offset_hdr) / (sdr + offset_sdr))
+    log_gain = np.nan_to_num(log_gain, nan=0.0, posinf=MAX_ABS_LOG2, neginf=-MAX_ABS_LOG2)
+    log_gain = np.clip(log_gain, -MAX_ABS_LOG2, MAX_ABS_LOG2)
+    flat = log_gain.reshape(-1, log_gain.shape[2])
+    lo = np.asarray(
+        flat.min(axis=0) if gain_min_log2 is None else _triple(gain_min_log2, "min")[:channels],
+        dtype=np.float64,
+    ).reshape(-1)
+    hi = np.asarray(
+        flat.max(axis=0) if gain_max_log2 is None else _triple(gain_max_log2, "max")[:channels],
+        dtype=np.float64,
+    ).reshape(-1)
+    lo = lo[: log_gain.shape[2]]
+    hi = np.maximum(hi[: log_gain.shape[2]], lo)
+    span = hi - lo
+    safe = np.where(span > 0, span, 1.0)
+    recovery = np.where(span > 0, np.clip((log_gain - lo) / safe, 0.0, 1.0), 0.0)
+    if gamma != 1.0:
+        recovery = recovery**gamma
+    code = np.round(recovery * 255.0).astype(np.uint8)
+    if channels == 1:
+        code = code[:, :, 0]
+    cap_max = float(np.max(hi)) if hdr_capacity_max is None else float(hdr_capacity_max)
+    cap_max = max(cap_max, hdr_capacity_min + 0.01)
+    meta = GainMapMetadata(
+        gain_map_min=_triple(lo.tolist() if lo.size == 3 else float(lo[0]), "min"),
+        gain_map_max=_triple(hi.tolist() if hi.size == 3 else float(hi[0]), "max"),
+        gamma=(gamma, gamma, gamma),
+        offset_sdr=(offset_sdr,) * 3,
+        offset_hdr=(offset_hdr,) * 3,
+        hdr_capacity_min=hdr_capacity_min,
+        hdr_capacity_max=cap_max,
+    )
+    return code, meta
