@@ -96,47 +96,93 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from .pipeline import encode
 
     out = Path(args.output)
-    sdr = _read_sdr(args.sdr, args)
-    hdr = read_hdr(args.hdr, args.exr_white)
+    to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
     options = _options(args, _progress(args))
     start = time.perf_counter()
-    if out.suffix.lower() in (".jpg", ".jpeg"):
-        data, info = photo.encode_photo(sdr, hdr, args.method, options, eps=args.eps,
-                                        jpeg_quality=args.jpeg_quality,
-                                        open_loop=args.open_loop)
+    if args.hdr is None:  # re-encode a gain-map JPEG's map as gainmlp
+        if not to_jpeg:
+            raise GainMLPError("with a single gain-map JPEG input, the output must be .jpg")
+        src = Path(args.sdr)
+        if not src.is_file():
+            raise GainMLPError(f"{src}: no such file")
+        data, report = photo.reencode_gainmap_photo(src.read_bytes(), args.method, options,
+                                                    args.eps, str(src))
         atomic_write(out, data)
-        detail = ", ".join(f"{k} {v} B" for k, v in info.items())
-        print(f"wrote {out}: {len(data)} bytes ({detail}) in "
-              f"{time.perf_counter() - start:.1f} s")
+        print(f"wrote {out}: {len(data)} bytes; original gain map "
+              f"{report['original_map_bytes']} B -> {args.method} payload {report['payload']} B,"
+              f" PSNR {report['psnr_vs_original_hdr']:.2f} dB vs the original HDR")
+        return 0
+    sdr = _read_sdr(args.sdr, args)
+    hdr = read_hdr(args.hdr, args.exr_white)
+    if args.container != "gainmlp" and not to_jpeg:
+        raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
+    if args.container == "ultrahdr":
+        from .container.ultrahdr import ultrahdr_from_pair
+
+        if args.method != "gain-jpeg":
+            raise GainMLPError("--container ultrahdr stores a standard gain map: use "
+                               "--method gain-jpeg (or --container ultrahdr+mlp for an MLP)")
+        data, parts = ultrahdr_from_pair(sdr, hdr, args.scale, args.quality, args.jpeg_quality)
+    elif args.container == "ultrahdr+mlp":
+        from .container.ultrahdr import ultrahdr_from_pair
+
+        if args.method in CONVENTIONAL_METHODS:
+            raise GainMLPError("--container ultrahdr+mlp carries an MLP: choose an -mlp method")
+        base = photo.decode_sdr_bytes(photo.encode_sdr_jpeg(sdr.pixels, args.jpeg_quality,
+                                                            sdr.icc))
+        payload = encode(sdr, hdr, args.method, options, eps=args.eps,
+                         fit_sdr_pixels=base.pixels).to_bytes()
+        data, parts = ultrahdr_from_pair(sdr, hdr, 8, args.quality, args.jpeg_quality,
+                                         extra_payload=payload)
+    elif to_jpeg:
+        data, parts = photo.encode_photo(sdr, hdr, args.method, options, eps=args.eps,
+                                         jpeg_quality=args.jpeg_quality,
+                                         open_loop=args.open_loop)
     else:
-        payload = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
-        atomic_write(out, payload)
-        print(f"wrote {out}: {args.method} payload, {len(payload)} bytes in "
-              f"{time.perf_counter() - start:.1f} s")
+        data = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
+        parts = {"payload": len(data)}
+    atomic_write(out, data)
+    detail = ", ".join(f"{k} {v} B" for k, v in parts.items())
+    print(f"wrote {out}: {len(data)} bytes ({args.method}; {detail}) in "
+          f"{time.perf_counter() - start:.1f} s")
     return 0
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from .container import photo
+    from .container import jpeg_segments, photo
     from .container.payload import Payload
     from .imageio import HDR_OUT_EXTENSIONS, write_hdr
     from .pipeline import decode
 
     out = Path(args.output)
-    if out.suffix.lower() not in HDR_OUT_EXTENSIONS:
-        raise GainMLPError(f"{out}: output must end in {', '.join(HDR_OUT_EXTENSIONS)}")
+    share = out.suffix.lower() in (".jpg", ".jpeg")
+    if out.suffix.lower() not in HDR_OUT_EXTENSIONS and not share:
+        raise GainMLPError(f"{out}: output must end in {', '.join(HDR_OUT_EXTENSIONS)}, "
+                           "or .jpg for a standard Ultra HDR gain-map JPEG")
     src = Path(args.input)
     if not src.exists():
         raise GainMLPError(f"{src}: no such file")
     data = src.read_bytes()
     if data[:2] == b"\xff\xd8":
         hdr = photo.decode_photo(data, str(src))
+        sdr = photo.decode_sdr_bytes(data, str(src))
+        if jpeg_segments.extract_payload(data) is not None:
+            sdr.encoding = photo.read_photo(data, str(src))[1].sdr
     else:
         if args.sdr is None:
             raise GainMLPError(f"{src} is a bare payload: give the SDR image with --sdr")
         payload = Payload.from_bytes(data)
         sdr = _read_sdr(args.sdr, args)
         hdr = decode(payload, sdr.pixels)
+    if share:
+        from .container.ultrahdr import ultrahdr_from_pair
+        from .imageio import atomic_write
+
+        data, parts = ultrahdr_from_pair(sdr, hdr, args.scale, args.quality)
+        atomic_write(out, data)
+        print(f"wrote {out}: Ultra HDR gain-map JPEG, {len(data)} bytes ("
+              + ", ".join(f"{k} {v} B" for k, v in parts.items()) + ")")
+        return 0
     write_hdr(out, hdr, avif_bits=args.avif_bits, exr_white_nits=args.exr_white)
     print(f"wrote {out}: {hdr.shape[1]}x{hdr.shape[0]} HDR (PQ BT.2020)")
     return 0
@@ -266,8 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "OUT ending .jpg writes the SDR JPEG with the payload inside; any other "
                        "ending writes the bare payload.")
     p.add_argument("sdr", help="8-bit SDR image (PNG/TIFF/JPEG)")
-    p.add_argument("hdr", help="HDR image (EXR, .hdr, 16-bit PQ PNG/TIFF)")
+    p.add_argument("hdr", nargs="?", default=None,
+                   help="HDR image (EXR, .hdr, 16-bit PQ PNG/TIFF); leave out when SDR is a "
+                   "gain-map JPEG (Ultra HDR, Adobe, ISO 21496-1) to re-encode its map")
     p.add_argument("-o", "--output", required=True, help="OUT.jpg or payload file")
+    p.add_argument("--container", choices=("gainmlp", "ultrahdr", "ultrahdr+mlp"),
+                   default="gainmlp",
+                   help="for .jpg output: gainmlp (SDR JPEG + payload), ultrahdr (standard "
+                   "gain-map JPEG, --method gain-jpeg), ultrahdr+mlp (a 1/8 standard map for "
+                   "other viewers plus the MLP payload gainmlp prefers)")
     _add_encode_flags(p)
     p.add_argument("--jpeg-quality", type=int, default=95, help="SDR base JPEG quality (95)")
     p.add_argument("--open-loop", action="store_true",
@@ -282,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdr", help="the SDR image (needed for a bare payload)")
     p.add_argument("-o", "--output", required=True, help="OUT.png|.avif|.exr|.tif")
     p.add_argument("--avif-bits", type=int, choices=(10, 12), default=10)
+    p.add_argument("--scale", type=int, default=4, choices=(1, 2, 4, 8),
+                   help="gain-map downscale for .jpg (Ultra HDR) output (default 4)")
+    p.add_argument("--quality", type=int, default=85,
+                   help="gain-map JPEG quality for .jpg output (default 85)")
     _add_sdr_flags(p)
     _add_hdr_flags(p)
     p.set_defaults(func=cmd_decode)

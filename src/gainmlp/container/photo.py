@@ -37,6 +37,47 @@ def encode_photo(
     return data, {"base": len(base), "payload": len(payload)}
 
 
+def strip_gain_map(data: bytes) -> bytes:
+    """The primary image of a gain-map JPEG without its gain-map metadata (MPF, ISO 21496-1
+    version record, XMP) and without anything appended after its EOI."""
+    primary = data[: jpeg_segments.find_image_end(data)]
+
+    def is_gain_map_metadata(seg: jpeg_segments.Segment) -> bool:
+        return seg.payload.startswith((jpeg_segments.MPF_ID, jpeg_segments.ISO_21496_ID,
+                                       jpeg_segments.XMP_ID, jpeg_segments.GAINMLP_ID))
+
+    return jpeg_segments.remove_segments(primary, is_gain_map_metadata)
+
+
+def reencode_gainmap_photo(
+    data: bytes, method: str = "gamma-mlp", options: EncodeOptions | None = None,
+    eps: float = DEFAULT_EPS, name: str = "photo",
+) -> tuple[bytes, dict[str, float]]:
+    """A gain-map JPEG (Ultra HDR, Adobe, ISO) -> a gainmlp JPEG with the same base image.
+
+    S is the base exactly as stored (its JPEG bytes are kept, so there is no generation
+    loss), H the file's full-weight HDR rendition. Returns the new file and a report:
+    the original map's bytes, our payload's bytes, and PSNR of our HDR against the file's.
+    """
+    from .. import metrics
+    from ..colorimetry import SdrEncoding
+    from . import gainmap_jpeg
+
+    gm = gainmap_jpeg.read_gainmap_jpeg(data)
+    hdr = gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
+    encoding = SdrEncoding(gm.colour_space, "srgb", gainmap_jpeg.SDR_WHITE_NITS)
+    sdr = SdrImage(gm.sdr, encoding, gm.icc)
+    payload = encode(sdr, hdr, method, options, eps=eps)
+    out = jpeg_segments.embed_payload(strip_gain_map(data), payload.to_bytes())
+    rebuilt = decode(payload, decode_sdr_bytes(out, name).pixels)
+    ranges = jpeg_segments.mpf_image_ranges(data) or []
+    map_bytes = len(data) - jpeg_segments.find_image_end(data)
+    if len(ranges) > 1:
+        map_bytes = ranges[1][1] - ranges[1][0]
+    return out, {"original_map_bytes": map_bytes, "payload": len(payload.to_bytes()),
+                 "psnr_vs_original_hdr": round(metrics.psnr(hdr, rebuilt), 2)}
+
+
 def read_photo(data: bytes, name: str = "photo") -> tuple[SdrImage, Payload]:
     """A gainmlp JPEG -> (its SDR, its payload)."""
     raw = jpeg_segments.extract_payload(data)

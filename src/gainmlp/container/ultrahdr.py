@@ -1,0 +1,61 @@
+"""Ultra HDR output: turn an (SDR, HDR) pair or a decoded gainmlp photo into a standard
+gain-map JPEG that today's viewers (Android, Chrome, libultrahdr, libvips) show as HDR.
+
+Levels: Ultra HDR readers linearise the base with the sRGB curve in the primaries of its
+ICC profile and put SDR white at 203 cd/m2 (BT.2408) when they output PQ. The gain map is
+therefore computed against the base *as such a reader sees it* (sRGB-linearised 8-bit
+pixels) and against the HDR in cd/m2 divided by 203, so the HDR a reader rebuilds is ours
+in absolute cd/m2, whatever transfer function the SDR was graded with. HDR colours
+outside the base's primaries are clipped (an Ultra HDR map is in the base colour space).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import colorimetry
+from ..codecs import map_image
+from ..codecs.conventional import map_size
+from ..errors import GainMLPError
+from ..gainmap_math import compute_gain_map
+from ..imageio import SdrImage
+from .gainmap_jpeg import SDR_WHITE_NITS, make_icc_profile, write_ultrahdr
+from .jpeg_segments import mpf_image_ranges
+
+BASE_PRIMARIES = {"bt709": "srgb", "srgb": "srgb", "p3": "p3", "bt2020": "bt2020"}
+
+
+def ultrahdr_from_pair(
+    sdr: SdrImage,
+    hdr_pq: np.ndarray,
+    scale: int = 4,
+    map_quality: int = 85,
+    jpeg_quality: int = 95,
+    extra_payload: bytes | None = None,
+) -> tuple[bytes, dict[str, int]]:
+    """Write an Ultra HDR JPEG (RGB gain map at 1/``scale``); returns bytes and part sizes.
+
+    ``extra_payload`` (a gainmlp payload) rides along in APP11 segments of the primary:
+    gainmlp prefers it, every other reader uses the standard gain map.
+    """
+    if sdr.pixels.shape[:2] != hdr_pq.shape[:2]:
+        raise GainMLPError("SDR and HDR must be the same size")
+    primaries = BASE_PRIMARIES[sdr.encoding.primaries]
+    sdr_linear = colorimetry.sdr_eotf(sdr.pixels.astype(np.float64) / 255.0, "srgb")
+    hdr_linear = colorimetry.convert_primaries(colorimetry.pq_decode(hdr_pq), "bt2020",
+                                               primaries) / SDR_WHITE_NITS
+    gain_map, meta = compute_gain_map(sdr_linear, np.maximum(hdr_linear, 0.0), channels=3,
+                                      primaries=primaries)
+    height, width = gain_map.shape[:2]
+    mw, mh = map_size(width, height, scale)
+    if (mw, mh) != (width, height):
+        gain_map = map_image.resize_bicubic(gain_map, mw, mh)
+    icc = sdr.icc or make_icc_profile(primaries)
+    data = write_ultrahdr(None, sdr.pixels, icc, gain_map, meta, extra_payload,
+                          quality=jpeg_quality, gain_map_quality=map_quality)
+    ranges = mpf_image_ranges(data)
+    # "primary" is the SDR JPEG including its metadata (and the payload segments, if any)
+    parts = {"primary": ranges[0][1] - ranges[0][0], "gain_map": ranges[1][1] - ranges[1][0]}
+    if extra_payload is not None:
+        parts["payload"] = len(extra_payload)
+    return data, parts

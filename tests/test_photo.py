@@ -1,0 +1,95 @@
+"""JPEG containers end to end: gainmlp photo, Ultra HDR output, ultrahdr+mlp, re-encoding."""
+
+import imagecodecs
+import numpy as np
+import pytest
+
+from gainmlp import imageio, metrics
+from gainmlp.cli import main
+from gainmlp.codecs import EncodeOptions
+from gainmlp.colorimetry import SdrEncoding
+from gainmlp.container import gainmap_jpeg, jpeg_segments, photo
+from gainmlp.container.ultrahdr import ultrahdr_from_pair
+from gainmlp.errors import GainMLPError
+from gainmlp.imageio import SdrImage
+
+FAST = ["--steps", "30", "--batch", "2048"]
+
+
+def test_gainmlp_photo_round_trip(tmp_path, pair_files, pair):
+    sdr, hdr = pair_files
+    out = tmp_path / "photo.jpg"
+    assert main(["encode", str(sdr), str(hdr), "-o", str(out), "--method", "gamma-jpeg"]) == 0
+    data = out.read_bytes()
+    # every viewer sees a plain JPEG of the SDR
+    shown = imageio.decode_sdr_bytes(data).pixels
+    assert metrics.psnr(pair[0] / 255.0, shown / 255.0) > 35
+    assert jpeg_segments.extract_payload(data) is not None
+    assert main(["decode", str(out), "-o", str(tmp_path / "hdr.png")]) == 0
+    rebuilt = imageio.read_hdr(tmp_path / "hdr.png")
+    assert metrics.psnr(pair[1], rebuilt) > 30
+
+
+def test_closed_loop_fits_the_decoded_jpeg(pair):
+    sdr_u8, hdr = pair
+    sdr = SdrImage(sdr_u8, SdrEncoding())
+    # a near-lossless map (full scale, quality 100): closed loop cancels the base's JPEG
+    # error, open loop (the paper's set-up) leaves it in the HDR
+    options = EncodeOptions(scale=1, quality=100)
+    closed, _ = photo.encode_photo(sdr, hdr, "gamma-jpeg", options, jpeg_quality=70)
+    opened, _ = photo.encode_photo(sdr, hdr, "gamma-jpeg", options, jpeg_quality=70,
+                                   open_loop=True)
+    assert metrics.psnr(hdr, photo.decode_photo(closed)) > metrics.psnr(
+        hdr, photo.decode_photo(opened)) + 3
+
+
+def test_ultrahdr_output_decodes_in_libultrahdr(tmp_path, pair_files, pair):
+    sdr, hdr = pair_files
+    out = tmp_path / "u.jpg"
+    assert main(["encode", str(sdr), str(hdr), "-o", str(out), "--method", "gain-jpeg",
+                 "--container", "ultrahdr", "--scale", "1"]) == 0
+    data = out.read_bytes()
+    ours = photo.decode_photo(data)
+    # libultrahdr: linear float16, base gamut (sRGB), SDR white = 1.0
+    theirs = np.asarray(imagecodecs.ultrahdr_decode(data), dtype=np.float64)[..., :3]
+    from gainmlp import colorimetry
+
+    theirs_pq = colorimetry.linear_to_pq_bt2020(theirs * gainmap_jpeg.SDR_WHITE_NITS, "srgb")
+    assert metrics.psnr(ours, theirs_pq) >= 40
+    assert metrics.psnr(pair[1], ours) > 28
+
+
+def test_ultrahdr_plus_mlp_prefers_payload(tmp_path, pair_files, pair):
+    sdr, hdr = pair_files
+    out = tmp_path / "um.jpg"
+    assert main(["encode", str(sdr), str(hdr), "-o", str(out), "--container", "ultrahdr+mlp",
+                 *FAST]) == 0
+    data = out.read_bytes()
+    assert gainmap_jpeg.is_gainmap_jpeg(data)
+    assert jpeg_segments.extract_payload(data) is not None
+    imagecodecs.ultrahdr_decode(data)  # other viewers still get a gain map
+
+
+def test_reencode_gain_map_jpeg_and_share(tmp_path, pair):
+    sdr_u8, hdr = pair
+    data, _ = ultrahdr_from_pair(SdrImage(sdr_u8, SdrEncoding()), hdr, scale=1)
+    (tmp_path / "in.jpg").write_bytes(data)
+    assert main(["encode", str(tmp_path / "in.jpg"), "-o", str(tmp_path / "mlp.jpg"),
+                 "--method", "gamma-jpeg", "--scale", "2"]) == 0
+    mlp = (tmp_path / "mlp.jpg").read_bytes()
+    assert not gainmap_jpeg.is_gainmap_jpeg(mlp)  # old map gone, base bytes kept
+    base_in = imageio.decode_sdr_bytes(data).pixels
+    np.testing.assert_array_equal(imageio.decode_sdr_bytes(mlp).pixels, base_in)
+    assert main(["decode", str(tmp_path / "mlp.jpg"), "-o", str(tmp_path / "shared.jpg")]) == 0
+    shared = (tmp_path / "shared.jpg").read_bytes()
+    assert gainmap_jpeg.is_gainmap_jpeg(shared)
+    imagecodecs.ultrahdr_decode(shared)
+
+
+def test_plain_jpeg_without_payload_is_refused(tmp_path, pair):
+    data = imageio.encode_sdr_jpeg(pair[0])
+    with pytest.raises(GainMLPError, match="neither"):
+        photo.decode_photo(data)
+    (tmp_path / "plain.jpg").write_bytes(data)
+    assert main(["decode", str(tmp_path / "plain.jpg"), "-o", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
