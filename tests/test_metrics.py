@@ -49,3 +49,13 @@ def test_pu21_anchor_values():
 
 def test_bpp():
     assert metrics.bits_per_pixel(10240, 1920, 1080) == pytest.approx(10240 * 8 / (1920 * 1080 * 3))
+
+
+def test_cvvdp_is_none_or_ten_for_identical_images():
+    a = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32) * 0.7
+    jod = metrics.cvvdp_jod(a, a)
+    if metrics.cvvdp_available():
+        assert jod == pytest.approx(10.0, abs=1e-3)
+        assert metrics.cvvdp_jod(a, np.clip(a + 0.05, 0, 1)) < 10.0
+    else:
+        assert jod is None

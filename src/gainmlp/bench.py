@@ -177,8 +177,8 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
 
 # ---------------------------------------------------------------- outputs
 
-_COLS = ("psnr", "ssim", "delta_e00", "delta_e_itp", "pu21_psnr", "payload_bytes", "bpp",
-         "encode_seconds")
+_COLS = ("psnr", "ssim", "delta_e00", "delta_e_itp", "pu21_psnr", "cvvdp_jod",
+         "payload_bytes", "bpp", "encode_seconds")
 
 
 def _mean_table(rows: list[dict], group: tuple[str, ...]) -> list[dict]:
@@ -189,7 +189,7 @@ def _mean_table(rows: list[dict], group: tuple[str, ...]) -> list[dict]:
     for key, rs in groups.items():
         entry = dict(zip(group, key, strict=True))
         for c in _COLS:
-            vals = [r[c] for r in rs if c in r and np.isfinite(r[c])]
+            vals = [r[c] for r in rs if r.get(c) is not None and np.isfinite(r[c])]
             entry[c] = float(np.mean(vals)) if vals else float("nan")
         entry["n"] = len(rs)
         table.append(entry)
@@ -197,13 +197,13 @@ def _mean_table(rows: list[dict], group: tuple[str, ...]) -> list[dict]:
 
 
 def _markdown(table: list[dict], group: tuple[str, ...]) -> str:
-    head = list(group) + ["PSNR", "SSIM", "ΔE00", "ΔE_ITP", "PU21-PSNR", "KB", "bpp",
+    head = list(group) + ["PSNR", "SSIM", "ΔE00", "ΔE_ITP", "PU21-PSNR", "JOD", "KB", "bpp",
                           "encode s", "n"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for e in table:
         cells = [str(e[g]) for g in group] + [
             f"{e['psnr']:.2f}", f"{e['ssim']:.4f}", f"{e['delta_e00']:.2f}",
-            f"{e['delta_e_itp']:.2f}", f"{e['pu21_psnr']:.2f}",
+            f"{e['delta_e_itp']:.2f}", f"{e['pu21_psnr']:.2f}", f"{e['cvvdp_jod']:.2f}",
             f"{e['payload_bytes'] / 1024:.1f}", f"{e['bpp']:.4f}", f"{e['encode_seconds']:.1f}",
             str(e["n"])]
         lines.append("| " + " | ".join(cells) + " |")

@@ -8,6 +8,13 @@ All functions take PQ BT.2020 code values in [0, 1], shape (H, W, 3):
   default) is Y = 1, D65 white;
 * :func:`delta_e_itp` -- mean ΔE_ITP of ITU-R BT.2124 (the paper's "ΔE_IPT") from
   ICtCp (BT.2100 PQ, colour-science);
+* :func:`cvvdp_jod` -- ColorVideoVDP (Mantiuk et al. 2024, PyPI ``cvvdp``, the successor of
+  HDR-VDP-3 from the same lab) in JOD units (10 = identical), on the PQ images with its
+  ``65inch_hdr_pq_1Knit`` display model (BT.2020 PQ, 1000 cd/m2 peak), offline on the CPU.
+  ``cvvdp`` imports torchvision, which does not load beside the CPU torch 2.13 this
+  project pins; install it in its own environment (``pip install torch==2.14.1
+  torchvision==0.29.1 cvvdp`` then this package) and the metric appears in ``eval --json``
+  and the bench tables; elsewhere it is ``None``;
 * :func:`pu21_psnr` -- an HDR-aware PSNR on PU21-encoded luminance (Mantiuk & Azimi 2021),
   the fallback HDR metric where ColorVideoVDP cannot run;
 * :func:`bits_per_pixel` -- bytes * 8 / (W * H * 3), as in the paper's Fig. 5.
@@ -83,12 +90,43 @@ def pu21_psnr(reference: np.ndarray, test: np.ndarray) -> float:
     return psnr(a, b, peak=float(pu21_encode(np.array(10000.0))))
 
 
+CVVDP_DISPLAY = "65inch_hdr_pq_1Knit"
+_cvvdp_model = None
+
+
+def cvvdp_available() -> bool:
+    try:
+        import pycvvdp  # noqa: F401
+    except Exception:  # ImportError, or torchvision failing to load its operators
+        return False
+    return True
+
+
+def cvvdp_jod(reference: np.ndarray, test: np.ndarray) -> float | None:
+    """ColorVideoVDP JOD of ``test`` against ``reference`` (PQ BT.2020), None if unavailable."""
+    global _cvvdp_model
+    if not cvvdp_available():
+        return None
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import pycvvdp
+    import torch
+
+    if _cvvdp_model is None:
+        _cvvdp_model = pycvvdp.cvvdp(display_name=CVVDP_DISPLAY, device=torch.device("cpu"))
+    jod, _ = _cvvdp_model.predict(np.ascontiguousarray(test, dtype=np.float32),
+                                  np.ascontiguousarray(reference, dtype=np.float32),
+                                  dim_order="HWC")
+    return float(jod)
+
+
 def bits_per_pixel(payload_bytes: int, width: int, height: int) -> float:
     """bytes * 8 / (W * H * 3), as in the paper's Fig. 5."""
     return payload_bytes * 8.0 / (width * height * 3)
 
 
-def all_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
+def all_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float | None]:
     """Every metric of this module, keyed as in ``gainmlp eval --json``."""
     return {
         "psnr": psnr(reference, test),
@@ -96,4 +134,5 @@ def all_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
         "delta_e00": delta_e00(reference, test),
         "delta_e_itp": delta_e_itp(reference, test),
         "pu21_psnr": pu21_psnr(reference, test),
+        "cvvdp_jod": cvvdp_jod(reference, test),
     }
