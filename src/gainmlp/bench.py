@@ -50,6 +50,7 @@ def _conventional(scale: int = 4, quality: int = 80) -> list[Variant]:
 
 def _mlps(**options) -> list[Variant]:
     return [Variant("Direct-MLP", "direct-mlp", dict(options)),
+            Variant("MLP-ITM", "mlp-itm", dict(options)),
             Variant("Gain-MLP", "gain-mlp", dict(options)),
             Variant("Gamma-MLP", "gamma-mlp", dict(options))]
 

@@ -18,7 +18,8 @@ CONVENTIONAL_METHODS = (
     "gain-jxl", "gamma-jxl", "gain-avif", "gamma-avif",
 )
 MLP_METHODS = ("gamma-mlp", "gain-mlp", "direct-mlp")
-METHODS = MLP_METHODS + CONVENTIONAL_METHODS
+BASELINE_METHODS = ("mlp-itm",)  # Liu et al.'s MLP-ITM, the paper's strongest prior art
+METHODS = MLP_METHODS + CONVENTIONAL_METHODS + BASELINE_METHODS
 DEFAULT_METHOD = "gamma-mlp"
 
 
@@ -58,6 +59,10 @@ def encode_residual(
         from .conventional import encode_map
 
         return encode_map(method, sdr_pq, hdr_pq, eps, options)
+    if method in BASELINE_METHODS:
+        from .mlp_itm_fit import encode_itm  # imports torch
+
+        return encode_itm(method, sdr_pq, hdr_pq, eps, options)
     from .mlp_fit import encode_mlp  # imports torch
 
     return encode_mlp(method, sdr_pq, hdr_pq, eps, options)
@@ -70,6 +75,10 @@ def decode_residual(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) ->
         from .conventional import decode_map
 
         return decode_map(method, body, sdr_pq, eps)
+    if method in BASELINE_METHODS:
+        from .mlp_itm_decode import decode_itm  # numpy only
+
+        return decode_itm(method, body, sdr_pq, eps)
     from .mlp_decode import decode_mlp  # numpy only
 
     return decode_mlp(method, body, sdr_pq, eps)
