@@ -95,6 +95,11 @@ _cvvdp_model = None
 
 
 def cvvdp_available() -> bool:
+    """True when ``pycvvdp`` imports (and ``GAINMLP_CVVDP`` is not set to 0)."""
+    import os
+
+    if os.environ.get("GAINMLP_CVVDP", "1") == "0":
+        return False
     try:
         import pycvvdp  # noqa: F401
     except Exception:  # ImportError, or torchvision failing to load its operators

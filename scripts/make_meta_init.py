@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Generate the shipped meta-initialisation weights (``src/gainmlp/data/meta_*.gmlp``).
+
+Synthetic training set (implementation notes, "Their synthetic initialisation images"):
+
+1. Three independent uniform-noise channels (``size`` x ``size``), each filtered in the
+   Fourier domain by an amplitude 1/f^alpha, alpha = 2 (DC removed), then min-max
+   normalised to [0, 1].
+2. Read as CIELAB: L = 105 * sigmoid(12 * (c0 - 0.5)) (a steep sigmoid onto 0..105),
+   a = 150 * (c1 - 0.5), b = 150 * (c2 - 0.5). Lab (D65) -> XYZ -> linear BT.2020 with
+   colour-science, clipped to [0, 1].
+3. HDR: that linear BT.2020 scaled so 1.0 is the 1000 cd/m2 peak of the grading
+   (``HDR_PEAK_NITS``), PQ-encoded.
+4. SDR: a neutral global tone curve of our own: BT.2020 -> BT.709 linear (cd/m2), the
+   luminance Y/100 (SDR white = 1) through the extended Reinhard curve
+   ``y = x (1 + x / w^2) / (1 + x)`` with w = 10 (the 1000-nit peak maps to SDR white),
+   every channel scaled by y/x (hue kept), clipped to [0, 1], pure gamma 2.4 and 8-bit
+   quantisation; then ``colorimetry.sdr_to_hdr_space`` as for any SDR input.
+
+Two derivations of the initial weights per method x width x activation:
+
+* ``average`` (the authors' way): one network per synthetic image, all 50 from the same
+  random initialisation (weights of independently initialised networks could not be
+  averaged: hidden units would not correspond), then the plain average of the 50.
+* ``reptile``: first-order meta-learning (Nichol et al. 2018): from the current weights,
+  ``inner`` Adam steps on each of ``tasks`` random synthetic images, then move the weights
+  towards the mean of the adapted ones with a step decaying linearly from 1 to 0.
+
+Networks are fitted in parallel (one batched matrix product for all of them), each with its
+own Adam state, so the average of 50 fits costs about one bigger fit. ``--which`` selects
+the derivation that is written to the shipped files; ``--study`` measures PSNR on held-out
+pairs after 100/250/500/1000 steps with no, averaged and Reptile initialisation.
+
+The default settings are sized for a 2-core CPU (128x128 images, batch 4096 per network,
+300 steps per averaged fit, 40 Reptile rounds of 10 tasks x 25 inner steps; not timed at
+these defaults on the shared CPU). The shipped width-16 files were made on one H200 with
+``--device cuda --batch 16384 --avg-steps 2000 --reptile-rounds 100 --reptile-inner 50``
+(about 8-14 s per averaged derivation, 17-24 s with Reptile); ``--which average``.
+
+Measured (H200, same run; mean PQ PSNR in dB over three held-out 0.25-MP pairs: Tree and
+MtTamWest with Reinhard-Devlin, Desk with Drago; batch 65,536; after 100/250/500/1000
+steps; gain fitted on linear targets):
+
+    method/activation  init      100    250    500    1000
+    gamma relu         none     35.60  39.58  42.82  45.29
+                       average  38.21  42.21  45.04  46.59
+                       reptile  38.02  41.06  44.00  45.32
+    gamma sine         none     40.44  43.81  45.66  46.66
+                       average  39.47  43.78  45.97  46.74
+                       reptile  39.28  43.25  44.98  47.35
+    gain relu          none     36.43  39.55  42.32  45.20
+                       average  37.78  41.61  44.45  46.73
+                       reptile  36.09  40.28  43.26  45.23
+    gain sine          none     39.66  42.98  44.20  46.59
+                       average  38.37  42.38  44.90  46.56
+                       reptile  38.53  42.20  44.14  47.18
+    direct relu        none     33.47  37.68  41.00  44.11
+                       average  37.13  42.21  44.57  45.53
+                       reptile  37.54  41.22  43.71  45.63
+    direct sine        none     37.44  41.28  42.93  45.18
+                       average  38.13  42.10  44.39  46.04
+                       reptile  39.28  43.30  45.67  46.58
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from gainmlp import residual  # noqa: E402
+from gainmlp.codecs.mlp_body import MlpParams  # noqa: E402
+from gainmlp.codecs.mlp_fit import (  # noqa: E402
+    DEFAULT_OUTPUT_TRANSFORM,
+    HIDDEN_LAYERS,
+    _torch_target,
+    input_constants,
+    output_constants,
+)
+from gainmlp.codecs.mlp_model import PI32, GainMLPNet  # noqa: E402
+
+HDR_PEAK_NITS = 1000.0
+SDR_WHITE_NITS = 100.0
+REINHARD_WHITE = HDR_PEAK_NITS / SDR_WHITE_NITS
+METHODS = ("gamma-mlp", "gain-mlp", "direct-mlp")
+KINDS = {"gamma-mlp": "gamma", "gain-mlp": "gain", "direct-mlp": "direct"}
+
+
+# -- synthetic pairs ---------------------------------------------------------------------
+
+def pink_noise(rng: np.random.Generator, size: int, alpha: float = 2.0) -> np.ndarray:
+    """One uniform-noise channel filtered by 1/f^alpha in the Fourier domain, in [0, 1]."""
+    noise = rng.uniform(size=(size, size))
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.fftfreq(size)[None, :]
+    f = np.hypot(fx, fy)
+    f[0, 0] = np.inf  # remove DC
+    out = np.real(np.fft.ifft2(np.fft.fft2(noise) / f**alpha))
+    return (out - out.min()) / (out.max() - out.min())
+
+
+def synthetic_pair(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(SDR in HDR space, HDR) PQ BT.2020 float32 (size, size, 3), see module docstring."""
+    import colour
+
+    from gainmlp import colorimetry
+
+    c = np.stack([pink_noise(rng, size) for _ in range(3)], axis=-1)
+    lab = np.empty_like(c)
+    lab[..., 0] = 105.0 / (1.0 + np.exp(-12.0 * (c[..., 0] - 0.5)))
+    lab[..., 1] = 150.0 * (c[..., 1] - 0.5)
+    lab[..., 2] = 150.0 * (c[..., 2] - 0.5)
+    d65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
+    xyz = colour.Lab_to_XYZ(lab, d65)
+    bt2020 = colour.RGB_COLOURSPACES["ITU-R BT.2020"]
+    lin = np.clip(colour.XYZ_to_RGB(xyz, bt2020, illuminant=d65,
+                                    chromatic_adaptation_transform=None), 0.0, 1.0)
+    nits = lin * HDR_PEAK_NITS
+    hdr = colorimetry.pq_encode(nits).astype(np.float32)
+    # Neutral global tone curve on luminance (extended Reinhard), BT.709, gamma 2.4, 8 bit.
+    rgb709 = np.maximum(colorimetry.convert_primaries(nits, "bt2020", "bt709"), 0.0)
+    x = colorimetry.luminance(rgb709, "bt709") / SDR_WHITE_NITS
+    y = x * (1.0 + x / REINHARD_WHITE**2) / (1.0 + x)
+    ratio = np.where(x > 1e-9, y / np.maximum(x, 1e-9), 1.0)
+    sdr_lin = np.clip(rgb709 / SDR_WHITE_NITS * ratio[..., None], 0.0, 1.0)
+    code = np.round(colorimetry.sdr_inverse_eotf(sdr_lin, "gamma2.4") * 255.0) / 255.0
+    sdr = colorimetry.sdr_to_hdr_space(code)
+    return sdr.astype(np.float32), hdr
+
+
+def make_pairs(count: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pairs = [synthetic_pair(rng, size) for _ in range(count)]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+# -- batched fitting of K networks ---------------------------------------------------------
+
+class BatchedFit:
+    """K copies of the network fitted at once, one synthetic pair each (map loss)."""
+
+    def __init__(self, method: str, sdr: np.ndarray, hdr: np.ndarray, eps: float,
+                 width: int, activation: str, device: torch.device) -> None:
+        self.kind = KINDS[method]
+        self.transform = DEFAULT_OUTPUT_TRANSFORM[self.kind]
+        self.eps = eps
+        self.activation = activation
+        self.device = device
+        k, h, w = sdr.shape[:3]
+        self.k, self.n, self.h, self.w = k, h * w, h, w
+        self.template = GainMLPNet(width, HIDDEN_LAYERS, activation)
+        self.n_enc, self.n_pad = self.template.n_encoded, self.template.n_padded
+        consts = [input_constants(sdr[i]) for i in range(k)]
+        outs = [output_constants(self.kind, self.transform, sdr[i], hdr[i], eps)
+                for i in range(k)]
+        t = lambda a: torch.from_numpy(np.stack(a).astype(np.float32)).to(device)  # noqa: E731
+        self.in_centre, self.in_scale = t([c[0] for c in consts]), t([c[1] for c in consts])
+        self.out_centre, self.out_scale = t([o[0] for o in outs]), t([o[1] for o in outs])
+        self.sdr = torch.from_numpy(sdr.reshape(k, -1, 3)).to(device)
+        self.hdr = torch.from_numpy(hdr.reshape(k, -1, 3)).to(device)
+        ys, xs = np.mgrid[0:h, 0:w]
+        xy = np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], -1).astype(np.float32)
+        self.xy = torch.from_numpy(xy).to(device)
+        self.powers = torch.exp2(torch.arange(12, dtype=torch.float32, device=device))
+        self.pi = torch.tensor(PI32, dtype=torch.float32, device=device)
+
+    def init_weights(self, stored: list[np.ndarray] | None, seed: int) -> list[torch.Tensor]:
+        net = GainMLPNet(self.template.width, HIDDEN_LAYERS, self.activation)
+        if stored is None:
+            net.reset_parameters(torch.Generator().manual_seed(seed))
+        else:
+            net.load_stored_weights(stored)
+        return [p.detach().to(self.device) for p in net.weights]
+
+    def run(self, start: list[torch.Tensor], tasks: torch.Tensor, steps: int, batch: int,
+            lr: float, generator: torch.Generator) -> list[torch.Tensor]:
+        """Fit copies of ``start`` (padded layout) to images ``tasks``; returns (M, ...)."""
+        m = tasks.numel()
+        ws = [w.unsqueeze(0).repeat(m, 1, 1).clone().requires_grad_(True) for w in start]
+        opt = torch.optim.Adam(ws, lr=lr, betas=(0.9, 0.999))
+        sdr, hdr = self.sdr[tasks], self.hdr[tasks]
+        ic, isc = self.in_centre[tasks][:, None, :], self.in_scale[tasks][:, None, :]
+        oc, osc = self.out_centre[tasks][:, None, :], self.out_scale[tasks][:, None, :]
+        enc = torch.ones(m, batch, self.n_pad, device=self.device)
+        for _ in range(steps):
+            idx = torch.randint(0, self.n, (m, batch), generator=generator, device=self.device)
+            s = torch.gather(sdr, 1, idx[..., None].expand(-1, -1, 3))
+            hh = torch.gather(hdr, 1, idx[..., None].expand(-1, -1, 3))
+            raw = torch.cat([self.xy[idx], s], dim=-1)
+            norm = torch.clamp((raw - ic) / isc, -1.0, 1.0)
+            args = (norm * self.pi)[..., None] * self.powers
+            e = enc[..., : self.n_enc].view(m, batch, 5, 2, 12)
+            e[..., 0, :] = torch.sin(args)
+            e[..., 1, :] = torch.cos(args)
+            with torch.no_grad():
+                target = (_torch_target(self.kind, self.transform, s, hh, self.eps) - oc) / osc
+            x = torch.bmm(enc, ws[0].transpose(1, 2))
+            for w in ws[1:]:
+                x = torch.relu(x) if self.activation == "relu" else torch.sin(x)
+                x = torch.bmm(x, w.transpose(1, 2))
+            loss = ((x - target) ** 2).mean(dim=(1, 2)).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return [w.detach() for w in ws]
+
+
+def to_stored(padded: list[torch.Tensor], n_enc: int) -> list[np.ndarray]:
+    first = padded[0].cpu()
+    first = torch.cat([first[:, :n_enc], first[:, n_enc:].sum(1, keepdim=True)], 1)
+    return [first.numpy()] + [w.cpu().numpy() for w in padded[1:]]
+
+
+def as_params(stored: list[np.ndarray], activation: str, transform: str) -> MlpParams:
+    """Meta weights with neutral constants (only the weights are ever used)."""
+    one3, zero3 = np.ones(3, np.float32), np.zeros(3, np.float32)
+    return MlpParams(activation=activation, weights=[w.astype(np.float32) for w in stored],
+                     in_centre=np.array([0.5, 0.5, 0.5, 0.5, 0.5], np.float32),
+                     in_scale=np.full(5, 0.5, np.float32), out_centre=zero3,
+                     out_scale=one3, out_min=-one3, out_max=one3,
+                     output_transform=transform)
+
+
+def derive_average(fit: BatchedFit, args: argparse.Namespace) -> list[np.ndarray]:
+    gen = torch.Generator(device=fit.device).manual_seed(args.seed)
+    start = fit.init_weights(None, args.seed)
+    tasks = torch.arange(fit.k, device=fit.device)
+    ws = fit.run(start, tasks, args.avg_steps, args.batch, 1e-2, gen)
+    return to_stored([w.mean(dim=0) for w in ws], fit.n_enc)
+
+
+def derive_reptile(fit: BatchedFit, args: argparse.Namespace) -> list[np.ndarray]:
+    gen = torch.Generator(device=fit.device).manual_seed(args.seed + 1)
+    phi = fit.init_weights(None, args.seed)
+    for r in range(args.reptile_rounds):
+        tasks = torch.randint(0, fit.k, (args.reptile_tasks,), generator=gen,
+                              device=fit.device)
+        ws = fit.run(phi, tasks, args.reptile_inner, args.batch, 1e-2, gen)
+        step = 1.0 - r / args.reptile_rounds
+        phi = [p + step * (w.mean(dim=0) - p) for p, w in zip(phi, ws, strict=True)]
+    return to_stored(phi, fit.n_enc)
+
+
+# -- study -------------------------------------------------------------------------------
+
+def study(method: str, activation: str, inits: dict[str, MlpParams | None],
+          pairs: list[tuple[str, np.ndarray, np.ndarray]], device: str,
+          steps: tuple[int, ...] = (100, 250, 500, 1000), batch: int = 65536) -> dict:
+    """PSNR (dB, mean over ``pairs``) after ``steps`` for each initialisation."""
+    from gainmlp.codecs import EncodeOptions
+    from gainmlp.codecs.mlp_body import pack_mlp_body
+    from gainmlp.codecs.mlp_decode import decode_mlp
+    from gainmlp.codecs.mlp_fit import fit_mlp
+
+    results: dict = {}
+    for name, init in inits.items():
+        per = {s: [] for s in steps}
+        for _, sdr, hdr in pairs:
+            opts = EncodeOptions(steps=max(steps), batch=batch, activation=activation,
+                                 device=device, meta_init=False)
+            res = fit_mlp(method, sdr, hdr, residual.DEFAULT_EPS, opts, init=init,
+                          snapshots=steps)
+            for s in steps:
+                out = decode_mlp(method, pack_mlp_body(res.snapshots[s]), sdr,
+                                 residual.DEFAULT_EPS)
+                mse = float(np.mean((out.astype(np.float64) - hdr) ** 2))
+                per[s].append(10 * math.log10(1.0 / max(mse, 1e-20)))
+        results[name] = {s: round(float(np.mean(v)), 2) for s, v in per.items()}
+        print(f"  {method} {activation} init={name}: {results[name]}", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=ROOT / "src" / "gainmlp" / "data")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--widths", default="16")
+    p.add_argument("--activations", default="relu,sine")
+    p.add_argument("--which", choices=("average", "reptile"), default="average",
+                   help="derivation written as the shipped file")
+    p.add_argument("--images", type=int, default=50)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--batch", type=int, default=4096)
+    p.add_argument("--avg-steps", type=int, default=300)
+    p.add_argument("--reptile-rounds", type=int, default=40)
+    p.add_argument("--reptile-tasks", type=int, default=10)
+    p.add_argument("--reptile-inner", type=int, default=25)
+    p.add_argument("--no-reptile", action="store_true")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--pairs", type=Path, help="npz cache of the synthetic pairs")
+    p.add_argument("--study", type=Path, nargs="*", default=[],
+                   help="held-out .npz pairs (arrays sdr, hdr) for the PSNR study")
+    p.add_argument("--study-json", type=Path)
+    p.add_argument("--candidates", type=Path, help="also write every derivation here")
+    args = p.parse_args(argv)
+
+    t0 = time.perf_counter()
+    if args.pairs and args.pairs.is_file():
+        data = np.load(args.pairs)
+        sdr, hdr = data["sdr"], data["hdr"]
+    else:
+        sdr, hdr = make_pairs(args.images, args.size, args.seed)
+        if args.pairs:
+            np.savez(args.pairs, sdr=sdr, hdr=hdr)
+    print(f"{len(sdr)} synthetic pairs {sdr.shape[1]}x{sdr.shape[2]} "
+          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+    device = torch.device(args.device)
+    from gainmlp.codecs.meta_init import meta_file_name, write_meta_file
+
+    held = [(str(f), np.load(f)["sdr"], np.load(f)["hdr"]) for f in args.study]
+    report: dict = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    for method in args.methods.split(","):
+        kind = KINDS[method]
+        for width in (int(w) for w in args.widths.split(",")):
+            for act in args.activations.split(","):
+                t1 = time.perf_counter()
+                fit = BatchedFit(method, sdr, hdr, residual.DEFAULT_EPS, width, act, device)
+                derived = {"average": derive_average(fit, args)}
+                t_avg = time.perf_counter() - t1
+                if not args.no_reptile:
+                    derived["reptile"] = derive_reptile(fit, args)
+                t_all = time.perf_counter() - t1
+                transform = DEFAULT_OUTPUT_TRANSFORM[kind]
+                params = {k: as_params(v, act, transform) for k, v in derived.items()}
+                chosen = params.get(args.which, params["average"])
+                write_meta_file(args.out / meta_file_name(method, width, act), chosen)
+                if args.candidates:
+                    args.candidates.mkdir(parents=True, exist_ok=True)
+                    for name, prm in params.items():
+                        fname = f"{name}_{meta_file_name(method, width, act)}"
+                        write_meta_file(args.candidates / fname, prm)
+                print(f"{method} w{width} {act}: average {t_avg:.1f} s, total "
+                      f"{t_all:.1f} s", flush=True)
+                if held and width == 16:
+                    inits: dict = {"none": None, **params}
+                    report[f"{method}/{act}"] = study(method, act, inits, held, args.device)
+                    if args.study_json:
+                        args.study_json.write_text(json.dumps(report, indent=1))
+    print(f"done in {time.perf_counter() - t0:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

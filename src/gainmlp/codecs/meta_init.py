@@ -1,0 +1,54 @@
+"""Shipped initial weights (meta-initialisation) for the MLP codecs.
+
+Files live in ``gainmlp/data/`` as ``meta_<kind>_w<width>_<activation>.gmlp`` (kind is
+gain, gamma or direct). Each file is the 8-byte magic ``b"GMLPINIT"`` followed by one MLP
+body in the format of :mod:`gainmlp.codecs.mlp_body` (fp32); only its weights are used,
+its normalisation constants are those of the synthetic training set and are ignored.
+Nothing is unpickled. ``scripts/make_meta_init.py`` generates the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import GainMLPError
+from .mlp_body import MlpParams, pack_mlp_body, unpack_mlp_body
+
+MAGIC = b"GMLPINIT"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_KINDS = {"gain-mlp": "gain", "gamma-mlp": "gamma", "direct-mlp": "direct",
+          "gain": "gain", "gamma": "gamma", "direct": "direct"}
+
+
+def meta_file_name(method: str, width: int, activation: str) -> str:
+    """File name of the shipped weights for ``method`` (e.g. 'gamma-mlp' or 'gamma')."""
+    if method not in _KINDS:
+        raise GainMLPError(f"no meta-initialisation for method {method!r}")
+    return f"meta_{_KINDS[method]}_w{int(width)}_{activation}.gmlp"
+
+
+def read_meta_file(path: str | Path) -> MlpParams:
+    """Parse one meta-initialisation file (magic + body), validating everything."""
+    data = Path(path).read_bytes()
+    if not data.startswith(MAGIC):
+        raise GainMLPError(f"{Path(path).name} is not a gainmlp meta-initialisation file")
+    return unpack_mlp_body(data[len(MAGIC):])
+
+
+def write_meta_file(path: str | Path, params: MlpParams) -> None:
+    """Write ``params`` (fp32) as a meta-initialisation file."""
+    params.precision = "fp32"
+    Path(path).write_bytes(MAGIC + pack_mlp_body(params))
+
+
+def load_initial_weights(method: str, width: int, activation: str,
+                         data_dir: str | Path | None = None) -> MlpParams | None:
+    """The shipped initial params for this configuration, or None if none are shipped."""
+    path = Path(data_dir or DATA_DIR) / meta_file_name(method, width, activation)
+    if not path.is_file():
+        return None
+    params = read_meta_file(path)
+    widths = params.hidden_widths
+    if params.activation != activation or any(w != int(width) for w in widths):
+        raise GainMLPError(f"{path.name} does not hold a width-{width} {activation} network")
+    return params

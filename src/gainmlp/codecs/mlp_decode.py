@@ -1,0 +1,131 @@
+"""Decode an MLP body into the HDR rendition: numpy only (this module never imports torch).
+
+The network is evaluated in float32 exactly as ``mlp_body`` documents it, in tiles of
+whole rows (about 65,536 pixels each), so memory stays bounded for a 50-MP photo. The
+coordinate part of the first layer is separable: the contribution of each column's x
+encoding and each row's y encoding is computed once per image, so per pixel only the three
+SDR inputs are encoded (72 sines/cosines instead of 120).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import residual
+from ..errors import GainMLPError, check_image_size
+from .mlp_body import N_INPUTS, N_OUTPUTS, MlpParams, unpack_mlp_body
+
+TILE_PIXELS = 65536
+PI32 = np.float32(np.pi)
+METHOD_KINDS = {"gain-mlp": "gain", "gamma-mlp": "gamma", "direct-mlp": "direct"}
+
+
+def normalise_inputs(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``clip((v - centre) / scale, -1, 1)`` in float32 (broadcast over the last axis)."""
+    v = np.asarray(values, dtype=np.float32)
+    n = (v - np.asarray(centre, dtype=np.float32)) / np.asarray(scale, dtype=np.float32)
+    return np.clip(n, np.float32(-1.0), np.float32(1.0))
+
+
+def encode_numpy(norm: np.ndarray, n_frequencies: int) -> np.ndarray:
+    """Frequency encoding of normalised inputs ``(N, n_in)`` -> ``(N, n_in * 2 * n_freq)``.
+
+    Per input: ``sin(2^k a)`` for k ascending, then ``cos(2^k a)``, with
+    ``a = float32(pi) * n`` in float32 (the scaling by 2^k is exact).
+    """
+    norm = np.asarray(norm, dtype=np.float32)
+    n, n_in = norm.shape
+    powers = np.exp2(np.arange(n_frequencies, dtype=np.float32))
+    args = (norm * PI32)[:, :, None] * powers[None, None, :]
+    out = np.empty((n, n_in, 2, n_frequencies), dtype=np.float32)
+    np.sin(args, out=out[:, :, 0, :])
+    np.cos(args, out=out[:, :, 1, :])
+    return out.reshape(n, n_in * 2 * n_frequencies)
+
+
+def _activate(h: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "relu":
+        return np.maximum(h, np.float32(0.0), out=h)
+    if activation == "sine":
+        return np.sin(h, out=h)
+    raise GainMLPError(f"unknown MLP activation {activation!r}")
+
+
+def _hidden_and_output(params: MlpParams, h: np.ndarray) -> np.ndarray:
+    """Everything after the first pre-activation: act, the hidden layers, the output layer."""
+    h = _activate(h, params.activation)
+    for w in params.weights[1:-1]:
+        h = _activate(h @ w.T, params.activation)
+    return h @ params.weights[-1].T
+
+
+def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
+    """Raw inputs ``(N, n_in)`` (x, y in (0, 1), r, g, b) -> network outputs ``(N, n_out)``.
+
+    The outputs are in the network's normalised space; see :func:`denormalise_outputs`.
+    This is the plain, unfactorised evaluation; :func:`decode_mlp` computes the same thing
+    with a separable first layer.
+    """
+    norm = normalise_inputs(inputs, params.in_centre, params.in_scale)
+    enc = encode_numpy(norm, params.n_frequencies)
+    w0 = params.weights[0]
+    h = enc @ w0[:, :-1].T + w0[:, -1]
+    return _hidden_and_output(params, h)
+
+
+def denormalise_outputs(params: MlpParams, t: np.ndarray) -> np.ndarray:
+    """``T = clip(t * scale + centre, min, max)``, then ``2 ** T`` for the log2 transform."""
+    out = np.clip(t * params.out_scale + params.out_centre, params.out_min, params.out_max)
+    if params.output_transform == "log2":
+        out = np.exp2(out)
+    return out
+
+
+def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
+    """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body."""
+    if method not in METHOD_KINDS:
+        raise GainMLPError(f"{method!r} is not an MLP method")
+    kind = METHOD_KINDS[method]
+    params = unpack_mlp_body(body)
+    if params.n_inputs != N_INPUTS or params.n_outputs != N_OUTPUTS:
+        raise GainMLPError(f"MLP body has {params.n_inputs} inputs / {params.n_outputs} "
+                           f"outputs; this decoder evaluates {N_INPUTS} / {N_OUTPUTS}")
+    sdr = np.asarray(sdr_pq)
+    if sdr.ndim != 3 or sdr.shape[2] != 3:
+        raise GainMLPError(f"SDR image must be (H, W, 3), got shape {sdr.shape}")
+    height, width = sdr.shape[:2]
+    check_image_size(width, height, "SDR image")
+
+    n_freq = params.n_frequencies
+    per_input = 2 * n_freq
+    w0 = params.weights[0]
+    # Separable coordinate terms: (W, h) per column and (H, h) per row (+ the 1-column).
+    xs = ((np.arange(width, dtype=np.float64) + 0.5) / width).astype(np.float32)
+    ys = ((np.arange(height, dtype=np.float64) + 0.5) / height).astype(np.float32)
+    enc_x = encode_numpy(normalise_inputs(xs[:, None], params.in_centre[:1],
+                                          params.in_scale[:1]), n_freq)
+    enc_y = encode_numpy(normalise_inputs(ys[:, None], params.in_centre[1:2],
+                                          params.in_scale[1:2]), n_freq)
+    col_terms = enc_x @ w0[:, :per_input].T
+    row_terms = enc_y @ w0[:, per_input:2 * per_input].T + w0[:, -1]
+    w_sdr = np.ascontiguousarray(w0[:, 2 * per_input:-1].T)
+
+    out = np.empty((height, width, 3), dtype=np.float32)
+    rows_per_tile = max(1, TILE_PIXELS // width)
+    for r0 in range(0, height, rows_per_tile):
+        r1 = min(height, r0 + rows_per_tile)
+        tile = np.nan_to_num(np.asarray(sdr[r0:r1], dtype=np.float32).reshape(-1, 3),
+                             nan=0.0, posinf=1.0, neginf=0.0)
+        norm = normalise_inputs(tile, params.in_centre[2:], params.in_scale[2:])
+        h = encode_numpy(norm, n_freq) @ w_sdr
+        h = h.reshape(r1 - r0, width, -1)
+        h += col_terms[None, :, :]
+        h += row_terms[r0:r1, None, :]
+        t = _hidden_and_output(params, h.reshape(tile.shape[0], -1))
+        mapped = denormalise_outputs(params, t)
+        if kind == "direct":
+            hdr = np.clip(mapped, 0.0, 1.0)
+        else:
+            hdr = residual.reconstruct(kind, tile, mapped, eps)
+        out[r0:r1] = hdr.reshape(r1 - r0, width, 3)
+    return out

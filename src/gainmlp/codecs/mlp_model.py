@@ -1,0 +1,179 @@
+"""The Gain-MLP network in torch, laid out as tiny-cuda-nn lays it out.
+
+Inputs (x, y, r, g, b), normalised to [-1, 1] -> frequency encoding with 12 frequencies
+(sin and cos of 2^k * pi * v, 120 values) -> padded with constant ones to a multiple of 16
+(128, tcnn's padding: a bias in disguise) -> ``hidden_layers`` layers of ``width`` neurons
+without biases -> 3 linear outputs. Activation "relu" (the paper's text) or "sine" (the
+authors' tcnn config; tcnn's Sine is plain ``sin(x)``, no SIREN frequency factor).
+
+Initialisation follows tcnn's FullyFusedMLP: Xavier-uniform ``U(+-sqrt(6 / (fan_in +
+fan_out)))`` for ReLU (the output layer's fan_out is tcnn's padded 16), and for Sine
+``U(+-1 / fan_in)`` on the first layer, ``U(+-sqrt(6 / fan_in))`` on the others.
+
+The encoding is computed in float32 exactly as :mod:`gainmlp.codecs.mlp_decode` computes
+it, so the numpy decoder reproduces this forward pass (to float rounding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .mlp_body import N_FREQUENCIES, N_INPUTS, N_OUTPUTS, MlpParams
+
+PI32 = float(np.float32(np.pi))  # the exact float32 value, used as a float32 tensor scalar
+ACTIVATIONS = ("relu", "sine")
+
+
+def padded_width(n: int) -> int:
+    """tcnn pads the encoding to a multiple of 16; we keep at least one constant column."""
+    padded = -(-n // 16) * 16
+    return padded if padded > n else n + 16
+
+
+def encode_into(norm: torch.Tensor, n_frequencies: int, out: torch.Tensor) -> torch.Tensor:
+    """Frequency-encode ``norm`` ``(B, n)`` into ``out`` ``(B, n * 2 * n_frequencies)`` (a view).
+
+    Same float32 operations as ``mlp_decode.encode_numpy``: ``a = pi32 * n``; per input,
+    ``sin(2^k a)`` for k ascending, then ``cos(2^k a)``.
+    """
+    b, n = norm.shape
+    powers = torch.exp2(torch.arange(n_frequencies, dtype=torch.float32, device=norm.device))
+    args = (norm * torch.tensor(PI32, dtype=torch.float32, device=norm.device))[:, :, None]
+    args = args * powers
+    view = out.view(b, n, 2, n_frequencies) if out.is_contiguous() else None
+    if view is None:
+        view = out.unflatten(1, (n, 2, n_frequencies))
+    view[:, :, 0, :] = torch.sin(args)
+    view[:, :, 1, :] = torch.cos(args)
+    return out
+
+
+def encode(norm: torch.Tensor, n_frequencies: int = N_FREQUENCIES) -> torch.Tensor:
+    """Frequency encoding ``(B, n)`` -> ``(B, n * 2 * n_frequencies)``."""
+    out = torch.empty(norm.shape[0], norm.shape[1] * 2 * n_frequencies, dtype=torch.float32,
+                      device=norm.device)
+    return encode_into(norm, n_frequencies, out)
+
+
+class GainMLPNet(torch.nn.Module):
+    """The bias-free MLP; ``weights[0]`` has the padded input width (ones in the padding)."""
+
+    def __init__(self, width: int = 16, hidden_layers: int = 2, activation: str = "relu",
+                 n_inputs: int = N_INPUTS, n_frequencies: int = N_FREQUENCIES,
+                 n_outputs: int = N_OUTPUTS) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}")
+        self.activation = activation
+        self.n_inputs = n_inputs
+        self.n_frequencies = n_frequencies
+        self.n_outputs = n_outputs
+        self.n_encoded = 2 * n_frequencies * n_inputs
+        self.n_padded = padded_width(self.n_encoded)
+        shapes = [(width, self.n_padded)] + [(width, width)] * (hidden_layers - 1)
+        shapes.append((n_outputs, width))
+        self.weights = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.zeros(s, dtype=torch.float32)) for s in shapes])
+        # Columns of the first matrix fed by the sines / cosines of inputs 2.. (r, g, b),
+        # in the order of a (B, n_inputs - 2, n_frequencies) block: used by forward_split.
+        per = 2 * n_frequencies
+        sin_cols = [i * per + k for i in range(2, n_inputs) for k in range(n_frequencies)]
+        self.register_buffer("sin_cols", torch.tensor(sin_cols, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("cos_cols", self.sin_cols + n_frequencies, persistent=False)
+
+    @property
+    def width(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """tcnn-like initialisation (see module docstring)."""
+        with torch.no_grad():
+            n = len(self.weights)
+            for i, w in enumerate(self.weights):
+                fan_out, fan_in = w.shape
+                if i == n - 1:
+                    fan_out = -(-fan_out // 16) * 16  # tcnn pads the output layer to 16
+                if self.activation == "sine":
+                    bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in)
+                else:
+                    bound = math.sqrt(6.0 / (fan_in + fan_out))
+                u = torch.rand(w.shape, generator=generator, dtype=torch.float32)
+                w.copy_((u * 2.0 - 1.0) * bound)
+
+    def _act(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.relu(h) if self.activation == "relu" else torch.sin(h)
+
+    def forward_first(self, h: torch.Tensor) -> torch.Tensor:
+        """Everything after the first layer's pre-activation ``h`` ``(B, width)``."""
+        for w in self.weights[1:-1]:
+            h = self._act(h) @ w.t()
+        return self._act(h) @ self.weights[-1].t()
+
+    def forward_encoded(self, enc: torch.Tensor) -> torch.Tensor:
+        """``enc``: ``(B, n_padded)`` encoded inputs with ones in the padding columns."""
+        return self.forward_first(enc @ self.weights[0].t())
+
+    def forward_split(self, enc_x: torch.Tensor, enc_y: torch.Tensor, sdr_sin: torch.Tensor,
+                      sdr_cos: torch.Tensor) -> torch.Tensor:
+        """The same function as :meth:`forward_encoded`, from the encoding in blocks.
+
+        ``enc_x``, ``enc_y``: ``(B, 2 * n_freq)`` encodings of x and y; ``sdr_sin``,
+        ``sdr_cos``: ``(B, (n_inputs - 2) * n_freq)`` sines / cosines of the other inputs.
+        Avoids assembling the (B, 128) matrix (strided copies dominate on a CPU).
+        """
+        w = self.weights[0]
+        per = 2 * self.n_frequencies
+        h = torch.addmm(w[:, self.n_encoded:].sum(dim=1), enc_x, w[:, :per].t())
+        h = torch.addmm(h, enc_y, w[:, per:2 * per].t())
+        h = torch.addmm(h, sdr_sin, w[:, self.sin_cols].t())
+        h = torch.addmm(h, sdr_cos, w[:, self.cos_cols].t())
+        return self.forward_first(h)
+
+    def pad_encoding(self, enc: torch.Tensor) -> torch.Tensor:
+        ones = torch.ones(enc.shape[0], self.n_padded - self.n_encoded, dtype=enc.dtype,
+                          device=enc.device)
+        return torch.cat([enc, ones], dim=1)
+
+    def forward(self, norm: torch.Tensor) -> torch.Tensor:
+        """Normalised inputs ``(B, n_inputs)`` in [-1, 1] -> outputs ``(B, n_outputs)``."""
+        return self.forward_encoded(self.pad_encoding(encode(norm, self.n_frequencies)))
+
+    # -- conversion to/from the stored (unpadded) layout ------------------------------------
+
+    def stored_weights(self) -> list[np.ndarray]:
+        """The weights as ``mlp_body`` stores them: padding columns summed into one."""
+        ws = [w.detach().to("cpu", torch.float32) for w in self.weights]
+        first = torch.cat([ws[0][:, : self.n_encoded],
+                           ws[0][:, self.n_encoded:].sum(dim=1, keepdim=True)], dim=1)
+        return [first.numpy().copy()] + [w.numpy().copy() for w in ws[1:]]
+
+    def load_stored_weights(self, weights: list[np.ndarray]) -> None:
+        """Inverse of :meth:`stored_weights` (the constant column is spread evenly)."""
+        if len(weights) != len(self.weights):
+            raise ValueError("stored weights have the wrong number of layers")
+        n_pad = self.n_padded - self.n_encoded
+        with torch.no_grad():
+            for i, (p, w) in enumerate(zip(self.weights, weights, strict=True)):
+                t = torch.as_tensor(np.asarray(w, dtype=np.float32))
+                if i == 0:
+                    pad = (t[:, -1:] / n_pad).expand(-1, n_pad)
+                    t = torch.cat([t[:, :-1], pad], dim=1)
+                if t.shape != p.shape:
+                    raise ValueError(f"stored weight {i} has shape {tuple(t.shape)}, "
+                                     f"expected {tuple(p.shape)}")
+                p.copy_(t.to(p.device))
+
+
+def model_from_params(params: MlpParams) -> GainMLPNet:
+    """A :class:`GainMLPNet` holding ``params``' weights (CPU)."""
+    widths = params.hidden_widths
+    if len(set(widths)) != 1:
+        raise ValueError("GainMLPNet needs equal hidden widths")
+    net = GainMLPNet(widths[0], len(widths), params.activation, params.n_inputs,
+                     params.n_frequencies, params.n_outputs)
+    net.load_stored_weights(params.weights)
+    return net
