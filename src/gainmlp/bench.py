@@ -3,10 +3,12 @@
 Each experiment turns every HDR image of DATA_DIR (EXR / .hdr) into SDR/HDR pairs with the
 pair maker (one per tone mapper), runs a list of method variants on every pair, and
 writes ``results.csv``, ``results.json``, ``table.md`` and PNG plots to OUT_DIR.
-Results are cached per image x tone mapper x variant under ``OUT_DIR/cache``, so an
-interrupted run resumes where it stopped. ``--quick`` downscales images to 256 pixels
+Results are cached per image x tone mapper x variant under ``OUT_DIR/cache`` (or
+``--cache DIR``, which experiments may share), so an interrupted run resumes where it
+stopped. ``--quick`` downscales images to 256 pixels
 on the long side and runs fewer variants on three images (Desk, MtTamWest, Tree, when
-present) with one global and one local tone mapper.
+present) with one global and one local tone mapper, fitting MLPs with 16,384 pixels per
+step instead of 65,536.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .errors import GainMLPError
 TONE_MAPPERS = ("reinhard-devlin", "drago", "ward", "local")
 QUICK_TONE_MAPPERS = ("reinhard-devlin", "local")  # one global, one local operator
 QUICK_IMAGES = ("Desk", "MtTamWest", "Tree")  # the dev images of the issues' notes
+QUICK_BATCH = 16384
 
 
 @dataclass
@@ -144,14 +147,15 @@ def prepare_pairs(data_dir: Path, cache: Path, tmos: tuple[str, ...], long_side:
 def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool = False,
                    tmos: tuple[str, ...] = TONE_MAPPERS, images: list[str] | None = None,
                    long_side: int | None = None, device: str = "cpu",
-                   variants: list[Variant] | None = None) -> list[dict]:
+                   variants: list[Variant] | None = None,
+                   cache: Path | None = None) -> list[dict]:
     from tqdm import tqdm
 
     from .cli import evaluate
     from .imageio import read_hdr, read_sdr
 
     out_dir = Path(out_dir)
-    cache = out_dir / "cache"
+    cache = Path(cache) if cache else out_dir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     if quick:
         long_side = long_side or 256
@@ -163,6 +167,9 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
     pairs = prepare_pairs(Path(data_dir), cache, tmos,
                           long_side, images)
     variants = variants or variants_for(experiment, quick)
+    if quick:  # fewer pixels per step: about 4x faster fits on the 256-pixel images
+        variants = [Variant(v.label, v.method, {"batch": QUICK_BATCH, **v.options})
+                    if v.method not in CONVENTIONAL_METHODS else v for v in variants]
     rows = []
     jobs = [(img, tmo, folder, v) for img, tmo, folder in pairs for v in variants]
     bar = tqdm(jobs, desc=f"bench {experiment}", unit="run", disable=not sys.stderr.isatty())

@@ -290,7 +290,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     images = args.images.split(",") if args.images else None
     rows = run_experiment(args.experiment, Path(args.data_dir), Path(args.output),
                           quick=args.quick, tmos=tmos, images=images,
-                          long_side=args.long_side, device=args.device)
+                          long_side=args.long_side, device=args.device,
+                          cache=Path(args.cache) if args.cache else None)
     print(f"{len(rows)} results -> {Path(args.output) / 'table.md'}")
     return 0
 
@@ -387,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--long-side", type=int, default=None,
                    help="downscale images to this long side (default: full size)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    p.add_argument("--cache", default=None,
+                   help="results cache folder (default OUT_DIR/cache; share it between "
+                   "experiments to reuse runs)")
     p.set_defaults(func=cmd_bench)
     return parser
 
