@@ -63,16 +63,12 @@ def _mlps(**options) -> list[Variant]:
 
 def variants_for(experiment: str, quick: bool) -> list[Variant]:
     if experiment in ("table1", "table4"):
-        conv = _conventional()
-        if quick:
-            conv = [v for v in conv if v.method in ("gain-jpeg", "gamma-jpeg")]
-        return conv + _mlps()
+        return _conventional() + _mlps()
     if experiment == "conventional":
         return _conventional()
     if experiment == "rd":
         out = []
-        methods = ("gain-jpeg", "gamma-jpeg") if quick else CONVENTIONAL_METHODS
-        for m in methods:
+        for m in CONVENTIONAL_METHODS:
             for s in (8, 4, 2, 1):
                 out.append(Variant(f"{m} 1/{s}", m, {"scale": s, "quality": 80}))
         for m in ("gain-mlp", "gamma-mlp", "direct-mlp"):
@@ -81,9 +77,9 @@ def variants_for(experiment: str, quick: bool) -> list[Variant]:
             out.append(Variant(f"{m} w16 fp16", m, {"width": 16, "precision": "fp16"}))
         return out
     if experiment == "time":
-        steps = (50, 100, 250, 500) if quick else (100, 250, 500, 1000, 2000)
+        steps = (100, 250, 500, 1000) if quick else (100, 250, 500, 1000, 2000)
         return [Variant(f"{m} {s} steps", m, {"steps": s})
-                for m in ("gain-mlp", "gamma-mlp", "direct-mlp") for s in steps]
+                for m in ("gain-mlp", "gamma-mlp", "direct-mlp", "mlp-itm") for s in steps]
     if experiment == "ablation":
         out = []
         for act in ("relu", "sine"):
