@@ -6,10 +6,13 @@ set -euo pipefail
 DATA=${1:-../shared/data/hdr}
 R=docs/results
 export GAINMLP_THREADS=${GAINMLP_THREADS:-1} GAINMLP_CVVDP=${GAINMLP_CVVDP:-0}
-for exp in table4 table1 rd time ablation; do
+for exp in table4 table1; do
   gainmlp bench "$exp" "$DATA" --quick --cache "$R/cache/quick" -o "$R/quick/$exp"
 done
 # full resolution, paper defaults (1000 steps, 65,536 pixels per step), three dev images
 for exp in table4 table1; do
   gainmlp bench "$exp" "$DATA" --images Desk,MtTamWest,Tree --cache "$R/cache/full" -o "$R/full/$exp"
+done
+for exp in rd time ablation; do
+  gainmlp bench "$exp" "$DATA" --quick --cache "$R/cache/quick" -o "$R/quick/$exp"
 done

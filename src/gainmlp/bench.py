@@ -42,7 +42,9 @@ class Variant:
     options: dict = field(default_factory=dict)
 
     def key(self) -> str:
-        return json.dumps({"method": self.method, **self.options}, sort_keys=True)
+        """Cache key: the method and its explicit options (None values left out)."""
+        options = {k: v for k, v in self.options.items() if v is not None}
+        return json.dumps({"method": self.method, **options}, sort_keys=True)
 
 
 def _conventional(scale: int = 4, quality: int = 80) -> list[Variant]:
