@@ -62,7 +62,7 @@ def _one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _fast(**kw) -> EncodeOptions:
-    base = dict(steps=60, batch=2048, meta_init=False, seed=3)
+    base = dict(steps=60, batch=2048, meta_init=False, seed=3, grid=None)  # the plain MLP
     base.update(kw)
     return EncodeOptions(**base)
 
@@ -260,9 +260,12 @@ def test_shipped_meta_init_loads() -> None:
 
 # -- torch-free decoding -------------------------------------------------------------------
 
-def test_decode_without_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("grid", [None, "4x4x2+6x6x1:u8"])
+def test_decode_without_torch(tmp_path: Path, grid: str | None) -> None:
+    """Version-1 bodies and version-2 (grid) bodies decode with torch blocked."""
     sdr, hdr = _pair(20, 24)
-    body = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, _fast(steps=5))
+    body = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, _fast(steps=5, grid=grid))
+    assert body[0] == (1 if grid is None else 2)
     expect = decode_mlp("gamma-mlp", body, sdr, DEFAULT_EPS)
     np.save(tmp_path / "sdr.npy", sdr)
     (tmp_path / "body.bin").write_bytes(body)

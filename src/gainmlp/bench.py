@@ -56,11 +56,16 @@ def _conventional(scale: int = 4, quality: int = 80) -> list[Variant]:
     ]
 
 
+PAPER_NET = {"grid": None}  # the paper's network: no learned grid, fp32 weights
+
+
 def _mlps(**options) -> list[Variant]:
-    return [Variant("Direct-MLP", "direct-mlp", dict(options)),
+    return [Variant("Direct-MLP", "direct-mlp", {**PAPER_NET, **options}),
             Variant("MLP-ITM", "mlp-itm", dict(options)),
-            Variant("Gain-MLP", "gain-mlp", dict(options)),
-            Variant("Gamma-MLP", "gamma-mlp", dict(options))]
+            Variant("Gain-MLP", "gain-mlp", {**PAPER_NET, **options}),
+            Variant("Gamma-MLP", "gamma-mlp", {**PAPER_NET, **options}),
+            # beyond the paper: gainmlp's default, the MLP with a learned 32x32x4 grid
+            Variant("Gamma-MLP+grid", "gamma-mlp", {"grid": "auto", **options})]
 
 
 def variants_for(experiment: str, quick: bool) -> list[Variant]:
@@ -75,12 +80,16 @@ def variants_for(experiment: str, quick: bool) -> list[Variant]:
                 out.append(Variant(f"{m} 1/{s}", m, {"scale": s, "quality": 80}))
         for m in ("gain-mlp", "gamma-mlp", "direct-mlp"):
             for w in ((8, 16, 64) if quick else (8, 16, 64, 128)):
-                out.append(Variant(f"{m} w{w}", m, {"width": w}))
-            out.append(Variant(f"{m} w16 fp16", m, {"width": 16, "precision": "fp16"}))
+                out.append(Variant(f"{m} w{w}", m, {"width": w, **PAPER_NET}))
+            out.append(Variant(f"{m} w16 fp16", m, {"width": 16, "precision": "fp16",
+                                                    **PAPER_NET}))
+        for w in (8, 16):
+            out.append(Variant(f"gamma-mlp+grid w{w}", "gamma-mlp", {"width": w, "grid": "auto"}))
         return out
     if experiment == "time":
         steps = (100, 250, 500, 1000) if quick else (100, 250, 500, 1000, 2000)
-        return [Variant(f"{m} {s} steps", m, {"steps": s})
+        return [Variant(f"{m} {s} steps", m, {"steps": s, **(PAPER_NET if m != "mlp-itm"
+                                                              else {})})
                 for m in ("gain-mlp", "gamma-mlp", "direct-mlp", "mlp-itm") for s in steps]
     if experiment == "ablation":
         out = []
@@ -88,8 +97,9 @@ def variants_for(experiment: str, quick: bool) -> list[Variant]:
             for mi in (True, False):
                 for m in ("gamma-mlp", "gain-mlp", "direct-mlp"):
                     out.append(Variant(f"{m} {act} {'meta' if mi else 'rand'}", m,
-                                       {"activation": act, "meta_init": mi}))
-        out.append(Variant("gamma-mlp loss=hdr", "gamma-mlp", {"loss": "hdr"}))
+                                       {"activation": act, "meta_init": mi, **PAPER_NET}))
+        out.append(Variant("gamma-mlp loss=hdr", "gamma-mlp", {"loss": "hdr", **PAPER_NET}))
+        out.append(Variant("gamma-mlp inputs=xy", "gamma-mlp", {"inputs": "xy", **PAPER_NET}))
         return out
     raise GainMLPError(f"unknown experiment {experiment!r}")
 

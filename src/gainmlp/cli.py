@@ -57,7 +57,12 @@ def _add_encode_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     g.add_argument("--activation", choices=("auto", "relu", "sine"), default="auto")
-    g.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    g.add_argument("--precision", choices=("auto", "fp32", "fp16"), default="auto",
+                   help="weight precision (auto: fp16 with a grid, else fp32)")
+    g.add_argument("--grid", default="auto", metavar="SPEC",
+                   help="learned low-resolution grid beside the MLP (docs/grid.md): auto "
+                   "(32x32x4:u8, default), none (the paper's network), or ROWSxCOLSxC"
+                   "[+...][:fp16|:fp32|:u8]")
     g.add_argument("--no-meta-init", dest="meta_init", action="store_false",
                    help="start from random weights instead of the shipped meta-init")
     g.add_argument("--loss", choices=("map", "hdr"), default="map",
@@ -73,8 +78,19 @@ def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
         scale=args.scale, quality=args.quality, width=args.width, steps=args.steps,
         batch=args.batch, lr=args.lr, seed=args.seed, device=args.device,
         activation=args.activation, precision=args.precision, meta_init=args.meta_init,
-        loss=args.loss, progress=progress,
+        loss=args.loss, progress=progress, grid=_grid(args.grid),
     )
+
+
+def _grid(spec: str) -> str | None:
+    """Validate --grid without importing torch."""
+    from .codecs.mlp_body import parse_grid_spec
+
+    if spec.lower() in ("none", "off", ""):
+        return None
+    if spec != "auto":
+        parse_grid_spec(spec)
+    return spec
 
 
 def _read_sdr(path: str, args: argparse.Namespace):
@@ -217,7 +233,7 @@ def evaluate(sdr, hdr: np.ndarray, method: str, options: EncodeOptions, eps: flo
     else:
         record.update(width_mlp=options.width, steps=options.steps,
                       activation=options.activation, precision=options.precision,
-                      meta_init=options.meta_init, loss=options.loss)
+                      meta_init=options.meta_init, loss=options.loss, grid=options.grid)
     return record
 
 

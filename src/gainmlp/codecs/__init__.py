@@ -38,10 +38,28 @@ class EncodeOptions:
     seed: int = 0
     device: str = "cpu"
     activation: str = "auto"  # "auto" = the measured default of the MLP codec
-    precision: str = "fp32"
+    precision: str = "auto"  # "auto": fp16 with a grid (8.7 KB payload), else fp32 (9.1 KB)
     meta_init: bool = True
     loss: str = "map"  # "map" (paper) or "hdr"
+    # learned low-resolution grid beside the MLP (body version 2; docs/grid.md): "auto" =
+    # mlp_fit.DEFAULT_GRID (32x32x4:u8; payload 8.7 KB with precision fp16, 13.2 KB with
+    # fp32), None/"none" = no grid (version-1 body, the paper's network), or
+    # "ROWSxCOLSxC[+...][:fp16|:fp32|:u8]"
+    grid: str | None = "auto"
+    # "xyrgb" (the method) or "xy": the paper's Table-2 ablation, the network never sees
+    # the SDR colour (stored as an input scale so large the colour inputs are constant)
+    inputs: str = "xyrgb"
     progress: bool = False
+
+
+def resolve_precision(precision: str, has_grid: bool) -> str:
+    """Weight precision: "auto" is fp16 when a grid rides along (keeps the default payload
+    under 10 KB at no measured cost, docs/grid.md), fp32 otherwise (the paper's 10 KB)."""
+    if precision == "auto":
+        return "fp16" if has_grid else "fp32"
+    if precision not in ("fp32", "fp16"):
+        raise GainMLPError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
+    return precision
 
 
 def check_method(method: str) -> str:

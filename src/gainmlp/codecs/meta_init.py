@@ -5,6 +5,12 @@ gain, gamma or direct). Each file is the 8-byte magic ``b"GMLPINIT"`` followed b
 body in the format of :mod:`gainmlp.codecs.mlp_body` (fp32); only its weights are used,
 its normalisation constants are those of the synthetic training set and are ignored.
 Nothing is unpickled. ``scripts/make_meta_init.py`` generates the files.
+
+With a learned grid (``EncodeOptions.grid``, body version 2) the meta-initialisation still
+covers the MLP part: the fitter loads these grid-free weights, starts the grids at zero
+(so step 0 computes exactly the shipped network's function) and draws the grid's extra
+first-layer columns at random (see ``mlp_model.GainMLPNet.reset_grid``). A file holding a
+version-2 body also reads; its grid values are never used as a starting point.
 """
 
 from __future__ import annotations

@@ -51,6 +51,40 @@ log2); with transform linear, ``T`` is the map itself. For direct-MLP, ``T`` is 
 code value (transform linear). ``centre`` is the mean of ``T`` over the image, ``scale``
 the largest deviation from it (so the target spans [-1, 1] around its mean), ``min``/``max``
 the range of ``T``.
+
+Body version 2: a learned low-resolution field ("grid") beside the MLP
+---------------------------------------------------------------------------------------
+Written only when the network has one or more grids (a grid-free network is always written
+as version 1, byte for byte as before). Everything of version 1 up to and including the
+output normalisation is unchanged (byte 0 = 2); then comes a grid section, then the
+weights, then the grid values::
+
+    offset       size        field
+    (after the output normalisation)
+    +0           1           grid count G (u8), 1..4
+    +1           1           entry layer e (u8), 1..L: the grids feed layer e's pre-activation
+    +2           1           grid precision (u8): 1 fp32, 2 fp16, 3 u8 (affine, per channel)
+    +3           1           reserved (u8) = 0
+    +4           5*G         per grid: rows GH (u16), columns GW (u16), channels C (u8);
+                             2 <= GH, GW <= 256, 1 <= C <= 8, sum of C <= 16
+    ...          8*sum(C)    only for precision u8: per grid, per channel: low (f32), step (f32)
+    ...          ...         weight matrices as in version 1, except that W_e has sum(C)
+                             extra columns, the grid channels in grid order: for e = 1 they sit
+                             between the encoding and the constant-one column
+                             (W_1: w_1 x (2*n_freq*n_in + sum(C) + 1)); for e > 1 they follow
+                             the w_(e-1) regular columns (W_e: w_e x (w_(e-1) + sum(C)))
+    ...          rest        grid values, grid by grid, each GH x GW x C row-major (channels
+                             interleaved, rows top to bottom), in the grid precision; u8
+                             values v decode to ``low + v * step`` (float32)
+
+Sampling: a pixel's grid features are the bilinear interpolation of each grid at the
+pixel centre, with grid samples at *cell centres* (the texture convention, like
+``align_corners=False`` with border clamping): for a pixel centre ``u = (i + 0.5) / W``
+the continuous grid column is ``g = u * GW - 0.5`` clamped to ``[0, GW - 1]``, the taps are
+``floor(g)`` and ``min(floor(g) + 1, GW - 1)`` and the weight of the second tap is
+``g - floor(g)``; rows likewise with ``H`` and ``GH`` (computed in float64, weights rounded
+to float32). The features enter linearly: layer e's pre-activation gains
+``W_e[:, grid columns] @ features``.
 """
 
 from __future__ import annotations
@@ -63,14 +97,17 @@ import numpy as np
 from ..errors import GainMLPError
 
 BODY_VERSION = 1
-SUPPORTED_BODY_VERSIONS = (1,)
+GRID_BODY_VERSION = 2
+SUPPORTED_BODY_VERSIONS = (1, 2)
 
 ACTIVATION_CODES: dict[str, int] = {"relu": 1, "sine": 2}
 PRECISION_CODES: dict[str, int] = {"fp32": 1, "fp16": 2}
+GRID_PRECISION_CODES: dict[str, int] = {"fp32": 1, "fp16": 2, "u8": 3}
 OUTPUT_TRANSFORM_CODES: dict[str, int] = {"linear": 0, "log2": 1}
 _ACTIVATION_NAMES = {c: n for n, c in ACTIVATION_CODES.items()}
 _PRECISION_NAMES = {c: n for n, c in PRECISION_CODES.items()}
 _TRANSFORM_NAMES = {c: n for n, c in OUTPUT_TRANSFORM_CODES.items()}
+_GRID_PRECISION_NAMES = {c: n for n, c in GRID_PRECISION_CODES.items()}
 _DTYPES = {"fp32": np.dtype("<f4"), "fp16": np.dtype("<f2")}
 
 N_INPUTS = 5
@@ -81,8 +118,96 @@ MAX_HIDDEN_LAYERS = 8
 MAX_INPUTS = 16
 MAX_FREQUENCIES = 24
 MAX_OUTPUTS = 16
+MAX_GRIDS = 4
+MIN_GRID_SIDE = 2
+MAX_GRID_SIDE = 256
+MAX_GRID_CHANNELS = 8
+MAX_GRID_FEATURES = 16
 
 _FIXED = struct.Struct("<BBBBBBBB")
+_GRID_HEAD = struct.Struct("<BBBB")
+_GRID_DIMS = struct.Struct("<HHB")
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """What to fit beside the MLP: grid shapes ``(rows, cols, channels)`` and storage.
+
+    Parsed from the option string of :func:`parse_grid_spec`.
+    """
+
+    shapes: tuple[tuple[int, int, int], ...]
+    precision: str = "fp16"
+
+    @property
+    def n_features(self) -> int:
+        return sum(c for _, _, c in self.shapes)
+
+    def __str__(self) -> str:
+        txt = "+".join(f"{h}x{w}x{c}" for h, w, c in self.shapes)
+        return txt if self.precision == "fp16" else f"{txt}:{self.precision}"
+
+
+def parse_grid_spec(spec: str | None) -> GridSpec | None:
+    """Parse ``EncodeOptions.grid``: ``None``/``"none"``/``"off"``/``""`` -> no grid.
+
+    Otherwise ``ROWSxCOLSxCHANNELS`` (e.g. ``"32x32x2"``), several joined by ``+``
+    (``"8x8x2+32x32x2"``, multi-resolution), optionally followed by ``:fp16`` (the
+    default), ``:fp32`` or ``:u8`` for how the grid values are stored. ``"auto"`` is
+    resolved by the fitter (``mlp_fit.resolve_grid``), not here.
+    """
+    if spec is None:
+        return None
+    text = str(spec).strip().lower()
+    if text in ("", "none", "off", "no", "0"):
+        return None
+    shapes_txt, _, precision = text.partition(":")
+    precision = precision or "fp16"
+    if precision not in GRID_PRECISION_CODES:
+        raise GainMLPError(f"grid precision {precision!r} is not one of fp32, fp16, u8")
+    shapes = []
+    for part in shapes_txt.split("+"):
+        dims = part.strip().split("x")
+        try:
+            rows, cols, chans = (int(d) for d in dims)
+        except ValueError:
+            raise GainMLPError(f"grid {part!r} is not ROWSxCOLSxCHANNELS, e.g. 32x32x2") from None
+        shapes.append((rows, cols, chans))
+    spec_obj = GridSpec(tuple(shapes), precision)
+    _check_grid_shapes(spec_obj.shapes)
+    return spec_obj
+
+
+def _check_grid_shapes(shapes: tuple[tuple[int, int, int], ...] | list) -> None:
+    if not (1 <= len(shapes) <= MAX_GRIDS):
+        raise GainMLPError(f"{len(shapes)} grids, expected 1..{MAX_GRIDS}")
+    for rows, cols, chans in shapes:
+        if not (MIN_GRID_SIDE <= rows <= MAX_GRID_SIDE and MIN_GRID_SIDE <= cols <= MAX_GRID_SIDE
+                and 1 <= chans <= MAX_GRID_CHANNELS):
+            raise GainMLPError(f"grid {rows}x{cols}x{chans} is outside the limits "
+                               f"({MIN_GRID_SIDE}..{MAX_GRID_SIDE} per side, "
+                               f"1..{MAX_GRID_CHANNELS} channels)")
+    if sum(c for _, _, c in shapes) > MAX_GRID_FEATURES:
+        raise GainMLPError(f"grids have more than {MAX_GRID_FEATURES} channels in all")
+
+
+def grid_taps(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis for pixel centres: (first tap, second tap, weight).
+
+    ``g = clip((i + 0.5) / n_pixels * n_cells - 0.5, 0, n_cells - 1)`` in float64;
+    taps ``floor(g)`` and ``min(floor(g) + 1, n_cells - 1)`` (int64), weight of the second
+    tap ``g - floor(g)`` as float32.
+    """
+    u = (np.arange(n_pixels, dtype=np.float64) + 0.5) / n_pixels
+    return taps_at(u, n_cells)
+
+
+def taps_at(u: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`grid_taps` for arbitrary coordinates ``u`` in [0, 1] (float64)."""
+    g = np.clip(np.asarray(u, dtype=np.float64) * n_cells - 0.5, 0.0, n_cells - 1.0)
+    i0 = np.floor(g).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_cells - 1)
+    return i0, i1, (g - i0).astype(np.float32)
 
 
 @dataclass
@@ -91,6 +216,9 @@ class MlpParams:
 
     ``weights`` are float32 arrays, row-major ``(out, in)``: the first has
     ``2 * n_frequencies * n_inputs + 1`` columns (the last multiplies a constant 1).
+    ``grids`` (body version 2) are float32 arrays ``(rows, cols, channels)``; the matrix
+    of layer ``grid_entry`` then has ``n_grid_features`` extra columns (see the module
+    docstring for where).
     """
 
     activation: str
@@ -105,6 +233,9 @@ class MlpParams:
     precision: str = "fp32"
     n_frequencies: int = N_FREQUENCIES
     extra: dict = field(default_factory=dict)
+    grids: list[np.ndarray] = field(default_factory=list)
+    grid_entry: int = 1
+    grid_precision: str = "fp16"
 
     @property
     def n_inputs(self) -> int:
@@ -120,8 +251,27 @@ class MlpParams:
 
     @property
     def encoded_width(self) -> int:
-        """Columns of the first matrix: the encoding plus the constant-one column."""
-        return 2 * self.n_frequencies * self.n_inputs + 1
+        """Columns of the first matrix: the encoding, the grid features if they enter
+        there, and the constant-one column."""
+        extra = self.n_grid_features if self.grid_entry == 1 else 0
+        return 2 * self.n_frequencies * self.n_inputs + extra + 1
+
+    @property
+    def n_grid_features(self) -> int:
+        return sum(int(g.shape[2]) for g in self.grids)
+
+    @property
+    def grid_shapes(self) -> list[tuple[int, int, int]]:
+        return [tuple(int(d) for d in g.shape) for g in self.grids]
+
+    def grid_columns(self) -> slice:
+        """The columns of ``weights[grid_entry - 1]`` that multiply the grid features."""
+        n_g = self.n_grid_features
+        if self.grid_entry == 1:
+            start = 2 * self.n_frequencies * self.n_inputs
+        else:
+            start = int(self.weights[self.grid_entry - 1].shape[1]) - n_g
+        return slice(start, start + n_g)
 
 
 def _f32(values: np.ndarray | list[float], n: int, what: str) -> np.ndarray:
@@ -141,8 +291,20 @@ def _check_shapes(params: MlpParams) -> None:
         raise GainMLPError(f"MLP has {params.n_frequencies} frequencies, outside 1..24")
     if not (2 <= len(params.weights) <= MAX_HIDDEN_LAYERS + 1):
         raise GainMLPError(f"MLP has {len(params.weights)} weight matrices, expected 2..9")
+    if params.grids:
+        for g in params.grids:
+            if np.asarray(g).ndim != 3:
+                raise GainMLPError("MLP grids must be (rows, cols, channels) arrays")
+        _check_grid_shapes(params.grid_shapes)
+        if not (1 <= params.grid_entry <= len(params.weights) - 1):
+            raise GainMLPError(f"MLP grid entry layer {params.grid_entry} is outside "
+                               f"1..{len(params.weights) - 1}")
+        if params.grid_precision not in GRID_PRECISION_CODES:
+            raise GainMLPError(f"unknown MLP grid precision {params.grid_precision!r}")
     fan_in = params.encoded_width
     for i, w in enumerate(params.weights):
+        if params.grids and i == params.grid_entry - 1 and i > 0:
+            fan_in += params.n_grid_features
         if w.ndim != 2 or w.shape[1] != fan_in:
             raise GainMLPError(f"MLP weight matrix {i} has shape {w.shape}, expected (*, {fan_in})")
         if i < len(params.weights) - 1 and not (1 <= w.shape[0] <= MAX_WIDTH):
@@ -164,8 +326,9 @@ def pack_mlp_body(params: MlpParams) -> bytes:
     _check_shapes(params)
     n_in, n_out = params.n_inputs, params.n_outputs
     hidden = params.hidden_widths
+    version = GRID_BODY_VERSION if params.grids else BODY_VERSION
     parts = [
-        _FIXED.pack(BODY_VERSION, ACTIVATION_CODES[params.activation],
+        _FIXED.pack(version, ACTIVATION_CODES[params.activation],
                     PRECISION_CODES[params.precision],
                     OUTPUT_TRANSFORM_CODES[params.output_transform],
                     n_in, params.n_frequencies, len(hidden), n_out),
@@ -179,6 +342,10 @@ def pack_mlp_body(params: MlpParams) -> bytes:
                     _f32(params.out_min, n_out, "output min"),
                     _f32(params.out_max, n_out, "output max")], axis=1)
     parts.append(out.astype("<f4").tobytes())
+    grid_values = b""
+    if params.grids:
+        grid_head, grid_values = _pack_grids(params)
+        parts.append(grid_head)
     dtype = _DTYPES[params.precision]
     for w in params.weights:
         w32 = np.asarray(w, dtype=np.float32)
@@ -188,19 +355,84 @@ def pack_mlp_body(params: MlpParams) -> bytes:
         if not np.all(np.isfinite(wq)):
             raise GainMLPError(f"MLP weights overflow {params.precision}")
         parts.append(np.ascontiguousarray(wq).tobytes())
+    parts.append(grid_values)
     return b"".join(parts)
 
 
+def quantise_u8(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel affine u8 quantisation of a ``(rows, cols, C)`` grid: (q, low, step)."""
+    g = np.asarray(grid, dtype=np.float32)
+    low = g.min(axis=(0, 1)).astype(np.float32)
+    high = g.max(axis=(0, 1)).astype(np.float32)
+    step = np.maximum((high - low) / np.float32(255.0), np.float32(1e-12)).astype(np.float32)
+    q = np.clip(np.rint((g - low) / step), 0, 255).astype(np.uint8)
+    return q, low, step
+
+
+def dequantise_grid(grid: np.ndarray, precision: str) -> np.ndarray:
+    """The float32 values a decoder sees after storing ``grid`` at ``precision``."""
+    g = np.asarray(grid, dtype=np.float32)
+    if precision == "fp32":
+        return g.copy()
+    if precision == "fp16":
+        return g.astype(np.float16).astype(np.float32)
+    q, low, step = quantise_u8(g)
+    return (low + q.astype(np.float32) * step).astype(np.float32)
+
+
+def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
+    """(grid section, grid values) of a version-2 body."""
+    prec = params.grid_precision
+    head = [_GRID_HEAD.pack(len(params.grids), params.grid_entry, GRID_PRECISION_CODES[prec], 0)]
+    head += [_GRID_DIMS.pack(*shape) for shape in params.grid_shapes]
+    values = []
+    for g in params.grids:
+        g32 = np.asarray(g, dtype=np.float32)
+        if not np.all(np.isfinite(g32)):
+            raise GainMLPError("MLP grid holds non-finite values")
+        if prec == "u8":
+            q, low, step = quantise_u8(g32)
+            head.append(np.stack([low, step], axis=1).astype("<f4").tobytes())
+            values.append(np.ascontiguousarray(q).tobytes())
+        else:
+            gq = g32.astype(_DTYPES[prec])
+            if not np.all(np.isfinite(gq)):
+                raise GainMLPError(f"MLP grid overflows {prec}")
+            values.append(np.ascontiguousarray(gq).tobytes())
+    return b"".join(head), b"".join(values)
+
+
+def grid_section_size(shapes: list[tuple[int, int, int]], precision: str) -> int:
+    """Bytes a version-2 body spends on its grids (section, values; not the columns)."""
+    n_values = sum(h * w * c for h, w, c in shapes)
+    n_chan = sum(c for _, _, c in shapes)
+    item = {"fp32": 4, "fp16": 2, "u8": 1}[precision]
+    return (_GRID_HEAD.size + _GRID_DIMS.size * len(shapes)
+            + (8 * n_chan if precision == "u8" else 0) + n_values * item)
+
+
 def body_size(n_inputs: int, n_frequencies: int, hidden: list[int], n_outputs: int,
-              precision: str) -> int:
-    """Size in bytes of a version-1 body with this shape."""
+              precision: str, grids: list[tuple[int, int, int]] | None = None,
+              grid_entry: int = 1, grid_precision: str = "fp16") -> int:
+    """Size in bytes of a body with this shape (version 2 when ``grids`` is non-empty)."""
     header = _FIXED.size + 2 * len(hidden) + 8 * n_inputs + 16 * n_outputs
-    fan_in = 2 * n_frequencies * n_inputs + 1
+    n_g = sum(c for _, _, c in grids) if grids else 0
     count = 0
-    for w in [*hidden, n_outputs]:
-        count += w * fan_in
-        fan_in = w
-    return header + count * _DTYPES[precision].itemsize
+    for layer, fan_in in enumerate(_fan_ins(n_inputs, n_frequencies, hidden, n_g, grid_entry)):
+        count += [*hidden, n_outputs][layer] * fan_in
+    size = header + count * _DTYPES[precision].itemsize
+    if grids:
+        size += grid_section_size(list(grids), grid_precision)
+    return size
+
+
+def _fan_ins(n_inputs: int, n_frequencies: int, hidden: list[int], n_grid: int,
+             grid_entry: int) -> list[int]:
+    """Columns of each stored weight matrix."""
+    fans = [2 * n_frequencies * n_inputs + 1, *hidden]
+    if n_grid:
+        fans[grid_entry - 1] += n_grid
+    return fans
 
 
 def unpack_mlp_body(body: bytes) -> MlpParams:
@@ -231,7 +463,13 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         if not (1 <= w <= MAX_WIDTH):
             raise GainMLPError(f"MLP body declares an absurd hidden width {w} (limit {MAX_WIDTH})")
     precision = _PRECISION_NAMES[prec]
-    expected = body_size(n_in, n_freq, hidden, n_out, precision)
+    head_end = off + 8 * n_in + 16 * n_out
+    shapes: list[tuple[int, int, int]] = []
+    grid_entry, grid_prec, grid_consts = 1, "fp16", np.zeros((0, 2), np.float32)
+    if version == GRID_BODY_VERSION:
+        shapes, grid_entry, grid_prec, grid_consts = _unpack_grid_section(data, head_end,
+                                                                         n_hidden)
+    expected = body_size(n_in, n_freq, hidden, n_out, precision, shapes, grid_entry, grid_prec)
     if len(data) != expected:
         raise GainMLPError(f"MLP body has {len(data)} bytes but its declared shape needs "
                            f"{expected}")
@@ -245,17 +483,38 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         raise GainMLPError("MLP body holds a non-positive normalisation scale")
     if np.any(outs[:, 2] > outs[:, 3]):
         raise GainMLPError("MLP body holds an output minimum above its maximum")
+    if shapes:
+        off += grid_section_size(shapes, grid_prec) - sum(h * w * c for h, w, c in shapes) * {
+            "fp32": 4, "fp16": 2, "u8": 1}[grid_prec]
     dtype = _DTYPES[precision]
     weights = []
-    fan_in = 2 * n_freq * n_in + 1
-    for w in [*hidden, n_out]:
+    n_g = sum(c for _, _, c in shapes)
+    fans = _fan_ins(n_in, n_freq, hidden, n_g, grid_entry)
+    for w, fan_in in zip([*hidden, n_out], fans, strict=True):
         mat = np.frombuffer(data, dtype=dtype, count=w * fan_in, offset=off)
         off += w * fan_in * dtype.itemsize
         mat = mat.astype(np.float32).reshape(w, fan_in)
         if not np.all(np.isfinite(mat)):
             raise GainMLPError("MLP body holds non-finite weights")
         weights.append(mat)
-        fan_in = w
+    grids = []
+    ch0 = 0
+    for rows, cols, chans in shapes:
+        count = rows * cols * chans
+        if grid_prec == "u8":
+            q = np.frombuffer(data, dtype=np.uint8, count=count, offset=off)
+            off += count
+            low, step = grid_consts[ch0:ch0 + chans, 0], grid_consts[ch0:ch0 + chans, 1]
+            g = (low + q.reshape(rows, cols, chans).astype(np.float32) * step)
+        else:
+            gd = _DTYPES[grid_prec]
+            g = np.frombuffer(data, dtype=gd, count=count, offset=off).astype(np.float32)
+            off += count * gd.itemsize
+        g = np.asarray(g, dtype=np.float32).reshape(rows, cols, chans)
+        if not np.all(np.isfinite(g)):
+            raise GainMLPError("MLP body holds non-finite grid values")
+        grids.append(g)
+        ch0 += chans
     return MlpParams(
         activation=_ACTIVATION_NAMES[act],
         weights=weights,
@@ -268,4 +527,39 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         output_transform=_TRANSFORM_NAMES[transform],
         precision=precision,
         n_frequencies=n_freq,
+        grids=grids,
+        grid_entry=grid_entry,
+        grid_precision=grid_prec,
     )
+
+
+def _unpack_grid_section(data: bytes, off: int, n_hidden: int
+                         ) -> tuple[list[tuple[int, int, int]], int, str, np.ndarray]:
+    """Shapes, entry layer, precision and u8 constants of a version-2 grid section."""
+    if len(data) < off + _GRID_HEAD.size:
+        raise GainMLPError("MLP body is truncated inside its grid section")
+    count, entry, prec, reserved = _GRID_HEAD.unpack_from(data, off)
+    off += _GRID_HEAD.size
+    if not (1 <= count <= MAX_GRIDS) or reserved != 0:
+        raise GainMLPError(f"MLP body declares {count} grids (limit {MAX_GRIDS}) or a "
+                           f"non-zero reserved byte")
+    if not (1 <= entry <= n_hidden):
+        raise GainMLPError(f"MLP body's grids enter layer {entry}, outside 1..{n_hidden}")
+    if prec not in _GRID_PRECISION_NAMES:
+        raise GainMLPError(f"MLP body has unknown grid precision code {prec}")
+    if len(data) < off + _GRID_DIMS.size * count:
+        raise GainMLPError("MLP body is truncated inside its grid shapes")
+    shapes = [_GRID_DIMS.unpack_from(data, off + _GRID_DIMS.size * i) for i in range(count)]
+    off += _GRID_DIMS.size * count
+    _check_grid_shapes(shapes)
+    precision = _GRID_PRECISION_NAMES[prec]
+    consts = np.zeros((0, 2), np.float32)
+    if precision == "u8":
+        n_chan = sum(c for _, _, c in shapes)
+        if len(data) < off + 8 * n_chan:
+            raise GainMLPError("MLP body is truncated inside its grid constants")
+        consts = np.frombuffer(data, dtype="<f4", count=2 * n_chan, offset=off).reshape(-1, 2)
+        if not np.all(np.isfinite(consts)) or np.any(consts[:, 1] <= 0):
+            raise GainMLPError("MLP body holds bad grid quantisation constants")
+        consts = consts.astype(np.float32)
+    return [tuple(s) for s in shapes], entry, precision, consts

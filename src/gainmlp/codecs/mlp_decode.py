@@ -5,6 +5,11 @@ whole rows (about 65,536 pixels each), so memory stays bounded for a 50-MP photo
 coordinate part of the first layer is separable: the contribution of each column's x
 encoding and each row's y encoding is computed once per image, so per pixel only the three
 SDR inputs are encoded (72 sines/cosines instead of 120).
+
+Grids (body version 2) enter linearly, so each grid is first projected through its columns
+of the entry layer (``(rows, cols, C) -> (rows, cols, width)``, once per image) and the
+projection is interpolated bilinearly per pixel: interpolating then multiplying is the same
+linear map (equal to float rounding).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 
 from .. import residual
 from ..errors import GainMLPError, check_image_size
-from .mlp_body import N_INPUTS, N_OUTPUTS, MlpParams, unpack_mlp_body
+from .mlp_body import N_INPUTS, N_OUTPUTS, MlpParams, grid_taps, taps_at, unpack_mlp_body
 
 TILE_PIXELS = 65536
 PI32 = np.float32(np.pi)
@@ -51,12 +56,49 @@ def _activate(h: np.ndarray, activation: str) -> np.ndarray:
     raise GainMLPError(f"unknown MLP activation {activation!r}")
 
 
-def _hidden_and_output(params: MlpParams, h: np.ndarray) -> np.ndarray:
-    """Everything after the first pre-activation: act, the hidden layers, the output layer."""
+def _split_weights(params: MlpParams) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """(weights without the grid columns, the grid columns ``(w_e, n_grid)`` or None)."""
+    if not params.grids:
+        return list(params.weights), None
+    e = params.grid_entry - 1
+    cols = params.grid_columns()
+    ws = list(params.weights)
+    keep = np.ones(ws[e].shape[1], dtype=bool)
+    keep[cols] = False
+    grid_w = np.ascontiguousarray(ws[e][:, cols])
+    ws[e] = np.ascontiguousarray(ws[e][:, keep])
+    return ws, grid_w
+
+
+def _hidden_and_output(params: MlpParams, h: np.ndarray, weights: list[np.ndarray] | None = None,
+                       grid_term: np.ndarray | None = None) -> np.ndarray:
+    """Everything after the first pre-activation: act, the hidden layers, the output layer.
+
+    ``weights``: the matrices without grid columns (default ``params.weights``);
+    ``grid_term``: added to the pre-activation of layer ``params.grid_entry`` (> 1).
+    """
+    ws = params.weights if weights is None else weights
     h = _activate(h, params.activation)
-    for w in params.weights[1:-1]:
-        h = _activate(h @ w.T, params.activation)
-    return h @ params.weights[-1].T
+    for layer, w in enumerate(ws[1:-1], start=2):
+        h = h @ w.T
+        if grid_term is not None and layer == params.grid_entry:
+            h += grid_term
+        h = _activate(h, params.activation)
+    return h @ ws[-1].T
+
+
+def grid_features_at(params: MlpParams, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear grid features ``(N, n_grid)`` at coordinates ``x``, ``y`` in [0, 1]."""
+    feats = []
+    for g in params.grids:
+        rows, cols = g.shape[:2]
+        x0, x1, fx = taps_at(x, cols)
+        y0, y1, fy = taps_at(y, rows)
+        fx, fy = fx[:, None], fy[:, None]
+        top = g[y0, x0] + (g[y0, x1] - g[y0, x0]) * fx
+        bottom = g[y1, x0] + (g[y1, x1] - g[y1, x0]) * fx
+        feats.append((top + (bottom - top) * fy).astype(np.float32))
+    return np.concatenate(feats, axis=1)
 
 
 def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
@@ -68,9 +110,42 @@ def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
     """
     norm = normalise_inputs(inputs, params.in_centre, params.in_scale)
     enc = encode_numpy(norm, params.n_frequencies)
-    w0 = params.weights[0]
+    ws, grid_w = _split_weights(params)
+    w0 = ws[0]
     h = enc @ w0[:, :-1].T + w0[:, -1]
-    return _hidden_and_output(params, h)
+    term = None
+    if grid_w is not None:
+        raw = np.asarray(inputs, dtype=np.float64)
+        term = grid_features_at(params, raw[:, 0], raw[:, 1]) @ grid_w.T
+        if params.grid_entry == 1:
+            h += term
+            term = None
+    return _hidden_and_output(params, h, ws, term)
+
+
+class _GridProjection:
+    """Per-image tables for the grid term: projected grids and per-row/column taps."""
+
+    def __init__(self, params: MlpParams, grid_w: np.ndarray, height: int, width: int) -> None:
+        self.parts = []
+        c0 = 0
+        for g in params.grids:
+            rows, cols, chans = g.shape
+            proj = (g.reshape(-1, chans) @ grid_w[:, c0:c0 + chans].T).reshape(rows, cols, -1)
+            c0 += chans
+            self.parts.append((proj.astype(np.float32), grid_taps(width, cols),
+                               grid_taps(height, rows)))
+
+    def term(self, r0: int, r1: int) -> np.ndarray:
+        """The grid term ``(r1 - r0, W, width)`` of image rows r0..r1-1."""
+        total = None
+        for proj, (x0, x1, fx), (y0, y1, fy) in self.parts:
+            wy = fy[r0:r1, None, None]
+            rows = proj[y0[r0:r1]] + (proj[y1[r0:r1]] - proj[y0[r0:r1]]) * wy  # (R, cols, w)
+            wx = fx[None, :, None]
+            t = rows[:, x0] + (rows[:, x1] - rows[:, x0]) * wx
+            total = t if total is None else total + t
+        return total
 
 
 def denormalise_outputs(params: MlpParams, t: np.ndarray) -> np.ndarray:
@@ -98,7 +173,9 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
 
     n_freq = params.n_frequencies
     per_input = 2 * n_freq
-    w0 = params.weights[0]
+    ws, grid_w = _split_weights(params)
+    w0 = ws[0]
+    grid = _GridProjection(params, grid_w, height, width) if grid_w is not None else None
     # Separable coordinate terms: (W, h) per column and (H, h) per row (+ the 1-column).
     xs = ((np.arange(width, dtype=np.float64) + 0.5) / width).astype(np.float32)
     ys = ((np.arange(height, dtype=np.float64) + 0.5) / height).astype(np.float32)
@@ -121,7 +198,15 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
         h = h.reshape(r1 - r0, width, -1)
         h += col_terms[None, :, :]
         h += row_terms[r0:r1, None, :]
-        t = _hidden_and_output(params, h.reshape(tile.shape[0], -1))
+        term = None
+        if grid is not None:
+            term = grid.term(r0, r1)
+            if params.grid_entry == 1:
+                h += term
+                term = None
+            else:
+                term = term.reshape(tile.shape[0], -1)
+        t = _hidden_and_output(params, h.reshape(tile.shape[0], -1), ws, term)
         mapped = denormalise_outputs(params, t)
         if kind == "direct":
             hdr = np.clip(mapped, 0.0, 1.0)

@@ -23,8 +23,16 @@ import torch
 
 from .. import residual
 from ..errors import GainMLPError
-from . import EncodeOptions
-from .mlp_body import N_FREQUENCIES, MlpParams, pack_mlp_body
+from . import EncodeOptions, resolve_precision
+from .mlp_body import (
+    N_FREQUENCIES,
+    GridSpec,
+    MlpParams,
+    dequantise_grid,
+    grid_taps,
+    pack_mlp_body,
+    parse_grid_spec,
+)
 from .mlp_decode import METHOD_KINDS, encode_numpy, normalise_inputs
 from .mlp_model import PI32, GainMLPNet
 
@@ -39,6 +47,17 @@ DEFAULT_ACTIVATION = "sine"
 DEFAULT_OUTPUT_TRANSFORM = {"gain": "linear", "gamma": "linear", "direct": "linear"}
 HIDDEN_LAYERS = 2
 STAT_CHUNK = 1 << 20
+
+# Learned grid beside the MLP (body version 2); see docs/grid.md for the measurements.
+# EncodeOptions.grid == "auto": the grid that won on the dev set with every tone mapper
+# (8.7 KB payload with fp16 weights, 13.2 KB with fp32 weights). A 16x16x2:u8 grid, which
+# would keep fp32 weights within 10 KB, lost up to 7.7 dB with a global tone mapper.
+DEFAULT_GRID = "32x32x4:u8"
+XY_ONLY_SCALE = 1e30  # colour inputs divided by this are 0 to float32 precision
+GRID_ENTRY = 1             # the grid features enter the first layer
+GRID_LR_SCALE = 0.1        # grid learning rate = options.lr * GRID_LR_SCALE (docs/grid.md)
+GRID_FREEZE_AT = 0.9       # fraction of the steps after which the grid is stored-rounded
+                           # and frozen (the MLP adapts to the rounding in the last 10 %)
 
 
 @dataclass
@@ -68,6 +87,13 @@ def resolve_device(device: str) -> torch.device:
     if device not in ("cpu", "cuda"):
         raise GainMLPError(f"unknown device {device!r}; use cpu, cuda or auto")
     return torch.device(device)
+
+
+def resolve_grid(spec: str | None) -> GridSpec | None:
+    """``EncodeOptions.grid`` -> the grid to fit (``"auto"`` -> :data:`DEFAULT_GRID`)."""
+    if spec is not None and str(spec).strip().lower() == "auto":
+        spec = DEFAULT_GRID
+    return parse_grid_spec(spec)
 
 
 def method_kind(method: str) -> str:
@@ -170,6 +196,24 @@ class _Batcher:
         self.scale = torch.from_numpy(in_scale[2:].copy()).to(device)
         self.pi = torch.tensor(PI32, dtype=torch.float32, device=device)
         self.powers = torch.exp2(torch.arange(n_frequencies, dtype=torch.float32, device=device))
+        self.grid_tables: list[tuple[torch.Tensor, ...]] = []
+
+    def add_grids(self, shapes: Sequence[tuple[int, int, int]], height: int) -> None:
+        """Per-column / per-row bilinear taps of each grid (see ``mlp_body.grid_taps``)."""
+        for rows, cols, _ in shapes:
+            x0, x1, fx = grid_taps(self.width, cols)
+            y0, y1, fy = grid_taps(height, rows)
+            self.grid_tables.append(tuple(torch.from_numpy(a).to(self.device) for a in (
+                x0, x1, fx, y0 * cols, y1 * cols, fy)))
+
+    def taps(self, row: torch.Tensor, col: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """For ``GainMLPNet.grid_features``: flat corner indices and (B, 1) weights."""
+        out = []
+        for x0, x1, fx, y0, y1, fy in self.grid_tables:
+            cx0, cx1, ry0, ry1 = x0[col], x1[col], y0[row], y1[row]
+            out.append((ry0 + cx0, ry0 + cx1, ry1 + cx0, ry1 + cx1, fx[col][:, None],
+                        fy[row][:, None]))
+        return out
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """(enc_x, enc_y, sin, cos, SDR, HDR) of ``batch`` pixels drawn with replacement."""
@@ -180,6 +224,7 @@ class _Batcher:
         norm = torch.clamp((s - self.centre) / self.scale, -1.0, 1.0)
         # Same float32 operations as mlp_decode.encode_numpy.
         args = ((norm * self.pi)[:, :, None] * self.powers).reshape(batch, -1)
+        self.last_taps = self.taps(row, col) if self.grid_tables else None
         return self.tx[col], self.ty[row], torch.sin(args), torch.cos(args), s, self.hdr[idx]
 
 
@@ -212,11 +257,15 @@ def _torch_reconstruct(kind: str, transform: str, t_denorm: torch.Tensor, s: tor
 def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
             options: EncodeOptions, *, init: MlpParams | None = None,
             output_transform: str | None = None,
-            snapshots: Sequence[int] = ()) -> FitResult:
+            snapshots: Sequence[int] = (), grid_entry: int | None = None,
+            grid_lr_scale: float | None = None) -> FitResult:
     """Fit one network to the pair; returns the params (stored layout) and the model.
 
-    ``init``: start from these weights instead of ``options.meta_init``/random ones.
+    ``init``: start from these weights instead of ``options.meta_init``/random ones (the
+    MLP part only; grid columns and grids start as :meth:`GainMLPNet.reset_grid` sets them).
     ``snapshots``: step counts at which a copy of the params is kept (for studies).
+    ``grid_entry`` / ``grid_lr_scale``: override :data:`GRID_ENTRY` / :data:`GRID_LR_SCALE`
+    (for studies). The grid itself comes from ``options.grid`` (see :func:`resolve_grid`).
     """
     kind = method_kind(method)
     sdr, hdr = _check_pair(sdr_pq, hdr_pq)
@@ -224,27 +273,38 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
         raise GainMLPError(f"offset eps={eps} must be in (0, 0.5)")
     activation = resolve_activation(options.activation)
     transform = output_transform or DEFAULT_OUTPUT_TRANSFORM[kind]
-    if options.precision not in ("fp32", "fp16"):
-        raise GainMLPError(f"unknown precision {options.precision!r}; use fp32 or fp16")
     if options.loss not in ("map", "hdr"):
         raise GainMLPError(f"unknown loss {options.loss!r}; use map or hdr")
     if options.steps < 0 or options.batch < 1 or not (1 <= options.width <= 1024):
         raise GainMLPError("steps must be >= 0, batch >= 1 and width in 1..1024")
     device = resolve_device(options.device)
+    grid = resolve_grid(getattr(options, "grid", None))
+    precision = resolve_precision(options.precision, grid is not None)
+    entry = GRID_ENTRY if grid_entry is None else int(grid_entry)
+    if grid is not None and not (1 <= entry <= HIDDEN_LAYERS):
+        raise GainMLPError(f"grid entry layer {entry} is outside 1..{HIDDEN_LAYERS}")
+    grid_lr = options.lr * (GRID_LR_SCALE if grid_lr_scale is None else float(grid_lr_scale))
 
     in_centre, in_scale = input_constants(sdr)
+    inputs = getattr(options, "inputs", "xyrgb")
+    if inputs == "xy":  # Table-2 ablation: constant colour inputs, any decoder agrees
+        in_centre[2:], in_scale[2:] = 0.0, XY_ONLY_SCALE
+    elif inputs != "xyrgb":
+        raise GainMLPError(f"unknown inputs {inputs!r}; use xyrgb or xy")
     out_c, out_s, out_lo, out_hi = output_constants(kind, transform, sdr, hdr, eps)
 
     def params_of(model: GainMLPNet) -> MlpParams:
         return MlpParams(activation=activation, weights=model.stored_weights(),
                          in_centre=in_centre, in_scale=in_scale, out_centre=out_c,
                          out_scale=out_s, out_min=out_lo, out_max=out_hi,
-                         output_transform=transform, precision=options.precision,
-                         n_frequencies=N_FREQUENCIES)
+                         output_transform=transform, precision=precision,
+                         n_frequencies=N_FREQUENCIES, grids=model.stored_grids(),
+                         grid_entry=entry, grid_precision=grid.precision if grid else "fp16")
 
     with _torch_threads():
         torch.manual_seed(options.seed)
-        model = GainMLPNet(options.width, HIDDEN_LAYERS, activation)
+        model = GainMLPNet(options.width, HIDDEN_LAYERS, activation,
+                           grids=grid.shapes if grid else (), grid_entry=entry)
         start = init
         if start is not None and (start.activation != activation
                                   or start.hidden_widths != [options.width] * HIDDEN_LAYERS):
@@ -255,6 +315,7 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
 
             start = load_initial_weights(method, options.width, activation)
         if start is not None:
+            model.reset_grid(torch.Generator().manual_seed(options.seed + 7919))
             model.load_stored_weights(start.weights)
         else:
             model.reset_parameters(torch.Generator().manual_seed(options.seed))
@@ -264,7 +325,13 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
         batcher = _Batcher(sdr, hdr, in_centre, in_scale, device)
         oc, os_, olo, ohi = (torch.from_numpy(a.copy()).to(device)
                              for a in (out_c, out_s, out_lo, out_hi))
-        optimiser = torch.optim.Adam(model.parameters(), lr=options.lr, betas=(0.9, 0.999))
+        groups = [{"params": list(model.weights), "lr": options.lr}]
+        if grid is not None:
+            batcher.add_grids(grid.shapes, sdr.shape[0])
+            groups[0]["params"].append(model.grid_weight)
+            groups.append({"params": list(model.grids), "lr": grid_lr})
+        optimiser = torch.optim.Adam(groups, lr=options.lr, betas=(0.9, 0.999))
+        freeze_at = int(options.steps * GRID_FREEZE_AT) if grid is not None else -1
         wanted = set(int(s) for s in snapshots)
         result = FitResult(params=params_of(model), model=model)
         if 0 in wanted:
@@ -279,8 +346,11 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
             steps = bar
         t0 = time.perf_counter()
         for step in steps:
+            if step == freeze_at:
+                _freeze_grids(model, optimiser, grid.precision)
             ex, ey, sn, cs, s, h = batcher.sample(options.batch, generator)
-            out = model.forward_split(ex, ey, sn, cs)
+            feats = model.grid_features(batcher.last_taps) if grid is not None else None
+            out = model.forward_split(ex, ey, sn, cs, feats)
             if options.loss == "map":
                 with torch.no_grad():
                     target = (_torch_target(kind, transform, s, h, eps) - oc) / os_
@@ -306,10 +376,21 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     return result
 
 
+def _freeze_grids(model: GainMLPNet, optimiser: torch.optim.Optimizer, precision: str) -> None:
+    """Round the grids to their stored precision and stop training them."""
+    with torch.no_grad():
+        for g in model.grids:
+            rounded = dequantise_grid(g.detach().cpu().numpy(), precision)
+            g.copy_(torch.from_numpy(rounded).to(g.device))
+            g.requires_grad_(False)
+    optimiser.param_groups[-1]["lr"] = 0.0
+
+
 def encode_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
                options: EncodeOptions) -> bytes:
     """Fit the network of ``method`` and return its payload body (see ``mlp_body``)."""
     return pack_mlp_body(fit_mlp(method, sdr_pq, hdr_pq, eps, options).params)
 
 
-__all__ = ["DEFAULT_ACTIVATION", "FitResult", "encode_mlp", "fit_mlp"]
+__all__ = ["DEFAULT_ACTIVATION", "DEFAULT_GRID", "FitResult", "encode_mlp", "fit_mlp",
+           "resolve_grid"]

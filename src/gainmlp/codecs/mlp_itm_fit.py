@@ -78,7 +78,7 @@ import numpy as np
 import torch
 
 from ..errors import GainMLPError
-from . import EncodeOptions
+from . import EncodeOptions, resolve_precision
 from .mlp_itm_decode import (
     METHOD,
     N_COLOUR_INPUTS,
@@ -381,8 +381,7 @@ def fit_itm(sdr_pq: np.ndarray, hdr_pq: np.ndarray, options: EncodeOptions, *,
             n_frequencies: int = N_FREQUENCIES) -> ItmFitResult:
     """Fit MLP-ITM to one pair (PQ BT.2020 float32 ``(H, W, 3)``); returns params and model."""
     sdr, hdr = _check_pair(sdr_pq, hdr_pq)
-    if options.precision not in ("fp32", "fp16"):
-        raise GainMLPError(f"unknown precision {options.precision!r}; use fp32 or fp16")
+    precision = resolve_precision(options.precision, has_grid=False)
     if options.activation not in ("auto", "relu"):
         raise GainMLPError(f"MLP-ITM uses ReLU; activation {options.activation!r} is not "
                            f"supported")
@@ -404,7 +403,7 @@ def fit_itm(sdr_pq: np.ndarray, hdr_pq: np.ndarray, options: EncodeOptions, *,
         return ItmParams(spatial=spatial, colour=colour, in_centre=in_centre, in_scale=in_scale,
                          out_centre=o_mean, out_scale=o_dev, out_min=o_lo, out_max=o_hi,
                          spatial_frequencies=n_frequencies, colour_frequencies=n_frequencies,
-                         precision=options.precision)
+                         precision=precision)
 
     with _torch_threads():
         model = ItmNet(spatial_width, colour_width, hidden_layers, hidden_layers,

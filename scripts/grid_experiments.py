@@ -1,0 +1,171 @@
+"""Measure the learned low-resolution grid beside the Gamma-MLP (issue 6; docs/grid.md).
+
+For every (image, tone mapper) pair made by the project's pair maker, fits each named
+configuration, decodes the payload with the numpy decoder and prints PQ PSNR, payload
+size (body + 40-byte outer header/CRC) and fitting time, then a table of means per tone
+mapper. Conventional baselines: Gamma-JPEG at scale 2 and scale 1 (q80). Results are also
+appended to a JSON-lines file so an interrupted run can be resumed (``--resume``).
+
+Example (exploration, ~512-px images)::
+
+    GAINMLP_THREADS=1 python scripts/grid_experiments.py --size 512 --batch 16384 \\
+        --images Tree Desk MtTamWest --tmos local reinhard-devlin \\
+        --configs plain plain-fp16 g32 g16u8 --out /tmp/grid_explore.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gainmlp.codecs import EncodeOptions, decode_residual, encode_residual, mlp_fit
+from gainmlp.codecs.mlp_body import pack_mlp_body
+from gainmlp.colorimetry import SdrEncoding
+from gainmlp.imageio import read_hdr_linear
+from gainmlp.metrics import psnr
+from gainmlp.pair import make_pair
+from gainmlp.pipeline import sdr_in_hdr_space
+from gainmlp.residual import DEFAULT_EPS
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr"
+OUTER = 40
+
+# name -> (grid option, weight precision, entry layer, grid lr scale)
+CONFIGS: dict[str, tuple[str | None, str, int, float]] = {
+    "plain": (None, "fp32", 1, 1.0),
+    "plain-fp16": (None, "fp16", 1, 1.0),
+    "g32": ("32x32x2", "fp16", 1, 1.0),
+    "g32-w32": ("32x32x2", "fp32", 1, 1.0),
+    "g32u8": ("32x32x2:u8", "fp16", 1, 1.0),
+    "g16u8-w32": ("16x16x2:u8", "fp32", 1, 1.0),
+    "g20u8-w32": ("20x20x2:u8", "fp32", 1, 1.0),
+    "g32x4u8": ("32x32x4:u8", "fp16", 1, 1.0),
+    "g48u8": ("48x48x2:u8", "fp16", 1, 1.0),
+    "g64x1u8": ("64x64x1:u8", "fp16", 1, 1.0),
+    "g16x4": ("16x16x4", "fp16", 1, 1.0),
+    "g8+32": ("8x8x2+32x32x2", "fp16", 1, 1.0),
+    "g32-hidden": ("32x32x2", "fp16", 2, 1.0),
+    "g32-lr3": ("32x32x2", "fp16", 1, 3.0),
+    "g32-lr0.3": ("32x32x2", "fp16", 1, 0.3),
+    "g32x4u8-lr0.1": ("32x32x4:u8", "fp16", 1, 0.1),
+    "g16u8-w32-lr0.1": ("16x16x2:u8", "fp32", 1, 0.1),
+    "auto": ("auto", "fp32", 0, 0.0),  # whatever EncodeOptions(grid="auto") does
+}
+BASELINES = {"gamma-jpeg-s2": 2, "gamma-jpeg-s1": 1}
+
+
+def downscale(img: np.ndarray, long_side: int) -> np.ndarray:
+    """Box-filter downscale of linear HDR by an integer factor (long side ~``long_side``)."""
+    factor = max(1, math.ceil(max(img.shape[:2]) / long_side)) if long_side else 1
+    if factor == 1:
+        return img
+    h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
+    return img[:h, :w].reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
+
+
+def load_pair(name: str, tmo: str, size: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(sdr_pq, hdr_pq) float32 for one image and tone mapper (cached as .npz)."""
+    path = cache / f"{name}_{tmo}_{size}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return z["sdr"], z["hdr"]
+    linear = downscale(read_hdr_linear(DATA / f"{name}.exr"), size).astype(np.float32)
+    sdr_u8, hdr_u16 = make_pair(linear, "bt2020", tmo)
+    hdr_pq = (hdr_u16.astype(np.float32) / 65535.0).astype(np.float32)
+    sdr_pq = np.asarray(sdr_in_hdr_space(sdr_u8, SdrEncoding()), dtype=np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, sdr=sdr_pq, hdr=hdr_pq)
+    return sdr_pq, hdr_pq
+
+
+def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
+               batch: int) -> tuple[float, int, float]:
+    """(PSNR dB, payload bytes, seconds) of one configuration or baseline."""
+    t0 = time.perf_counter()
+    if name in BASELINES:
+        opts = EncodeOptions(scale=BASELINES[name])
+        body = encode_residual("gamma-jpeg", sdr, hdr, DEFAULT_EPS, opts)
+        out = decode_residual("gamma-jpeg", body, sdr, DEFAULT_EPS)
+    else:
+        grid, precision, entry, lr_scale = CONFIGS[name]
+        opts = EncodeOptions(steps=steps, batch=batch, precision=precision, grid=grid)
+        if name == "auto":
+            res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts)
+        else:
+            res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
+                                  grid_lr_scale=lr_scale)
+        body = pack_mlp_body(res.params)
+        out = decode_residual("gamma-mlp", body, sdr, DEFAULT_EPS)
+    return psnr(hdr, out), len(body) + OUTER, time.perf_counter() - t0
+
+
+def summarise(rows: list[dict], names: list[str], tmos: list[str]) -> str:
+    """A markdown table: mean PSNR per tone mapper, mean payload KB, mean seconds."""
+    head = "| config | " + " | ".join(tmos) + " | all | KB | s/fit |"
+    lines = [head, "|" + " --- |" * (len(tmos) + 4)]
+    for name in names:
+        mine = [r for r in rows if r["config"] == name]
+        if not mine:
+            continue
+        cells = []
+        for tmo in tmos:
+            vals = [r["psnr"] for r in mine if r["tmo"] == tmo]
+            cells.append(f"{np.mean(vals):.2f}" if vals else "-")
+        kb = np.mean([r["bytes"] for r in mine]) / 1024
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {np.mean([r['psnr'] for r in mine]):.2f} | {kb:.2f} | "
+                     + f"{np.mean([r['seconds'] for r in mine]):.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", nargs="+", default=["Tree", "Desk", "MtTamWest"])
+    ap.add_argument("--tmos", nargs="+", default=["local", "reinhard-devlin"])
+    ap.add_argument("--configs", nargs="+", default=["plain", "g32"])
+    ap.add_argument("--baselines", nargs="*", default=list(BASELINES))
+    ap.add_argument("--size", type=int, default=512, help="long side; 0 = full resolution")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=16384)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/grid_experiments.jsonl"))
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/gainmlp_pairs"))
+    ap.add_argument("--resume", action="store_true", help="skip rows already in --out")
+    args = ap.parse_args()
+    for c in args.configs:
+        if c not in CONFIGS:
+            ap.error(f"unknown config {c!r}; choose from {', '.join(CONFIGS)}")
+
+    tag = {"size": args.size, "steps": args.steps, "batch": args.batch}
+    rows: list[dict] = []
+    if args.resume and args.out.is_file():
+        rows = [json.loads(line) for line in args.out.read_text().splitlines() if line]
+        rows = [r for r in rows if all(r.get(k) == v for k, v in tag.items())]
+    done = {(r["config"], r["image"], r["tmo"]) for r in rows}
+    names = list(args.baselines) + list(args.configs)
+    for image in args.images:
+        for tmo in args.tmos:
+            sdr, hdr = load_pair(image, tmo, args.size, args.cache)
+            for name in names:
+                if (name, image, tmo) in done:
+                    continue
+                value, size, secs = run_config(name, sdr, hdr, args.steps, args.batch)
+                row = {"config": name, "image": image, "tmo": tmo, "psnr": value,
+                       "bytes": size, "seconds": secs, **tag}
+                rows.append(row)
+                with args.out.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{image:18s} {tmo:16s} {name:14s} {value:6.2f} dB "
+                      f"{size / 1024:6.2f} KB {secs:6.1f} s ({sdr.shape[1]}x{sdr.shape[0]})",
+                      flush=True)
+    rows = [r for r in rows if r["image"] in args.images and r["tmo"] in args.tmos]
+    print()
+    print(summarise(rows, names, list(args.tmos)))
+
+
+if __name__ == "__main__":
+    main()
