@@ -165,7 +165,7 @@ def fit_threads() -> int:
 
 
 @contextlib.contextmanager
-def _torch_threads() -> Iterator[None]:
+def torch_threads() -> Iterator[None]:
     """Run with :func:`fit_threads` threads, restoring torch's setting afterwards."""
     before = torch.get_num_threads()
     torch.set_num_threads(fit_threads())
@@ -301,7 +301,7 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
                          n_frequencies=N_FREQUENCIES, grids=model.stored_grids(),
                          grid_entry=entry, grid_precision=grid.precision if grid else "fp16")
 
-    with _torch_threads():
+    with torch_threads():
         torch.manual_seed(options.seed)
         model = GainMLPNet(options.width, HIDDEN_LAYERS, activation,
                            grids=grid.shapes if grid else (), grid_entry=entry)

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GainMLPError, check_image_size
+from .mlp_decode import encode_numpy, normalise_inputs
 
 METHOD = "mlp-itm"
 BODY_VERSION = 1
@@ -270,25 +271,6 @@ def unpack_itm_body(body: bytes) -> ItmParams:
 
 
 # -- evaluation ---------------------------------------------------------------------------
-
-
-def normalise_inputs(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``clip((v - centre) / scale, -1, 1)`` in float32 (broadcast over the last axis)."""
-    v = np.asarray(values, dtype=np.float32)
-    n = (v - np.asarray(centre, dtype=np.float32)) / np.asarray(scale, dtype=np.float32)
-    return np.clip(n, np.float32(-1.0), np.float32(1.0))
-
-
-def encode_numpy(norm: np.ndarray, n_frequencies: int) -> np.ndarray:
-    """Frequency encoding ``(N, n_in)`` -> ``(N, n_in * 2 * F)`` (see the module docstring)."""
-    norm = np.asarray(norm, dtype=np.float32)
-    n, n_in = norm.shape
-    powers = np.exp2(np.arange(n_frequencies, dtype=np.float32))
-    args = (norm * PI32)[:, :, None] * powers[None, None, :]
-    out = np.empty((n, n_in, 2, n_frequencies), dtype=np.float32)
-    np.sin(args, out=out[:, :, 0, :])
-    np.cos(args, out=out[:, :, 1, :])
-    return out.reshape(n, n_in * 2 * n_frequencies)
 
 
 def pixel_centres(n: int) -> np.ndarray:

@@ -67,11 +67,8 @@ Determinism: CPU fits are reproducible for a given seed and thread count (see
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +76,7 @@ import torch
 
 from ..errors import GainMLPError
 from . import EncodeOptions, resolve_precision
+from .mlp_fit import torch_threads
 from .mlp_itm_decode import (
     METHOD,
     N_COLOUR_INPUTS,
@@ -246,31 +244,6 @@ def forward_torch(params: ItmParams, inputs: np.ndarray) -> np.ndarray:
 # -- fitting ------------------------------------------------------------------------------
 
 
-def fit_threads() -> int:
-    """CPU threads: ``$GAINMLP_THREADS`` if set, else the usable cores (capped by torch)."""
-    env = os.environ.get("GAINMLP_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise GainMLPError(f"GAINMLP_THREADS={env!r} is not an integer") from None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores))
-
-
-@contextlib.contextmanager
-def _torch_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(fit_threads())
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -405,7 +378,7 @@ def fit_itm(sdr_pq: np.ndarray, hdr_pq: np.ndarray, options: EncodeOptions, *,
                          spatial_frequencies=n_frequencies, colour_frequencies=n_frequencies,
                          precision=precision)
 
-    with _torch_threads():
+    with torch_threads():
         model = ItmNet(spatial_width, colour_width, hidden_layers, hidden_layers,
                        n_frequencies, n_frequencies)
         model.reset_parameters(torch.Generator().manual_seed(options.seed))
