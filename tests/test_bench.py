@@ -30,3 +30,18 @@ def test_bench_writes_outputs_and_resumes(tmp_path):
     assert [p.stat().st_mtime_ns for p in cached] == stamp
     saved = json.loads((out / "results.json").read_text())
     assert all(np.isfinite(r["psnr"]) for r in saved)
+
+
+def test_parallel_jobs_give_the_same_results(tmp_path):
+    import OpenEXR
+
+    data = tmp_path / "data"
+    data.mkdir()
+    OpenEXR.File({}, {"RGB": demo_scene(32, 40, seed=2)}).write(str(data / "s.exr"))
+    variants = [Variant("Gain-JPEG", "gain-jpeg", {"scale": 2}),
+                Variant("Gamma-HEIC", "gamma-heic", {"scale": 2})]
+    one = run_experiment("table1", data, tmp_path / "a", tmos=("ward",), variants=variants)
+    two = run_experiment("table1", data, tmp_path / "b", tmos=("ward",), variants=variants,
+                         jobs=2)
+    assert [(r["label"], r["psnr"], r["payload_bytes"]) for r in one] == [
+        (r["label"], r["psnr"], r["payload_bytes"]) for r in two]

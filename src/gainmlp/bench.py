@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -78,19 +79,19 @@ def variants_for(experiment: str, quick: bool) -> list[Variant]:
         for m in CONVENTIONAL_METHODS:
             for s in (8, 4, 2, 1):
                 out.append(Variant(f"{m} 1/{s}", m, {"scale": s, "quality": 80}))
-        for m in ("gain-mlp", "gamma-mlp", "direct-mlp"):
+        for m in ("gain-mlp", "gamma-mlp") if quick else ("gain-mlp", "gamma-mlp", "direct-mlp"):
             for w in ((8, 16, 64) if quick else (8, 16, 64, 128)):
                 out.append(Variant(f"{m} w{w}", m, {"width": w, **PAPER_NET}))
-            out.append(Variant(f"{m} w16 fp16", m, {"width": 16, "precision": "fp16",
-                                                    **PAPER_NET}))
-        for w in (8, 16):
-            out.append(Variant(f"gamma-mlp+grid w{w}", "gamma-mlp", {"width": w, "grid": "auto"}))
+        out.append(Variant("gamma-mlp w16 fp16", "gamma-mlp", {"width": 16, "precision": "fp16",
+                                                               **PAPER_NET}))
+        out.append(Variant("gamma-mlp+grid w16", "gamma-mlp", {"width": 16, "grid": "auto"}))
         return out
     if experiment == "time":
         steps = (100, 250, 500, 1000) if quick else (100, 250, 500, 1000, 2000)
         return [Variant(f"{m} {s} steps", m, {"steps": s, **(PAPER_NET if m != "mlp-itm"
                                                               else {})})
-                for m in ("gain-mlp", "gamma-mlp", "direct-mlp", "mlp-itm") for s in steps]
+                for m in ("gain-mlp", "gamma-mlp", "mlp-itm") + (() if quick else ("direct-mlp",))
+                for s in steps]
     if experiment == "ablation":
         out = []
         for act in ("relu", "sine"):
@@ -152,15 +153,38 @@ def prepare_pairs(data_dir: Path, cache: Path, tmos: tuple[str, ...], long_side:
 # ---------------------------------------------------------------- running
 
 
+def _run_one(folder: Path, method: str, options: dict, device: str) -> dict:
+    """Encode, decode and measure one variant on one cached pair (runs in a worker)."""
+    from .cli import evaluate
+    from .imageio import read_hdr, read_sdr
+
+    sdr = read_sdr(folder / "sdr.png")
+    hdr = read_hdr(folder / "hdr.png")
+    return evaluate(sdr, hdr, method, EncodeOptions(device=device, **options), 1.0 / 64.0)
+
+
+def _single_thread_worker() -> None:
+    # jobs x threads must not exceed the cores; one thread also keeps fits reproducible
+    os.environ["GAINMLP_THREADS"] = "1"
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool = False,
                    tmos: tuple[str, ...] = TONE_MAPPERS, images: list[str] | None = None,
                    long_side: int | None = None, device: str = "cpu",
                    variants: list[Variant] | None = None,
-                   cache: Path | None = None) -> list[dict]:
-    from tqdm import tqdm
+                   cache: Path | None = None, jobs: int = 1) -> list[dict]:
+    """Run (or read from the cache) every variant on every pair; write the outputs.
 
-    from .cli import evaluate
-    from .imageio import read_hdr, read_sdr
+    ``jobs`` > 1 runs uncached variants in that many worker processes, one thread each.
+    """
+    from tqdm import tqdm
 
     out_dir = Path(out_dir)
     cache = Path(cache) if cache else out_dir / "cache"
@@ -172,29 +196,41 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
         stems = sorted(p.stem for p in Path(data_dir).glob("*")
                        if p.suffix.lower() in (".exr", ".hdr"))
         images = images or ([s for s in stems if s in QUICK_IMAGES] or stems[:3])
-    pairs = prepare_pairs(Path(data_dir), cache, tmos,
-                          long_side, images)
+    pairs = prepare_pairs(Path(data_dir), cache, tmos, long_side, images)
     variants = variants or variants_for(experiment, quick)
     if quick:  # fewer pixels per step: about 4x faster fits on the 256-pixel images
         variants = [Variant(v.label, v.method, {"batch": QUICK_BATCH, **v.options})
                     if v.method not in CONVENTIONAL_METHODS else v for v in variants]
-    rows = []
-    jobs = [(img, tmo, folder, v) for img, tmo, folder in pairs for v in variants]
-    bar = tqdm(jobs, desc=f"bench {experiment}", unit="run", disable=not sys.stderr.isatty())
-    for img, tmo, folder, v in bar:
-        digest = hashlib.sha1(f"{img}|{tmo}|{long_side}|{v.key()}".encode()).hexdigest()[:16]
-        cached = cache / f"{digest}.json"
-        if cached.exists():
-            record = json.loads(cached.read_text())
-        else:
-            bar.set_postfix_str(f"{img} {tmo} {v.label}")
-            sdr = read_sdr(folder / "sdr.png")
-            hdr = read_hdr(folder / "hdr.png")
-            options = EncodeOptions(device=device, **v.options)
-            record = evaluate(sdr, hdr, v.method, options, 1.0 / 64.0)
-            record.update(image=img, tmo=tmo, label=v.label)
-            cached.write_text(json.dumps(record))
-        rows.append(record)
+    runs = []
+    for img, tmo, folder in pairs:
+        for v in variants:
+            key = f"{img}|{tmo}|{long_side}|{v.key()}"
+            path = cache / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+            runs.append((img, tmo, folder, v, path))
+    pending = [r for r in runs if not r[4].exists()]
+    bar = tqdm(total=len(pending), desc=f"bench {experiment}", unit="run",
+               disable=not sys.stderr.isatty())
+
+    def store(run: tuple, record: dict) -> None:
+        img, tmo, _folder, v, path = run
+        record.update(image=img, tmo=tmo, label=v.label)
+        path.write_text(json.dumps(record))
+        bar.set_postfix_str(f"{img} {tmo} {v.label}")
+        bar.update()
+
+    if jobs > 1 and len(pending) > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(jobs, initializer=_single_thread_worker) as pool:
+            futures = {pool.submit(_run_one, r[2], r[3].method, r[3].options, device): r
+                       for r in pending}
+            for fut in as_completed(futures):
+                store(futures[fut], fut.result())
+    else:
+        for r in pending:
+            store(r, _run_one(r[2], r[3].method, r[3].options, device))
+    bar.close()
+    rows = [json.loads(r[4].read_text()) for r in runs]
     write_outputs(experiment, rows, out_dir, quick, long_side)
     return rows
 

@@ -300,14 +300,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import TONE_MAPPERS, run_experiment
+    from .bench import TONE_MAPPERS, default_jobs, run_experiment
 
     tmos = tuple(args.tmo.split(",")) if args.tmo else TONE_MAPPERS
     images = args.images.split(",") if args.images else None
     rows = run_experiment(args.experiment, Path(args.data_dir), Path(args.output),
                           quick=args.quick, tmos=tmos, images=images,
                           long_side=args.long_side, device=args.device,
-                          cache=Path(args.cache) if args.cache else None)
+                          cache=Path(args.cache) if args.cache else None,
+                          jobs=args.jobs or default_jobs())
     print(f"{len(rows)} results -> {Path(args.output) / 'table.md'}")
     return 0
 
@@ -404,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--long-side", type=int, default=None,
                    help="downscale images to this long side (default: full size)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="worker processes, one thread each (default: one per core)")
     p.add_argument("--cache", default=None,
                    help="results cache folder (default OUT_DIR/cache; share it between "
                    "experiments to reuse runs)")
