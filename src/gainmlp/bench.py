@@ -230,7 +230,8 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
         for r in pending:
             store(r, _run_one(r[2], r[3].method, r[3].options, device))
     bar.close()
-    rows = [json.loads(r[4].read_text()) for r in runs]
+    # a cached run may have been made by another experiment under another label
+    rows = [json.loads(r[4].read_text()) | {"label": r[3].label} for r in runs]
     write_outputs(experiment, rows, out_dir, quick, long_side)
     return rows
 
@@ -303,22 +304,26 @@ def _plots(experiment: str, rows: list[dict], table: list[dict], out_dir: Path) 
     import matplotlib.pyplot as plt
 
     if experiment == "rd":
-        fig, ax = plt.subplots(figsize=(7, 5))
+        fig, ax = plt.subplots(figsize=(8, 5.5))
         series: dict[str, list] = {}
         for e in table:
             name = e["label"].split(" ")[0]
             if "fp16" in e["label"]:
                 name += " fp16"
             series.setdefault(name, []).append((e["bpp"], e["psnr"]))
-        for name, pts in sorted(series.items()):
+        colours = plt.get_cmap("tab20").colors
+        for i, (name, pts) in enumerate(sorted(series.items())):
             pts.sort()
-            style = "o-" if "mlp" in name else "s--"
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
+            marker = "o" if name.startswith("gamma") else "s"
+            style = "-" if "mlp" in name else "--"
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker=marker,
+                    color=colours[i % len(colours)], label=name, markersize=5)
         ax.set_xscale("log")
         ax.set_xlabel("bits per pixel (bytes·8 / (W·H·3))")
         ax.set_ylabel("PSNR (dB, PQ code values)")
+        ax.set_title("Rate-distortion: maps at scales 1/8..1, MLPs at widths 8..64")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
         fig.savefig(out_dir / "rd.png", dpi=120)
         plt.close(fig)
