@@ -295,3 +295,18 @@ def test_decode_without_torch(tmp_path: Path, grid: str | None) -> None:
     assert run.returncode == 0, run.stderr
     assert "blocked" in run.stdout
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expect)
+
+
+def test_heavy_tailed_gain_maps_are_fitted_in_log2() -> None:
+    from gainmlp.codecs.mlp_fit import choose_transform
+
+    rng = np.random.default_rng(0)
+    sdr = (0.2 + 0.3 * rng.random((64, 64, 3))).astype(np.float32)
+    hdr = np.clip(sdr * 1.3, 0, 1).astype(np.float32)
+    assert choose_transform("gain", sdr, hdr, 1 / 64) == "linear"
+    dark = sdr.copy()
+    dark[:2] = 0.0  # a few black SDR pixels under bright HDR: huge gains
+    hdr2 = hdr.copy()
+    hdr2[:2] = 0.7
+    assert choose_transform("gain", dark, hdr2, 1 / 64) == "log2"
+    assert choose_transform("gamma", dark, hdr2, 1 / 64) == "linear"
