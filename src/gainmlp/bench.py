@@ -65,7 +65,7 @@ def _mlps(**options) -> list[Variant]:
             Variant("MLP-ITM", "mlp-itm", dict(options)),
             Variant("Gain-MLP", "gain-mlp", {**PAPER_NET, **options}),
             Variant("Gamma-MLP", "gamma-mlp", {**PAPER_NET, **options}),
-            # beyond the paper: gainmlp's default, the MLP with a learned 32x32x4 grid
+            # beyond the paper (opt-in --grid auto): the MLP with a learned 32x32x4 grid
             Variant("Gamma-MLP+grid", "gamma-mlp", {"grid": "auto", **options})]
 
 

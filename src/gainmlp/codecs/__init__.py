@@ -45,7 +45,8 @@ class EncodeOptions:
     # mlp_fit.DEFAULT_GRID (32x32x4:u8; payload 8.7 KB with precision fp16, 13.2 KB with
     # fp32), None/"none" = no grid (version-1 body, the paper's network), or
     # "ROWSxCOLSxC[+...][:fp16|:fp32|:u8]"
-    grid: str | None = "auto"
+    # opt in with "auto": at 65,536 px/step it is not a win with every tone mapper
+    grid: str | None = None
     # "xyrgb" (the method) or "xy": the paper's Table-2 ablation, the network never sees
     # the SDR colour (stored as an input scale so large the colour inputs are constant)
     inputs: str = "xyrgb"
