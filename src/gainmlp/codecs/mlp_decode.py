@@ -25,6 +25,16 @@ PI32 = np.float32(np.pi)
 METHOD_KINDS = {"gain-mlp": "gain", "gamma-mlp": "gamma", "direct-mlp": "direct"}
 
 
+def checked_sdr(sdr_pq: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The SDR as an (H, W, 3) array with its height and width, size limits checked."""
+    sdr = np.asarray(sdr_pq)
+    if sdr.ndim != 3 or sdr.shape[2] != 3:
+        raise GainMLPError(f"SDR image must be (H, W, 3), got shape {sdr.shape}")
+    height, width = sdr.shape[:2]
+    check_image_size(width, height, "SDR image")
+    return sdr, height, width
+
+
 def normalise_inputs(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``clip((v - centre) / scale, -1, 1)`` in float32 (broadcast over the last axis)."""
     v = np.asarray(values, dtype=np.float32)
@@ -165,11 +175,7 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     if params.n_inputs != N_INPUTS or params.n_outputs != N_OUTPUTS:
         raise GainMLPError(f"MLP body has {params.n_inputs} inputs / {params.n_outputs} "
                            f"outputs; this decoder evaluates {N_INPUTS} / {N_OUTPUTS}")
-    sdr = np.asarray(sdr_pq)
-    if sdr.ndim != 3 or sdr.shape[2] != 3:
-        raise GainMLPError(f"SDR image must be (H, W, 3), got shape {sdr.shape}")
-    height, width = sdr.shape[:2]
-    check_image_size(width, height, "SDR image")
+    sdr, height, width = checked_sdr(sdr_pq)
 
     n_freq = params.n_frequencies
     per_input = 2 * n_freq

@@ -55,8 +55,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GainMLPError, check_image_size
-from .mlp_decode import encode_numpy, normalise_inputs
+from ..errors import GainMLPError
+from .mlp_decode import checked_sdr, encode_numpy, normalise_inputs
 
 METHOD = "mlp-itm"
 BODY_VERSION = 1
@@ -333,11 +333,7 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     if method != METHOD:
         raise GainMLPError(f"{method!r} is not the MLP-ITM method")
     params = unpack_itm_body(body)
-    sdr = np.asarray(sdr_pq)
-    if sdr.ndim != 3 or sdr.shape[2] != 3:
-        raise GainMLPError(f"SDR image must be (H, W, 3), got shape {sdr.shape}")
-    height, width = sdr.shape[:2]
-    check_image_size(width, height, "SDR image")
+    sdr, height, width = checked_sdr(sdr_pq)
 
     fs = params.spatial_frequencies
     per = 2 * fs
