@@ -6,6 +6,14 @@ size (body + 40-byte outer header/CRC) and fitting time, then a table of means p
 mapper. Conventional baselines: Gamma-JPEG at scale 2 and scale 1 (q80). Results are also
 appended to a JSON-lines file so an interrupted run can be resumed (``--resume``).
 
+The dev-set table of docs/grid.md (all 8 images, native resolution, the paper's 65,536
+pixels per step) ran on one GPU with four worker processes::
+
+    python scripts/grid_experiments.py --size 0 --batch 65536 --device cuda --jobs 4 \
+        --images Bonita CandleGlass Cannon Desk KernerEnvLatLong MtTamWest StageEnvLatLong \
+        Tree --tmos local reinhard-devlin drago ward --configs plain auto \
+        --out devset.jsonl
+
 Example (exploration, ~512-px images)::
 
     GAINMLP_THREADS=1 python scripts/grid_experiments.py --size 512 --batch 16384 \\
@@ -18,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +42,8 @@ from gainmlp.pair import make_pair
 from gainmlp.pipeline import sdr_in_hdr_space
 from gainmlp.residual import DEFAULT_EPS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr"
+DATA = Path(os.environ.get("GAINMLP_DATA", Path(__file__).resolve().parents[2] / "shared"
+                          / "data" / "hdr"))
 OUTER = 40
 
 # name -> (grid option, weight precision, entry layer, grid lr scale)
@@ -54,9 +65,23 @@ CONFIGS: dict[str, tuple[str | None, str, int, float]] = {
     "g32-lr0.3": ("32x32x2", "fp16", 1, 0.3),
     "g32x4u8-lr0.1": ("32x32x4:u8", "fp16", 1, 0.1),
     "g16u8-w32-lr0.1": ("16x16x2:u8", "fp32", 1, 0.1),
+    # bilateral grids (body version 3): rows x cols x luma bins x channels
+    "b16x8x2": ("16x16x8x2:u8", "fp16", 1, 0.1),
+    "b16x8x2-lr1": ("16x16x8x2:u8", "fp16", 1, 1.0),
+    "b16x8x2-lr0.3": ("16x16x8x2:u8", "fp16", 1, 0.3),
+    "b12x8x4": ("12x12x8x4:u8", "fp16", 1, 0.1),
+    "b16x16x1": ("16x16x16x1:u8", "fp16", 1, 0.1),
+    "b8x8x8": ("8x8x8x8:u8", "fp16", 1, 0.1),
+    "b24x8x1": ("24x24x8x1:u8", "fp16", 1, 0.1),
+    "b32x4x1": ("32x32x4x1:u8", "fp16", 1, 0.1),
+    "b32x4x1-lr1": ("32x32x4x1:u8", "fp16", 1, 1.0),
+    "b32x2x2": ("32x32x2x2:u8", "fp16", 1, 0.1),
+    "b16x8x2+g32x2": ("16x16x8x2+32x32x2:u8", "fp16", 1, 0.1),
     "auto": ("auto", "fp32", 0, 0.0),  # whatever EncodeOptions(grid="auto") does
 }
-BASELINES = {"gamma-jpeg-s2": 2, "gamma-jpeg-s1": 1}
+# name -> (method, scale); q80 like the paper's conventional maps
+BASELINES = {"gain-jpeg-s4": ("gain-jpeg", 4), "gamma-jpeg-s2": ("gamma-jpeg", 2),
+             "gamma-jpeg-s1": ("gamma-jpeg", 1)}
 
 
 def downscale(img: np.ndarray, long_side: int) -> np.ndarray:
@@ -84,17 +109,20 @@ def load_pair(name: str, tmo: str, size: int, cache: Path) -> tuple[np.ndarray, 
 
 
 def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
-               batch: int) -> tuple[float, int, float]:
+               batch: int, device: str = "cpu") -> tuple[float, int, float]:
     """(PSNR dB, payload bytes, seconds) of one configuration or baseline."""
     t0 = time.perf_counter()
     if name in BASELINES:
-        opts = EncodeOptions(scale=BASELINES[name])
-        body = encode_residual("gamma-jpeg", sdr, hdr, DEFAULT_EPS, opts)
-        out = decode_residual("gamma-jpeg", body, sdr, DEFAULT_EPS)
+        method, scale = BASELINES[name]
+        opts = EncodeOptions(scale=scale, quality=80)
+        body = encode_residual(method, sdr, hdr, DEFAULT_EPS, opts)
+        out = decode_residual(method, body, sdr, DEFAULT_EPS)
     else:
         grid, precision, entry, lr_scale = CONFIGS[name]
-        opts = EncodeOptions(steps=steps, batch=batch, precision=precision, grid=grid)
+        opts = EncodeOptions(steps=steps, batch=batch, precision=precision, grid=grid,
+                             device=device)
         if name == "auto":
+            opts = EncodeOptions(steps=steps, batch=batch, grid="auto", device=device)
             res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts)
         else:
             res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
@@ -135,6 +163,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/grid_experiments.jsonl"))
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gainmlp_pairs"))
     ap.add_argument("--resume", action="store_true", help="skip rows already in --out")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (fitting only)")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes, one pair each")
     args = ap.parse_args()
     for c in args.configs:
         if c not in CONFIGS:
@@ -147,25 +177,61 @@ def main() -> None:
         rows = [r for r in rows if all(r.get(k) == v for k, v in tag.items())]
     done = {(r["config"], r["image"], r["tmo"]) for r in rows}
     names = list(args.baselines) + list(args.configs)
-    for image in args.images:
-        for tmo in args.tmos:
-            sdr, hdr = load_pair(image, tmo, args.size, args.cache)
-            for name in names:
-                if (name, image, tmo) in done:
-                    continue
-                value, size, secs = run_config(name, sdr, hdr, args.steps, args.batch)
-                row = {"config": name, "image": image, "tmo": tmo, "psnr": value,
-                       "bytes": size, "seconds": secs, **tag}
-                rows.append(row)
-                with args.out.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
-                print(f"{image:18s} {tmo:16s} {name:14s} {value:6.2f} dB "
-                      f"{size / 1024:6.2f} KB {secs:6.1f} s ({sdr.shape[1]}x{sdr.shape[0]})",
-                      flush=True)
+    jobs = [(image, tmo, [n for n in names if (n, image, tmo) not in done])
+            for image in args.images for tmo in args.tmos]
+    jobs = [j for j in jobs if j[2]]
+    settings = {**tag, "out": str(args.out), "cache": str(args.cache), "device": args.device}
+    if args.jobs > 1:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+        with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+            for new in pool.map(run_pair, *zip(*jobs, strict=True), [settings] * len(jobs)):
+                rows += new
+    else:
+        for image, tmo, todo in jobs:
+            rows += run_pair(image, tmo, todo, settings)
     rows = [r for r in rows if r["image"] in args.images and r["tmo"] in args.tmos]
     print()
     print(summarise(rows, names, list(args.tmos)))
+    print()
+    print(per_pair_table(rows, names, args.images, list(args.tmos)))
 
+
+def run_pair(image: str, tmo: str, names: list[str], settings: dict) -> list[dict]:
+    """Every configuration of one (image, tone mapper) pair; rows appended to the JSONL."""
+    if settings["device"] == "cpu":
+        os.environ.setdefault("GAINMLP_THREADS", "1")
+    sdr, hdr = load_pair(image, tmo, settings["size"], Path(settings["cache"]))
+    tag = {k: settings[k] for k in ("size", "steps", "batch")}
+    rows = []
+    for name in names:
+        value, size, secs = run_config(name, sdr, hdr, settings["steps"], settings["batch"],
+                                       settings["device"])
+        row = {"config": name, "image": image, "tmo": tmo, "psnr": value, "bytes": size,
+               "seconds": secs, "device": settings["device"], **tag}
+        rows.append(row)
+        with open(settings["out"], "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"{image:18s} {tmo:16s} {name:14s} {value:6.2f} dB {size / 1024:6.2f} KB "
+              f"{secs:6.1f} s ({sdr.shape[1]}x{sdr.shape[0]})", flush=True)
+    return rows
+
+
+def per_pair_table(rows: list[dict], names: list[str], images: list[str],
+                   tmos: list[str]) -> str:
+    """Markdown: one row per (image, tone mapper), PSNR dB / payload KB per config."""
+    lines = ["| image | tone mapper | " + " | ".join(names) + " |",
+             "|" + " --- |" * (len(names) + 2)]
+    for tmo in tmos:
+        for image in images:
+            cells = []
+            for name in names:
+                hit = [r for r in rows if (r["config"], r["image"], r["tmo"]) == (name, image, tmo)]
+                cells.append(f"{hit[-1]['psnr']:.2f} / {hit[-1]['bytes'] / 1024:.1f}" if hit
+                             else "-")
+            lines.append(f"| {image} | {tmo} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

@@ -9,11 +9,14 @@ import pytest
 
 from gainmlp.codecs import EncodeOptions
 from gainmlp.codecs.mlp_body import (
+    BILATERAL_BODY_VERSION,
     GRID_BODY_VERSION,
     GridSpec,
     MlpParams,
     body_size,
     grid_taps,
+    guide_range,
+    luma_guide,
     pack_mlp_body,
     parse_grid_spec,
     unpack_mlp_body,
@@ -65,7 +68,8 @@ def _grid_params(shapes=((4, 6, 2),), entry: int = 1, activation: str = "sine",
         in_scale=np.array([0.5, 0.5, 0.25, 0.2, 0.3], np.float32),
         out_centre=np.zeros(3, np.float32), out_scale=np.array([0.5, 0.4, 0.3], np.float32),
         out_min=np.full(3, -2.0, np.float32), out_max=np.full(3, 2.0, np.float32),
-        precision=precision, grids=grids, grid_entry=entry, grid_precision=grid_precision)
+        precision=precision, grids=grids, grid_entry=entry, grid_precision=grid_precision,
+        grid_guide=(0.05, 0.45))
 
 
 def _raw_inputs(sdr: np.ndarray) -> np.ndarray:
@@ -80,7 +84,7 @@ def _torch_forward(p: MlpParams, raw: np.ndarray) -> np.ndarray:
     feats = None
     if p.grids:
         feats = torch.from_numpy(grid_features_at(p, raw[:, 0].astype(np.float64),
-                                                  raw[:, 1].astype(np.float64)))
+                                                  raw[:, 1].astype(np.float64), raw[:, 2:5]))
     with torch.no_grad():
         return net(torch.from_numpy(normalise_inputs(raw, p.in_centre, p.in_scale)),
                    feats).numpy()
@@ -315,3 +319,112 @@ def test_auto_precision_is_fp16_with_a_grid_and_fp32_without() -> None:
     plain = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS,
                             _opts(steps=2, precision="auto", grid=None))
     assert with_grid.params.precision == "fp16" and plain.params.precision == "fp32"
+
+
+# -- bilateral grids (body version 3) ---------------------------------------------------------
+
+def test_parse_bilateral_spec() -> None:
+    spec = parse_grid_spec("16x16x8x2+32x32x1:u8")
+    assert spec == GridSpec(((16, 16, 8, 2), (32, 32, 1)), "u8") and spec.n_features == 3
+    assert str(spec) == "16x16x8x2+32x32x1:u8"
+    for bad in ("16x16x1x2", "16x16x65x2", "16x16x8x0", "2x2x2x2x2", "256x256x64x8"):
+        with pytest.raises(GainMLPError):
+            parse_grid_spec(bad)
+
+
+def test_luma_guide_uses_bt2020_weights() -> None:
+    sdr = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0.5, 0.5, 0.5]], np.float32)
+    np.testing.assert_allclose(luma_guide(sdr, 0.0, 1.0), [0.2627, 0.6780, 0.0593, 0.5],
+                               atol=1e-6)
+    np.testing.assert_allclose(luma_guide(sdr, 0.1, 0.3), [0.8135, 1.0, 0.0, 1.0], atol=1e-5)
+    assert guide_range(np.full((4, 4, 3), 0.2, np.float32))[1] > 0.2  # never empty
+
+
+def test_trilinear_features_reproduce_a_linear_field() -> None:
+    """Inside the grid, trilinear interpolation of a linear function is exact."""
+    rows, cols, bins = 5, 7, 6
+    r, c, z = np.meshgrid(np.arange(rows), np.arange(cols), np.arange(bins), indexing="ij")
+    field = (0.5 * r - 0.25 * c + 2.0 * z)[..., None].astype(np.float32)
+    p = _grid_params(((rows, cols, bins, 1),))
+    p.grids = [field]
+    p.grid_guide = (0.0, 0.5)
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0.15, 0.85, 200), rng.uniform(0.15, 0.85, 200)
+    sdr = np.repeat(rng.uniform(0.1, 0.4, 200)[:, None], 3, axis=1).astype(np.float32)
+    v = sdr[:, 0] / 0.5  # a grey pixel's luma is its value; guide maps [0, 0.5] to [0, 1]
+    expect = 0.5 * (y * rows - 0.5) - 0.25 * (x * cols - 0.5) + 2.0 * (v * bins - 0.5)
+    got = grid_features_at(p, x, y, sdr)[:, 0]
+    np.testing.assert_allclose(got, expect, atol=1e-4)
+
+
+@pytest.mark.parametrize("grid_precision", ["fp32", "fp16", "u8"])
+def test_v3_round_trip(grid_precision: str) -> None:
+    shapes = ((3, 5, 4, 2), (6, 4, 1))
+    p = _grid_params(shapes, precision="fp16", grid_precision=grid_precision)
+    body = pack_mlp_body(p)
+    assert body[0] == BILATERAL_BODY_VERSION
+    assert len(body) == body_size(5, 12, [16, 16], 3, "fp16", list(shapes), 1, grid_precision)
+    q = unpack_mlp_body(body)
+    assert q.grid_shapes == list(shapes) and q.grid_guide == pytest.approx((0.05, 0.45))
+    tol = {"fp32": 0, "fp16": 2e-3, "u8": 0.02}[grid_precision]
+    for a, b in zip(p.grids, q.grids, strict=True):
+        np.testing.assert_allclose(a, b, atol=tol * np.abs(a).max(), rtol=0)
+    if grid_precision != "u8":
+        assert pack_mlp_body(q) == body
+
+
+def test_bad_v3_bodies_rejected() -> None:
+    p = _grid_params(((3, 4, 5, 2),), grid_precision="fp16")
+    body = pack_mlp_body(p)
+    g0 = 8 + 4 + 40 + 48
+    bad = [
+        body[:-1], body[:g0 + 6],
+        body[:g0 + 4] + struct.pack("<ff", 0.5, 0.5) + body[g0 + 12:],        # empty range
+        body[:g0 + 4] + struct.pack("<ff", 0.1, float("nan")) + body[g0 + 12:],
+        body[:g0 + 16] + bytes([200]) + body[g0 + 17:],                       # 200 bins
+    ]
+    for b in bad:
+        with pytest.raises(GainMLPError) as info:
+            unpack_mlp_body(b)
+        assert "\n" not in str(info.value)
+
+
+def test_bilateral_decoder_matches_forward_and_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gainmlp.codecs import mlp_decode
+
+    sdr, _ = _pair(37, 29)
+    p = _grid_params(((4, 4, 5, 2), (9, 6, 1)))
+    p.grid_guide = guide_range(sdr)
+    p = unpack_mlp_body(pack_mlp_body(p))
+    out = decode_mlp("gamma-mlp", pack_mlp_body(p), sdr, DEFAULT_EPS)
+    mapped = denormalise_outputs(p, _torch_forward(p, _raw_inputs(sdr)).astype(np.float64))
+    expect = reconstruct("gamma", sdr.reshape(-1, 3), mapped, DEFAULT_EPS)
+    np.testing.assert_allclose(out.reshape(-1, 3), expect, atol=2e-5, rtol=0)
+    monkeypatch.setattr(mlp_decode, "TILE_PIXELS", 100)
+    np.testing.assert_allclose(decode_mlp("gamma-mlp", pack_mlp_body(p), sdr, DEFAULT_EPS),
+                               out, atol=1e-6)
+
+
+def test_fitted_bilateral_grid_decodes_like_torch() -> None:
+    sdr, hdr = _pair()
+    res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS,
+                          _opts(steps=30, grid="4x6x3x2:u8"), snapshots=(0,))
+    p = res.params
+    assert p.grid_shapes == [(4, 6, 3, 2)] and p.grid_guide == guide_range(sdr)
+    body = pack_mlp_body(p)
+    assert body[0] == BILATERAL_BODY_VERSION
+    raw = _raw_inputs(sdr)
+    t = _torch_forward(p, raw)
+    model = res.model.cpu()
+    batcher = mlp_fit._Batcher(sdr, hdr, p.in_centre, p.in_scale, torch.device("cpu"))
+    batcher.add_grids(p.grid_shapes, sdr.shape[0], p.grid_guide)
+    with torch.no_grad():
+        ex, ey, sn, cs, _, _ = batcher.sample(512, torch.Generator().manual_seed(0))
+        split = model.forward_split(ex, ey, sn, cs, model.grid_features(batcher.last_taps))
+    idx = torch.randint(0, sdr.shape[0] * sdr.shape[1], (512,),
+                        generator=torch.Generator().manual_seed(0)).numpy()
+    np.testing.assert_allclose(split.numpy(), t[idx], atol=1e-5, rtol=0)
+    before = _psnr(decode_mlp("gamma-mlp", pack_mlp_body(res.snapshots[0]), sdr,
+                              DEFAULT_EPS), hdr)
+    after = _psnr(decode_mlp("gamma-mlp", body, sdr, DEFAULT_EPS), hdr)
+    assert after > before + 3, (before, after)

@@ -77,6 +77,31 @@ weights, then the grid values::
                              interleaved, rows top to bottom), in the grid precision; u8
                              values v decode to ``low + v * step`` (float32)
 
+Body version 3: bilateral grids (a third axis indexed by the SDR's luma)
+---------------------------------------------------------------------------------------
+Written only when at least one grid has a luma axis (otherwise version 2 or 1, as above).
+Identical to version 2 except for the grid section, which becomes::
+
+    +0           1           grid count G (u8), 1..4
+    +1           1           entry layer e (u8), 1..L
+    +2           1           grid precision (u8): 1 fp32, 2 fp16, 3 u8
+    +3           1           reserved (u8) = 0
+    +4           4           guide low (f32)
+    +8           4           guide high (f32), > guide low
+    +12          6*G         per grid: rows GH (u16), columns GW (u16), luma bins GD (u8),
+                             channels C (u8); GD = 1 is a plain 2-D grid, 2 <= GD <= 64 a
+                             bilateral grid; at most 2**20 values per grid
+    ...          8*sum(C)    only for precision u8, as in version 2
+
+and each grid's values are ``GH x GW x GD x C`` row-major (channels fastest, then luma bins).
+The guide of a pixel is the luma of its SDR input, ``Y' = 0.2627 r + 0.6780 g + 0.0593 b``
+(BT.2020 weights on the PQ code values), mapped to ``v = clip((Y' - low) / (high - low), 0,
+1)`` in float32; along the luma axis the grid is sampled like along a spatial one, with
+``GD`` cells over [0, 1] (``g = v * GD - 0.5`` clamped to ``[0, GD - 1]``), and a pixel's
+features are the trilinear interpolation of the eight surrounding samples. A bilateral
+grid follows edges of the SDR image the way a bilateral filter does, which is what a local
+tone mapper's smooth adaptation layer (computed by such a filter) looks like.
+
 Sampling: a pixel's grid features are the bilinear interpolation of each grid at the
 pixel centre, with grid samples at *cell centres* (the texture convention, like
 ``align_corners=False`` with border clamping): for a pixel centre ``u = (i + 0.5) / W``
@@ -98,7 +123,8 @@ from ..errors import GainMLPError
 
 BODY_VERSION = 1
 GRID_BODY_VERSION = 2
-SUPPORTED_BODY_VERSIONS = (1, 2)
+BILATERAL_BODY_VERSION = 3
+SUPPORTED_BODY_VERSIONS = (1, 2, 3)
 
 ACTIVATION_CODES: dict[str, int] = {"relu": 1, "sine": 2}
 PRECISION_CODES: dict[str, int] = {"fp32": 1, "fp16": 2}
@@ -123,36 +149,61 @@ MIN_GRID_SIDE = 2
 MAX_GRID_SIDE = 256
 MAX_GRID_CHANNELS = 8
 MAX_GRID_FEATURES = 16
+MAX_GRID_DEPTH = 64
+MAX_GRID_VALUES = 1 << 20
+LUMA_WEIGHTS = np.array([0.2627, 0.6780, 0.0593], dtype=np.float32)  # BT.2020
 
 _FIXED = struct.Struct("<BBBBBBBB")
 _GRID_HEAD = struct.Struct("<BBBB")
 _GRID_DIMS = struct.Struct("<HHB")
+_GUIDE = struct.Struct("<ff")
+_GRID_DIMS3 = struct.Struct("<HHBB")
+
+GridShape = tuple[int, ...]
+
+
+def grid_dims(shape: GridShape) -> tuple[int, int, int, int]:
+    """``(rows, cols, C)`` or ``(rows, cols, bins, C)`` -> ``(rows, cols, bins, C)``."""
+    if len(shape) == 3:
+        return int(shape[0]), int(shape[1]), 1, int(shape[2])
+    if len(shape) == 4:
+        return tuple(int(d) for d in shape)  # type: ignore[return-value]
+    raise GainMLPError(f"grid shape {tuple(shape)} is neither (rows, cols, C) nor "
+                       f"(rows, cols, bins, C)")
+
+
+def is_bilateral(shape: GridShape) -> bool:
+    """Whether a grid shape has a luma axis (body version 3)."""
+    return len(shape) == 4
 
 
 @dataclass(frozen=True)
 class GridSpec:
-    """What to fit beside the MLP: grid shapes ``(rows, cols, channels)`` and storage.
+    """What to fit beside the MLP: grid shapes and storage.
 
-    Parsed from the option string of :func:`parse_grid_spec`.
+    A shape is ``(rows, cols, channels)`` (a spatial grid) or ``(rows, cols, bins,
+    channels)`` (a bilateral grid, whose third axis is the SDR luma). Parsed from the
+    option string of :func:`parse_grid_spec`.
     """
 
-    shapes: tuple[tuple[int, int, int], ...]
+    shapes: tuple[GridShape, ...]
     precision: str = "fp16"
 
     @property
     def n_features(self) -> int:
-        return sum(c for _, _, c in self.shapes)
+        return sum(int(s[-1]) for s in self.shapes)
 
     def __str__(self) -> str:
-        txt = "+".join(f"{h}x{w}x{c}" for h, w, c in self.shapes)
+        txt = "+".join("x".join(str(d) for d in s) for s in self.shapes)
         return txt if self.precision == "fp16" else f"{txt}:{self.precision}"
 
 
 def parse_grid_spec(spec: str | None) -> GridSpec | None:
     """Parse ``EncodeOptions.grid``: ``None``/``"none"``/``"off"``/``""`` -> no grid.
 
-    Otherwise ``ROWSxCOLSxCHANNELS`` (e.g. ``"32x32x2"``), several joined by ``+``
-    (``"8x8x2+32x32x2"``, multi-resolution), optionally followed by ``:fp16`` (the
+    Otherwise ``ROWSxCOLSxCHANNELS`` (e.g. ``"32x32x2"``) or ``ROWSxCOLSxBINSxCHANNELS``
+    (a bilateral grid with BINS cells along the SDR luma, e.g. ``"16x16x8x2"``), several
+    joined by ``+`` (``"8x8x2+32x32x2"``, multi-resolution), optionally followed by ``:fp16`` (the
     default), ``:fp32`` or ``:u8`` for how the grid values are stored. ``"auto"`` is
     resolved by the fitter (``mlp_fit.resolve_grid``), not here.
     """
@@ -169,25 +220,34 @@ def parse_grid_spec(spec: str | None) -> GridSpec | None:
     for part in shapes_txt.split("+"):
         dims = part.strip().split("x")
         try:
-            rows, cols, chans = (int(d) for d in dims)
+            shape = tuple(int(d) for d in dims)
         except ValueError:
-            raise GainMLPError(f"grid {part!r} is not ROWSxCOLSxCHANNELS, e.g. 32x32x2") from None
-        shapes.append((rows, cols, chans))
+            shape = ()
+        if len(shape) not in (3, 4):
+            raise GainMLPError(f"grid {part!r} is not ROWSxCOLSxCHANNELS (e.g. 32x32x2) or "
+                               f"ROWSxCOLSxBINSxCHANNELS (e.g. 16x16x8x2)")
+        shapes.append(shape)
     spec_obj = GridSpec(tuple(shapes), precision)
     _check_grid_shapes(spec_obj.shapes)
     return spec_obj
 
 
-def _check_grid_shapes(shapes: tuple[tuple[int, int, int], ...] | list) -> None:
+def _check_grid_shapes(shapes: tuple[GridShape, ...] | list) -> None:
     if not (1 <= len(shapes) <= MAX_GRIDS):
         raise GainMLPError(f"{len(shapes)} grids, expected 1..{MAX_GRIDS}")
-    for rows, cols, chans in shapes:
+    for shape in shapes:
+        rows, cols, bins, chans = grid_dims(shape)
+        name = "x".join(str(d) for d in shape)
         if not (MIN_GRID_SIDE <= rows <= MAX_GRID_SIDE and MIN_GRID_SIDE <= cols <= MAX_GRID_SIDE
                 and 1 <= chans <= MAX_GRID_CHANNELS):
-            raise GainMLPError(f"grid {rows}x{cols}x{chans} is outside the limits "
+            raise GainMLPError(f"grid {name} is outside the limits "
                                f"({MIN_GRID_SIDE}..{MAX_GRID_SIDE} per side, "
                                f"1..{MAX_GRID_CHANNELS} channels)")
-    if sum(c for _, _, c in shapes) > MAX_GRID_FEATURES:
+        if is_bilateral(shape) and not (2 <= bins <= MAX_GRID_DEPTH):
+            raise GainMLPError(f"grid {name} has {bins} luma bins, outside 2..{MAX_GRID_DEPTH}")
+        if rows * cols * bins * chans > MAX_GRID_VALUES:
+            raise GainMLPError(f"grid {name} has more than {MAX_GRID_VALUES} values")
+    if sum(int(s[-1]) for s in shapes) > MAX_GRID_FEATURES:
         raise GainMLPError(f"grids have more than {MAX_GRID_FEATURES} channels in all")
 
 
@@ -210,15 +270,39 @@ def taps_at(u: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return i0, i1, (g - i0).astype(np.float32)
 
 
+def luma_guide(sdr: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The bilateral grids' third coordinate: ``clip((Y' - low) / (high - low), 0, 1)``.
+
+    ``sdr``: ``(..., 3)`` SDR PQ code values; ``Y'`` uses the BT.2020 luma weights on the
+    code values (float32). Returns float32 ``(...)``.
+    """
+    s = np.asarray(sdr, dtype=np.float32)
+    y = s[..., 0] * LUMA_WEIGHTS[0] + s[..., 1] * LUMA_WEIGHTS[1] + s[..., 2] * LUMA_WEIGHTS[2]
+    span = np.float32(high) - np.float32(low)
+    return np.clip((y - np.float32(low)) / span, np.float32(0.0), np.float32(1.0))
+
+
+def guide_range(sdr: np.ndarray) -> tuple[float, float]:
+    """``(low, high)`` for :func:`luma_guide`: the luma range of the image (never empty)."""
+    s = np.asarray(sdr, dtype=np.float32).reshape(-1, 3)
+    y = s @ LUMA_WEIGHTS
+    low, high = float(np.float32(y.min())), float(np.float32(y.max()))
+    if not high > low + 1e-4:
+        high = low + 1e-4
+    return low, high
+
+
 @dataclass
 class MlpParams:
     """Everything a body holds: the network's weights and its normalisation constants.
 
     ``weights`` are float32 arrays, row-major ``(out, in)``: the first has
     ``2 * n_frequencies * n_inputs + 1`` columns (the last multiplies a constant 1).
-    ``grids`` (body version 2) are float32 arrays ``(rows, cols, channels)``; the matrix
-    of layer ``grid_entry`` then has ``n_grid_features`` extra columns (see the module
-    docstring for where).
+    ``grids`` (body version 2) are float32 arrays ``(rows, cols, channels)``, or
+    ``(rows, cols, bins, channels)`` for bilateral grids (body version 3, sampled at the
+    SDR luma mapped through ``grid_guide`` = (low, high), see :func:`luma_guide`); the
+    matrix of layer ``grid_entry`` then has ``n_grid_features`` extra columns (see the
+    module docstring for where).
     """
 
     activation: str
@@ -236,6 +320,7 @@ class MlpParams:
     grids: list[np.ndarray] = field(default_factory=list)
     grid_entry: int = 1
     grid_precision: str = "fp16"
+    grid_guide: tuple[float, float] = (0.0, 1.0)
 
     @property
     def n_inputs(self) -> int:
@@ -258,10 +343,14 @@ class MlpParams:
 
     @property
     def n_grid_features(self) -> int:
-        return sum(int(g.shape[2]) for g in self.grids)
+        return sum(int(g.shape[-1]) for g in self.grids)
 
     @property
-    def grid_shapes(self) -> list[tuple[int, int, int]]:
+    def has_bilateral(self) -> bool:
+        return any(np.asarray(g).ndim == 4 for g in self.grids)
+
+    @property
+    def grid_shapes(self) -> list[GridShape]:
         return [tuple(int(d) for d in g.shape) for g in self.grids]
 
     def grid_columns(self) -> slice:
@@ -293,14 +382,19 @@ def _check_shapes(params: MlpParams) -> None:
         raise GainMLPError(f"MLP has {len(params.weights)} weight matrices, expected 2..9")
     if params.grids:
         for g in params.grids:
-            if np.asarray(g).ndim != 3:
-                raise GainMLPError("MLP grids must be (rows, cols, channels) arrays")
+            if np.asarray(g).ndim not in (3, 4):
+                raise GainMLPError("MLP grids must be (rows, cols[, bins], channels) arrays")
         _check_grid_shapes(params.grid_shapes)
         if not (1 <= params.grid_entry <= len(params.weights) - 1):
             raise GainMLPError(f"MLP grid entry layer {params.grid_entry} is outside "
                                f"1..{len(params.weights) - 1}")
         if params.grid_precision not in GRID_PRECISION_CODES:
             raise GainMLPError(f"unknown MLP grid precision {params.grid_precision!r}")
+        if params.has_bilateral:
+            low, high = (float(v) for v in params.grid_guide)
+            if not (np.isfinite(low) and np.isfinite(high) and high > low):
+                raise GainMLPError(f"MLP grid guide range {params.grid_guide} is not a "
+                                   f"finite interval")
     fan_in = params.encoded_width
     for i, w in enumerate(params.weights):
         if params.grids and i == params.grid_entry - 1 and i > 0:
@@ -326,7 +420,8 @@ def pack_mlp_body(params: MlpParams) -> bytes:
     _check_shapes(params)
     n_in, n_out = params.n_inputs, params.n_outputs
     hidden = params.hidden_widths
-    version = GRID_BODY_VERSION if params.grids else BODY_VERSION
+    version = (BILATERAL_BODY_VERSION if params.has_bilateral
+               else GRID_BODY_VERSION if params.grids else BODY_VERSION)
     parts = [
         _FIXED.pack(version, ACTIVATION_CODES[params.activation],
                     PRECISION_CODES[params.precision],
@@ -360,10 +455,12 @@ def pack_mlp_body(params: MlpParams) -> bytes:
 
 
 def quantise_u8(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-channel affine u8 quantisation of a ``(rows, cols, C)`` grid: (q, low, step)."""
+    """Per-channel affine u8 quantisation of a ``(rows, cols[, bins], C)`` grid:
+    (q, low, step)."""
     g = np.asarray(grid, dtype=np.float32)
-    low = g.min(axis=(0, 1)).astype(np.float32)
-    high = g.max(axis=(0, 1)).astype(np.float32)
+    axes = tuple(range(g.ndim - 1))
+    low = g.min(axis=axes).astype(np.float32)
+    high = g.max(axis=axes).astype(np.float32)
     step = np.maximum((high - low) / np.float32(255.0), np.float32(1e-12)).astype(np.float32)
     q = np.clip(np.rint((g - low) / step), 0, 255).astype(np.uint8)
     return q, low, step
@@ -381,10 +478,14 @@ def dequantise_grid(grid: np.ndarray, precision: str) -> np.ndarray:
 
 
 def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
-    """(grid section, grid values) of a version-2 body."""
+    """(grid section, grid values) of a version-2 or version-3 body."""
     prec = params.grid_precision
     head = [_GRID_HEAD.pack(len(params.grids), params.grid_entry, GRID_PRECISION_CODES[prec], 0)]
-    head += [_GRID_DIMS.pack(*shape) for shape in params.grid_shapes]
+    if params.has_bilateral:
+        head.append(_GUIDE.pack(*(float(v) for v in params.grid_guide)))
+        head += [_GRID_DIMS3.pack(*grid_dims(shape)) for shape in params.grid_shapes]
+    else:
+        head += [_GRID_DIMS.pack(*shape) for shape in params.grid_shapes]
     values = []
     for g in params.grids:
         g32 = np.asarray(g, dtype=np.float32)
@@ -402,21 +503,28 @@ def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
     return b"".join(head), b"".join(values)
 
 
-def grid_section_size(shapes: list[tuple[int, int, int]], precision: str) -> int:
-    """Bytes a version-2 body spends on its grids (section, values; not the columns)."""
-    n_values = sum(h * w * c for h, w, c in shapes)
-    n_chan = sum(c for _, _, c in shapes)
+def _n_values(shapes: list[GridShape]) -> int:
+    return sum(int(np.prod(s)) for s in shapes)
+
+
+def grid_section_size(shapes: list[GridShape], precision: str) -> int:
+    """Bytes a version-2/3 body spends on its grids (section, values; not the columns)."""
+    n_chan = sum(int(s[-1]) for s in shapes)
     item = {"fp32": 4, "fp16": 2, "u8": 1}[precision]
-    return (_GRID_HEAD.size + _GRID_DIMS.size * len(shapes)
-            + (8 * n_chan if precision == "u8" else 0) + n_values * item)
+    if any(is_bilateral(s) for s in shapes):
+        dims = _GUIDE.size + _GRID_DIMS3.size * len(shapes)
+    else:
+        dims = _GRID_DIMS.size * len(shapes)
+    return (_GRID_HEAD.size + dims + (8 * n_chan if precision == "u8" else 0)
+            + _n_values(shapes) * item)
 
 
 def body_size(n_inputs: int, n_frequencies: int, hidden: list[int], n_outputs: int,
-              precision: str, grids: list[tuple[int, int, int]] | None = None,
+              precision: str, grids: list[GridShape] | None = None,
               grid_entry: int = 1, grid_precision: str = "fp16") -> int:
-    """Size in bytes of a body with this shape (version 2 when ``grids`` is non-empty)."""
+    """Size in bytes of a body with this shape (version 2 or 3 when ``grids`` is non-empty)."""
     header = _FIXED.size + 2 * len(hidden) + 8 * n_inputs + 16 * n_outputs
-    n_g = sum(c for _, _, c in grids) if grids else 0
+    n_g = sum(int(s[-1]) for s in grids) if grids else 0
     count = 0
     for layer, fan_in in enumerate(_fan_ins(n_inputs, n_frequencies, hidden, n_g, grid_entry)):
         count += [*hidden, n_outputs][layer] * fan_in
@@ -464,11 +572,12 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
             raise GainMLPError(f"MLP body declares an absurd hidden width {w} (limit {MAX_WIDTH})")
     precision = _PRECISION_NAMES[prec]
     head_end = off + 8 * n_in + 16 * n_out
-    shapes: list[tuple[int, int, int]] = []
+    shapes: list[GridShape] = []
     grid_entry, grid_prec, grid_consts = 1, "fp16", np.zeros((0, 2), np.float32)
-    if version == GRID_BODY_VERSION:
-        shapes, grid_entry, grid_prec, grid_consts = _unpack_grid_section(data, head_end,
-                                                                         n_hidden)
+    guide = (0.0, 1.0)
+    if version in (GRID_BODY_VERSION, BILATERAL_BODY_VERSION):
+        shapes, grid_entry, grid_prec, grid_consts, guide = _unpack_grid_section(
+            data, head_end, n_hidden, version == BILATERAL_BODY_VERSION)
     expected = body_size(n_in, n_freq, hidden, n_out, precision, shapes, grid_entry, grid_prec)
     if len(data) != expected:
         raise GainMLPError(f"MLP body has {len(data)} bytes but its declared shape needs "
@@ -484,11 +593,11 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
     if np.any(outs[:, 2] > outs[:, 3]):
         raise GainMLPError("MLP body holds an output minimum above its maximum")
     if shapes:
-        off += grid_section_size(shapes, grid_prec) - sum(h * w * c for h, w, c in shapes) * {
+        off += grid_section_size(shapes, grid_prec) - _n_values(shapes) * {
             "fp32": 4, "fp16": 2, "u8": 1}[grid_prec]
     dtype = _DTYPES[precision]
     weights = []
-    n_g = sum(c for _, _, c in shapes)
+    n_g = sum(int(s[-1]) for s in shapes)
     fans = _fan_ins(n_in, n_freq, hidden, n_g, grid_entry)
     for w, fan_in in zip([*hidden, n_out], fans, strict=True):
         mat = np.frombuffer(data, dtype=dtype, count=w * fan_in, offset=off)
@@ -499,18 +608,19 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         weights.append(mat)
     grids = []
     ch0 = 0
-    for rows, cols, chans in shapes:
-        count = rows * cols * chans
+    for shape in shapes:
+        chans = int(shape[-1])
+        count = int(np.prod(shape))
         if grid_prec == "u8":
             q = np.frombuffer(data, dtype=np.uint8, count=count, offset=off)
             off += count
             low, step = grid_consts[ch0:ch0 + chans, 0], grid_consts[ch0:ch0 + chans, 1]
-            g = (low + q.reshape(rows, cols, chans).astype(np.float32) * step)
+            g = (low + q.reshape(shape).astype(np.float32) * step)
         else:
             gd = _DTYPES[grid_prec]
             g = np.frombuffer(data, dtype=gd, count=count, offset=off).astype(np.float32)
             off += count * gd.itemsize
-        g = np.asarray(g, dtype=np.float32).reshape(rows, cols, chans)
+        g = np.asarray(g, dtype=np.float32).reshape(shape)
         if not np.all(np.isfinite(g)):
             raise GainMLPError("MLP body holds non-finite grid values")
         grids.append(g)
@@ -530,12 +640,14 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         grids=grids,
         grid_entry=grid_entry,
         grid_precision=grid_prec,
+        grid_guide=guide,
     )
 
 
-def _unpack_grid_section(data: bytes, off: int, n_hidden: int
-                         ) -> tuple[list[tuple[int, int, int]], int, str, np.ndarray]:
-    """Shapes, entry layer, precision and u8 constants of a version-2 grid section."""
+def _unpack_grid_section(data: bytes, off: int, n_hidden: int, bilateral: bool
+                         ) -> tuple[list[GridShape], int, str, np.ndarray, tuple[float, float]]:
+    """Shapes, entry layer, precision, u8 constants and guide range of a grid section
+    (version 2, or version 3 when ``bilateral``)."""
     if len(data) < off + _GRID_HEAD.size:
         raise GainMLPError("MLP body is truncated inside its grid section")
     count, entry, prec, reserved = _GRID_HEAD.unpack_from(data, off)
@@ -547,19 +659,32 @@ def _unpack_grid_section(data: bytes, off: int, n_hidden: int
         raise GainMLPError(f"MLP body's grids enter layer {entry}, outside 1..{n_hidden}")
     if prec not in _GRID_PRECISION_NAMES:
         raise GainMLPError(f"MLP body has unknown grid precision code {prec}")
-    if len(data) < off + _GRID_DIMS.size * count:
+    guide = (0.0, 1.0)
+    if bilateral:
+        if len(data) < off + _GUIDE.size:
+            raise GainMLPError("MLP body is truncated inside its grid guide range")
+        low, high = _GUIDE.unpack_from(data, off)
+        off += _GUIDE.size
+        if not (np.isfinite(low) and np.isfinite(high) and high > low):
+            raise GainMLPError("MLP body holds a bad grid guide range")
+        guide = (float(low), float(high))
+    dims = _GRID_DIMS3 if bilateral else _GRID_DIMS
+    if len(data) < off + dims.size * count:
         raise GainMLPError("MLP body is truncated inside its grid shapes")
-    shapes = [_GRID_DIMS.unpack_from(data, off + _GRID_DIMS.size * i) for i in range(count)]
-    off += _GRID_DIMS.size * count
+    raw = [dims.unpack_from(data, off + dims.size * i) for i in range(count)]
+    off += dims.size * count
+    shapes = [tuple(int(v) for v in r) for r in raw]
+    if bilateral:  # (rows, cols, bins, C); one bin is a plain grid
+        shapes = [s if s[2] != 1 else (s[0], s[1], s[3]) for s in shapes]
     _check_grid_shapes(shapes)
     precision = _GRID_PRECISION_NAMES[prec]
     consts = np.zeros((0, 2), np.float32)
     if precision == "u8":
-        n_chan = sum(c for _, _, c in shapes)
+        n_chan = sum(int(s[-1]) for s in shapes)
         if len(data) < off + 8 * n_chan:
             raise GainMLPError("MLP body is truncated inside its grid constants")
         consts = np.frombuffer(data, dtype="<f4", count=2 * n_chan, offset=off).reshape(-1, 2)
         if not np.all(np.isfinite(consts)) or np.any(consts[:, 1] <= 0):
             raise GainMLPError("MLP body holds bad grid quantisation constants")
         consts = consts.astype(np.float32)
-    return [tuple(s) for s in shapes], entry, precision, consts
+    return shapes, entry, precision, consts, guide

@@ -9,7 +9,8 @@ SDR inputs are encoded (72 sines/cosines instead of 120).
 Grids (body version 2) enter linearly, so each grid is first projected through its columns
 of the entry layer (``(rows, cols, C) -> (rows, cols, width)``, once per image) and the
 projection is interpolated bilinearly per pixel: interpolating then multiplying is the same
-linear map (equal to float rounding).
+linear map (equal to float rounding). Bilateral grids (body version 3) likewise, with a
+trilinear interpolation whose third coordinate is the pixel's SDR luma.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ import numpy as np
 
 from .. import residual
 from ..errors import GainMLPError, check_image_size
-from .mlp_body import N_INPUTS, N_OUTPUTS, MlpParams, grid_taps, taps_at, unpack_mlp_body
+from .mlp_body import (
+    N_INPUTS,
+    N_OUTPUTS,
+    MlpParams,
+    grid_dims,
+    grid_taps,
+    luma_guide,
+    taps_at,
+    unpack_mlp_body,
+)
 
 TILE_PIXELS = 65536
 PI32 = np.float32(np.pi)
@@ -97,17 +107,46 @@ def _hidden_and_output(params: MlpParams, h: np.ndarray, weights: list[np.ndarra
     return h @ ws[-1].T
 
 
-def grid_features_at(params: MlpParams, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear grid features ``(N, n_grid)`` at coordinates ``x``, ``y`` in [0, 1]."""
+def _interpolate(table: np.ndarray, rows: tuple, cols: tuple, bins: tuple | None) -> np.ndarray:
+    """Bi- or trilinear interpolation of ``table`` ``(rows, cols[, bins], n)`` per point.
+
+    ``rows``/``cols``/``bins``: (first tap, second tap, weight) arrays of the points; the
+    weights are applied in the order bins, columns, rows (as the fitter does)."""
+    (y0, y1, fy), (x0, x1, fx) = rows, cols
+    fx, fy = fx[:, None], fy[:, None]
+    if bins is None:
+        def at(yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+            return table[yi, xi]
+    else:
+        z0, z1, fz = bins
+        fz = fz[:, None]
+
+        def at(yi: np.ndarray, xi: np.ndarray) -> np.ndarray:
+            lo = table[yi, xi, z0]
+            return lo + (table[yi, xi, z1] - lo) * fz
+    a, b = at(y0, x0), at(y0, x1)
+    top = a + (b - a) * fx
+    a, b = at(y1, x0), at(y1, x1)
+    bottom = a + (b - a) * fx
+    return (top + (bottom - top) * fy).astype(np.float32)
+
+
+def grid_features_at(params: MlpParams, x: np.ndarray, y: np.ndarray,
+                     sdr: np.ndarray | None = None) -> np.ndarray:
+    """Grid features ``(N, n_grid)`` at coordinates ``x``, ``y`` in [0, 1]; bilateral
+    grids also need the points' SDR code values ``sdr`` ``(N, 3)``."""
     feats = []
+    guide = None
     for g in params.grids:
-        rows, cols = g.shape[:2]
-        x0, x1, fx = taps_at(x, cols)
-        y0, y1, fy = taps_at(y, rows)
-        fx, fy = fx[:, None], fy[:, None]
-        top = g[y0, x0] + (g[y0, x1] - g[y0, x0]) * fx
-        bottom = g[y1, x0] + (g[y1, x1] - g[y1, x0]) * fx
-        feats.append((top + (bottom - top) * fy).astype(np.float32))
+        rows, cols, bins, _ = grid_dims(g.shape)
+        z = None
+        if g.ndim == 4:
+            if sdr is None:
+                raise GainMLPError("bilateral grids need the SDR values")
+            if guide is None:
+                guide = luma_guide(sdr, *params.grid_guide).astype(np.float64)
+            z = taps_at(guide, bins)
+        feats.append(_interpolate(g, taps_at(y, rows), taps_at(x, cols), z))
     return np.concatenate(feats, axis=1)
 
 
@@ -126,7 +165,7 @@ def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
     term = None
     if grid_w is not None:
         raw = np.asarray(inputs, dtype=np.float64)
-        term = grid_features_at(params, raw[:, 0], raw[:, 1]) @ grid_w.T
+        term = grid_features_at(params, raw[:, 0], raw[:, 1], raw[:, 2:5]) @ grid_w.T
         if params.grid_entry == 1:
             h += term
             term = None
@@ -138,22 +177,35 @@ class _GridProjection:
 
     def __init__(self, params: MlpParams, grid_w: np.ndarray, height: int, width: int) -> None:
         self.parts = []
+        self.guide = params.grid_guide
         c0 = 0
         for g in params.grids:
-            rows, cols, chans = g.shape
-            proj = (g.reshape(-1, chans) @ grid_w[:, c0:c0 + chans].T).reshape(rows, cols, -1)
+            chans = g.shape[-1]
+            proj = (g.reshape(-1, chans) @ grid_w[:, c0:c0 + chans].T).reshape(
+                *g.shape[:-1], -1)
             c0 += chans
-            self.parts.append((proj.astype(np.float32), grid_taps(width, cols),
-                               grid_taps(height, rows)))
+            self.parts.append((proj.astype(np.float32), grid_taps(width, g.shape[1]),
+                               grid_taps(height, g.shape[0])))
 
-    def term(self, r0: int, r1: int) -> np.ndarray:
-        """The grid term ``(r1 - r0, W, width)`` of image rows r0..r1-1."""
+    def term(self, r0: int, r1: int, tile: np.ndarray) -> np.ndarray:
+        """The grid term ``(r1 - r0, W, width)`` of image rows r0..r1-1 (``tile``: their
+        SDR values ``(N, 3)``, for bilateral grids)."""
         total = None
+        guide = None
         for proj, (x0, x1, fx), (y0, y1, fy) in self.parts:
-            wy = fy[r0:r1, None, None]
-            rows = proj[y0[r0:r1]] + (proj[y1[r0:r1]] - proj[y0[r0:r1]]) * wy  # (R, cols, w)
-            wx = fx[None, :, None]
-            t = rows[:, x0] + (rows[:, x1] - rows[:, x0]) * wx
+            if proj.ndim == 3:
+                wy = fy[r0:r1, None, None]
+                rows = proj[y0[r0:r1]] + (proj[y1[r0:r1]] - proj[y0[r0:r1]]) * wy  # (R, cols, w)
+                wx = fx[None, :, None]
+                t = rows[:, x0] + (rows[:, x1] - rows[:, x0]) * wx
+            else:
+                if guide is None:
+                    guide = luma_guide(tile, *self.guide).astype(np.float64)
+                n_rows, width = r1 - r0, x0.size
+                ry = np.repeat(np.arange(r0, r1), width)
+                cx = np.tile(np.arange(width), n_rows)
+                t = _interpolate(proj, (y0[ry], y1[ry], fy[ry]), (x0[cx], x1[cx], fx[cx]),
+                                 taps_at(guide, proj.shape[2])).reshape(n_rows, width, -1)
             total = t if total is None else total + t
         return total
 
@@ -206,7 +258,7 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
         h += row_terms[r0:r1, None, :]
         term = None
         if grid is not None:
-            term = grid.term(r0, r1)
+            term = grid.term(r0, r1, tile)
             if params.grid_entry == 1:
                 h += term
                 term = None

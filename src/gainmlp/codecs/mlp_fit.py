@@ -29,9 +29,14 @@ from .mlp_body import (
     GridSpec,
     MlpParams,
     dequantise_grid,
+    grid_dims,
     grid_taps,
+    guide_range,
+    is_bilateral,
+    luma_guide,
     pack_mlp_body,
     parse_grid_spec,
+    taps_at,
 )
 from .mlp_decode import METHOD_KINDS, encode_numpy, normalise_inputs
 from .mlp_model import PI32, GainMLPNet
@@ -216,21 +221,40 @@ class _Batcher:
         self.powers = torch.exp2(torch.arange(n_frequencies, dtype=torch.float32, device=device))
         self.grid_tables: list[tuple[torch.Tensor, ...]] = []
 
-    def add_grids(self, shapes: Sequence[tuple[int, int, int]], height: int) -> None:
-        """Per-column / per-row bilinear taps of each grid (see ``mlp_body.grid_taps``)."""
-        for rows, cols, _ in shapes:
+    def add_grids(self, shapes: Sequence[tuple[int, ...]], height: int,
+                  guide: tuple[float, float] = (0.0, 1.0)) -> None:
+        """Per-column / per-row bilinear taps of each grid (see ``mlp_body.grid_taps``);
+        bilateral grids also get each pixel's luma-bin taps (``mlp_body.luma_guide``)."""
+        self.bins: list[int] = []
+        for shape in shapes:
+            rows, cols, bins, _ = grid_dims(shape)
             x0, x1, fx = grid_taps(self.width, cols)
             y0, y1, fy = grid_taps(height, rows)
             self.grid_tables.append(tuple(torch.from_numpy(a).to(self.device) for a in (
-                x0, x1, fx, y0 * cols, y1 * cols, fy)))
+                x0 * bins, x1 * bins, fx, y0 * cols * bins, y1 * cols * bins, fy)))
+            self.bins.append(bins if is_bilateral(shape) else 0)
+        self.z_taps: dict[int, tuple[torch.Tensor, ...]] = {}
+        if any(self.bins):
+            v = luma_guide(self.sdr.cpu().numpy(), *guide).astype(np.float64)
+            for bins in set(b for b in self.bins if b):
+                z0, z1, fz = taps_at(v, bins)
+                self.z_taps[bins] = tuple(torch.from_numpy(a).to(self.device) for a in (
+                    z0, z1 - z0, fz))
 
-    def taps(self, row: torch.Tensor, col: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
-        """For ``GainMLPNet.grid_features``: flat corner indices and (B, 1) weights."""
+    def taps(self, row: torch.Tensor, col: torch.Tensor,
+             idx: torch.Tensor | None = None) -> list[tuple[torch.Tensor, ...]]:
+        """For ``GainMLPNet.grid_features``: flat corner indices and (B, 1) weights (and
+        for bilateral grids the luma-bin offset and weight of the pixels ``idx``)."""
         out = []
-        for x0, x1, fx, y0, y1, fy in self.grid_tables:
+        for (x0, x1, fx, y0, y1, fy), bins in zip(self.grid_tables, self.bins, strict=True):
             cx0, cx1, ry0, ry1 = x0[col], x1[col], y0[row], y1[row]
-            out.append((ry0 + cx0, ry0 + cx1, ry1 + cx0, ry1 + cx1, fx[col][:, None],
-                        fy[row][:, None]))
+            tap = (ry0 + cx0, ry0 + cx1, ry1 + cx0, ry1 + cx1, fx[col][:, None],
+                   fy[row][:, None])
+            if bins:
+                z0, dz, fz = self.z_taps[bins]
+                z = z0[idx]
+                tap = (*(t + z for t in tap[:4]), *tap[4:], dz[idx], fz[idx][:, None])
+            out.append(tap)
         return out
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -242,7 +266,7 @@ class _Batcher:
         norm = torch.clamp((s - self.centre) / self.scale, -1.0, 1.0)
         # Same float32 operations as mlp_decode.encode_numpy.
         args = ((norm * self.pi)[:, :, None] * self.powers).reshape(batch, -1)
-        self.last_taps = self.taps(row, col) if self.grid_tables else None
+        self.last_taps = self.taps(row, col, idx) if self.grid_tables else None
         return self.tx[col], self.ty[row], torch.sin(args), torch.cos(args), s, self.hdr[idx]
 
 
@@ -310,6 +334,8 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     elif inputs != "xyrgb":
         raise GainMLPError(f"unknown inputs {inputs!r}; use xyrgb or xy")
     out_c, out_s, out_lo, out_hi = output_constants(kind, transform, sdr, hdr, eps)
+    guide = (guide_range(sdr) if grid is not None and any(is_bilateral(g) for g in grid.shapes)
+             else (0.0, 1.0))
 
     def params_of(model: GainMLPNet) -> MlpParams:
         return MlpParams(activation=activation, weights=model.stored_weights(),
@@ -317,7 +343,8 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
                          out_scale=out_s, out_min=out_lo, out_max=out_hi,
                          output_transform=transform, precision=precision,
                          n_frequencies=N_FREQUENCIES, grids=model.stored_grids(),
-                         grid_entry=entry, grid_precision=grid.precision if grid else "fp16")
+                         grid_entry=entry, grid_precision=grid.precision if grid else "fp16",
+                         grid_guide=guide)
 
     with torch_threads():
         torch.manual_seed(options.seed)
@@ -345,7 +372,7 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
                              for a in (out_c, out_s, out_lo, out_hi))
         groups = [{"params": list(model.weights), "lr": options.lr}]
         if grid is not None:
-            batcher.add_grids(grid.shapes, sdr.shape[0])
+            batcher.add_grids(grid.shapes, sdr.shape[0], guide)
             groups[0]["params"].append(model.grid_weight)
             groups.append({"params": list(model.grids), "lr": grid_lr})
         optimiser = torch.optim.Adam(groups, lr=options.lr, betas=(0.9, 0.999))

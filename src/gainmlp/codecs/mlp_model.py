@@ -72,7 +72,7 @@ class GainMLPNet(torch.nn.Module):
     def __init__(self, width: int = 16, hidden_layers: int = 2, activation: str = "relu",
                  n_inputs: int = N_INPUTS, n_frequencies: int = N_FREQUENCIES,
                  n_outputs: int = N_OUTPUTS,
-                 grids: Sequence[tuple[int, int, int]] = (), grid_entry: int = 1) -> None:
+                 grids: Sequence[tuple[int, ...]] = (), grid_entry: int = 1) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}")
@@ -97,7 +97,7 @@ class GainMLPNet(torch.nn.Module):
         if self.grid_shapes and not (1 <= grid_entry <= hidden_layers):
             raise ValueError(f"grid entry layer {grid_entry} outside 1..{hidden_layers}")
         self.grid_entry = grid_entry
-        self.n_grid = sum(c for _, _, c in self.grid_shapes)
+        self.n_grid = sum(g[-1] for g in self.grid_shapes)
         self.grids = torch.nn.ParameterList(
             [torch.nn.Parameter(torch.zeros(g, dtype=torch.float32)) for g in self.grid_shapes])
         self.grid_weight = (torch.nn.Parameter(torch.zeros(width, self.n_grid))
@@ -138,12 +138,24 @@ class GainMLPNet(torch.nn.Module):
     def grid_features(self, taps: Sequence[tuple[torch.Tensor, ...]]) -> torch.Tensor:
         """Bilinear grid samples ``(B, n_grid)``; ``taps`` per grid: four flat indices
         (top-left, top-right, bottom-left, bottom-right) into ``rows * cols`` and the
-        ``(B, 1)`` weights of the second column and second row."""
+        ``(B, 1)`` weights of the second column and second row. For a bilateral grid
+        ``(rows, cols, bins, C)`` the indices address ``rows * cols * bins`` at the lower
+        luma bin and two more entries follow: the offset to the upper bin ``(B,)`` and its
+        ``(B, 1)`` weight (trilinear interpolation)."""
         feats = []
-        for g, (i00, i01, i10, i11, fx, fy) in zip(self.grids, taps, strict=True):
-            flat = g.reshape(-1, g.shape[2])
-            top = torch.lerp(flat[i00], flat[i01], fx)
-            bottom = torch.lerp(flat[i10], flat[i11], fx)
+        for g, tap in zip(self.grids, taps, strict=True):
+            i00, i01, i10, i11, fx, fy = tap[:6]
+            flat = g.reshape(-1, g.shape[-1])
+            if len(tap) == 8:
+                dz, fz = tap[6], tap[7]
+
+                def at(i: torch.Tensor, flat=flat, dz=dz, fz=fz) -> torch.Tensor:
+                    return torch.lerp(flat[i], flat[i + dz], fz)
+            else:
+                def at(i: torch.Tensor, flat=flat) -> torch.Tensor:
+                    return flat[i]
+            top = torch.lerp(at(i00), at(i01), fx)
+            bottom = torch.lerp(at(i10), at(i11), fx)
             feats.append(torch.lerp(top, bottom, fy))
         return feats[0] if len(feats) == 1 else torch.cat(feats, dim=1)
 
@@ -224,7 +236,7 @@ class GainMLPNet(torch.nn.Module):
         return [w.numpy().copy() for w in out]
 
     def stored_grids(self) -> list[np.ndarray]:
-        """The grids as float32 ``(rows, cols, C)`` arrays."""
+        """The grids as float32 ``(rows, cols[, bins], C)`` arrays."""
         return [g.detach().to("cpu", torch.float32).numpy().copy() for g in self.grids]
 
     def load_grids(self, grids: list[np.ndarray]) -> None:
