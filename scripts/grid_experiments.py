@@ -109,7 +109,7 @@ def load_pair(name: str, tmo: str, size: int, cache: Path) -> tuple[np.ndarray, 
 
 
 def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
-               batch: int, device: str = "cpu") -> tuple[float, int, float]:
+               batch: int, device: str = "cpu", seed: int = 0) -> tuple[float, int, float]:
     """(PSNR dB, payload bytes, seconds) of one configuration or baseline."""
     t0 = time.perf_counter()
     if name in BASELINES:
@@ -118,11 +118,15 @@ def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
         body = encode_residual(method, sdr, hdr, DEFAULT_EPS, opts)
         out = decode_residual(method, body, sdr, DEFAULT_EPS)
     else:
-        grid, precision, entry, lr_scale = CONFIGS[name]
+        # a "+cos" suffix: the same configuration with the cosine-tail learning rate
+        base = name.removesuffix("+cos")
+        schedule = "cosine-tail" if base != name else "constant"
+        grid, precision, entry, lr_scale = CONFIGS[base]
         opts = EncodeOptions(steps=steps, batch=batch, precision=precision, grid=grid,
-                             device=device)
-        if name == "auto":
-            opts = EncodeOptions(steps=steps, batch=batch, grid="auto", device=device)
+                             device=device, lr_schedule=schedule, seed=seed)
+        if base == "auto":
+            opts = EncodeOptions(steps=steps, batch=batch, grid="auto", device=device,
+                                 lr_schedule=schedule, seed=seed)
             res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts)
         else:
             res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
@@ -165,12 +169,20 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true", help="skip rows already in --out")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (fitting only)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes, one pair each")
+    ap.add_argument("--seed", type=int, default=0, help="fitting seed")
+    ap.add_argument("--report", action="store_true",
+                    help="fit nothing: print the tables of --out, averaged over seeds")
     args = ap.parse_args()
+    if args.report:
+        print(report([json.loads(line) for line in args.out.read_text().splitlines() if line],
+                     list(args.baselines) + list(args.configs), args.images, args.tmos))
+        return
     for c in args.configs:
-        if c not in CONFIGS:
-            ap.error(f"unknown config {c!r}; choose from {', '.join(CONFIGS)}")
+        if c.removesuffix("+cos") not in CONFIGS:
+            ap.error(f"unknown config {c!r}; choose from {', '.join(CONFIGS)} "
+                     f"(each also with a +cos suffix: cosine-tail learning rate)")
 
-    tag = {"size": args.size, "steps": args.steps, "batch": args.batch}
+    tag = {"size": args.size, "steps": args.steps, "batch": args.batch, "seed": args.seed}
     rows: list[dict] = []
     if args.resume and args.out.is_file():
         rows = [json.loads(line) for line in args.out.read_text().splitlines() if line]
@@ -203,11 +215,11 @@ def run_pair(image: str, tmo: str, names: list[str], settings: dict) -> list[dic
     if settings["device"] == "cpu":
         os.environ.setdefault("GAINMLP_THREADS", "1")
     sdr, hdr = load_pair(image, tmo, settings["size"], Path(settings["cache"]))
-    tag = {k: settings[k] for k in ("size", "steps", "batch")}
+    tag = {k: settings[k] for k in ("size", "steps", "batch", "seed")}
     rows = []
     for name in names:
         value, size, secs = run_config(name, sdr, hdr, settings["steps"], settings["batch"],
-                                       settings["device"])
+                                       settings["device"], settings["seed"])
         row = {"config": name, "image": image, "tmo": tmo, "psnr": value, "bytes": size,
                "seconds": secs, "device": settings["device"], **tag}
         rows.append(row)
@@ -216,6 +228,27 @@ def run_pair(image: str, tmo: str, names: list[str], settings: dict) -> list[dic
         print(f"{image:18s} {tmo:16s} {name:14s} {value:6.2f} dB {size / 1024:6.2f} KB "
               f"{secs:6.1f} s ({sdr.shape[1]}x{sdr.shape[0]})", flush=True)
     return rows
+
+
+def report(rows: list[dict], names: list[str], images: list[str], tmos: list[str]) -> str:
+    """Means per tone mapper and the per-pair table, PSNR averaged over the seeds run,
+    plus how far two seeds of the same configuration land apart."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["config"], r["image"], r["tmo"]), []).append(r)
+    mean_rows = [{**g[0], "psnr": float(np.mean([r["psnr"] for r in g])),
+                  "seeds": len(g)} for g in groups.values()]
+    lines = [summarise(mean_rows, names, tmos), "",
+             per_pair_table(mean_rows, names, images, tmos), "",
+             "| config | seeds | mean abs seed difference dB | largest |",
+             "| --- | --- | --- | --- |"]
+    for name in names:
+        diffs = [abs(g[0]["psnr"] - g[1]["psnr"]) for k, g in groups.items()
+                 if k[0] == name and len(g) >= 2]
+        seeds = max((len(g) for k, g in groups.items() if k[0] == name), default=0)
+        if diffs:
+            lines.append(f"| {name} | {seeds} | {np.mean(diffs):.2f} | {max(diffs):.2f} |")
+    return "\n".join(lines)
 
 
 def per_pair_table(rows: list[dict], names: list[str], images: list[str],

@@ -45,3 +45,15 @@ def test_parallel_jobs_give_the_same_results(tmp_path):
                          jobs=2)
     assert [(r["label"], r["psnr"], r["payload_bytes"]) for r in one] == [
         (r["label"], r["psnr"], r["payload_bytes"]) for r in two]
+
+
+def test_cache_keys_follow_what_a_variant_computes():
+    """The paper's network keeps its earlier key (same computation); the default grid's key
+    names its schedule, so results of the earlier opt-in grid are never reused for it."""
+    from gainmlp.bench import PAPER_NET, Variant, variants_for
+
+    labels = {v.label: v for v in variants_for("table1", quick=True)}
+    assert labels["Gamma-MLP"].key() == '{"method": "gamma-mlp"}'
+    assert Variant("x", "gamma-mlp", dict(PAPER_NET)).key() == '{"method": "gamma-mlp"}'
+    grid_key = labels["Gamma-MLP+grid"].key()
+    assert '"lr_schedule": "cosine-tail"' in grid_key and '"grid": "auto"' in grid_key

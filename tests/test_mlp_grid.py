@@ -428,3 +428,41 @@ def test_fitted_bilateral_grid_decodes_like_torch() -> None:
                               DEFAULT_EPS), hdr)
     after = _psnr(decode_mlp("gamma-mlp", body, sdr, DEFAULT_EPS), hdr)
     assert after > before + 3, (before, after)
+
+
+# -- defaults: grid and cosine-tail learning rate ---------------------------------------------
+
+def test_lr_factor_schedules() -> None:
+    assert all(mlp_fit.lr_factor("constant", s, 1000) == 1.0 for s in (0, 500, 999))
+    f = [mlp_fit.lr_factor("cosine-tail", s, 1000) for s in range(1000)]
+    assert f[0] == f[499] == 1.0 and f[500] == pytest.approx(1.0)
+    assert f[999] == pytest.approx(mlp_fit.LR_TAIL_FLOOR)
+    assert f[749] == pytest.approx(0.5 * (1 + mlp_fit.LR_TAIL_FLOOR), abs=2e-3)
+    assert all(a >= b for a, b in zip(f, f[1:], strict=False))
+    with pytest.raises(GainMLPError):
+        mlp_fit.lr_factor("step", 0, 10)
+
+
+def test_default_options_fit_the_grid_with_the_cosine_tail() -> None:
+    opts = EncodeOptions()
+    assert opts.grid == "auto" and opts.lr_schedule == "cosine-tail"
+    sdr, hdr = _pair(20, 24)
+    body = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS,
+                              EncodeOptions(steps=4, batch=256))
+    p = unpack_mlp_body(body)
+    assert body[0] == GRID_BODY_VERSION and p.grid_shapes == [(32, 32, 4)]
+    assert p.precision == "fp16" and p.grid_precision == "u8" and len(body) + 40 == 8885
+    with pytest.raises(GainMLPError):
+        mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS,
+                           EncodeOptions(steps=4, batch=256, lr_schedule="linear"))
+
+
+def test_cosine_tail_changes_only_the_second_half() -> None:
+    sdr, hdr = _pair(20, 24)
+    kw = dict(steps=20, batch=256, grid=None)
+    a = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, EncodeOptions(**kw),
+                        snapshots=(10, 20))
+    b = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS,
+                        EncodeOptions(lr_schedule="constant", **kw), snapshots=(10, 20))
+    assert pack_mlp_body(a.snapshots[10]) == pack_mlp_body(b.snapshots[10])
+    assert pack_mlp_body(a.snapshots[20]) != pack_mlp_body(b.snapshots[20])

@@ -54,16 +54,20 @@ def _add_encode_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, default=1000, help="Adam steps (default 1000)")
     g.add_argument("--batch", type=int, default=65536, help="pixels per step (default 65536)")
     g.add_argument("--lr", type=float, default=1e-2, help="learning rate (default 1e-2)")
+    g.add_argument("--lr-schedule", choices=("constant", "cosine-tail"),
+                   default="cosine-tail",
+                   help="cosine-tail (default): decay to 1%% over the second half of the "
+                   "steps; constant: the paper's recipe")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     g.add_argument("--activation", choices=("auto", "relu", "sine"), default="auto")
     g.add_argument("--precision", choices=("auto", "fp32", "fp16"), default="auto",
                    help="weight precision (auto: fp16 with a grid, else fp32)")
-    g.add_argument("--grid", default="none", metavar="SPEC",
-                   help="learned low-resolution grid beside the MLP (docs/grid.md): none "
-                   "(the paper's network, default), auto (32x32x4:u8; +3 dB with local tone "
-                   "mapping, 8.7 KB), or ROWSxCOLSxC"
-                   "[+...][:fp16|:fp32|:u8]")
+    g.add_argument("--grid", default="auto", metavar="SPEC",
+                   help="learned low-resolution grid beside the MLP (docs/grid.md): auto "
+                   "(default, 32x32x4:u8, 8.7 KB payload; +5 dB with local tone mapping), "
+                   "none (the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
+                   "(bilateral), several joined by +, [:fp16|:fp32|:u8]")
     g.add_argument("--no-meta-init", dest="meta_init", action="store_false",
                    help="start from random weights instead of the shipped meta-init")
     g.add_argument("--loss", choices=("map", "hdr"), default="map",
@@ -77,7 +81,8 @@ def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
         raise GainMLPError("--steps, --batch and --lr must be positive")
     return EncodeOptions(
         scale=args.scale, quality=args.quality, width=args.width, steps=args.steps,
-        batch=args.batch, lr=args.lr, seed=args.seed, device=args.device,
+        batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed,
+        device=args.device,
         activation=args.activation, precision=args.precision, meta_init=args.meta_init,
         loss=args.loss, progress=progress, grid=_grid(args.grid),
     )
@@ -234,7 +239,8 @@ def evaluate(sdr, hdr: np.ndarray, method: str, options: EncodeOptions, eps: flo
     else:
         record.update(width_mlp=options.width, steps=options.steps,
                       activation=options.activation, precision=options.precision,
-                      meta_init=options.meta_init, loss=options.loss, grid=options.grid)
+                      meta_init=options.meta_init, loss=options.loss, grid=options.grid,
+                      lr_schedule=options.lr_schedule)
     return record
 
 
