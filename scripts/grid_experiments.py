@@ -76,6 +76,8 @@ CONFIGS: dict[str, tuple[str | None, str, int, float]] = {
     "b32x4x1": ("32x32x4x1:u8", "fp16", 1, 0.1),
     "b32x4x1-lr1": ("32x32x4x1:u8", "fp16", 1, 1.0),
     "b32x2x2": ("32x32x2x2:u8", "fp16", 1, 0.1),
+    "g36x4u8": ("36x36x4:u8", "fp16", 1, 1.0),   # the largest 4-channel grid under 10 KB
+    "g32x5u8": ("32x32x5:u8", "fp16", 1, 1.0),
     "b16x8x2+g32x2": ("16x16x8x2+32x32x2:u8", "fp16", 1, 0.1),
     "auto": ("auto", "fp32", 0, 0.0),  # whatever EncodeOptions(grid="auto") does
 }
@@ -109,7 +111,8 @@ def load_pair(name: str, tmo: str, size: int, cache: Path) -> tuple[np.ndarray, 
 
 
 def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
-               batch: int, device: str = "cpu", seed: int = 0) -> tuple[float, int, float]:
+               batch: int, device: str = "cpu", seed: int = 0,
+               method: str = "gamma-mlp") -> tuple[float, int, float]:
     """(PSNR dB, payload bytes, seconds) of one configuration or baseline."""
     t0 = time.perf_counter()
     if name in BASELINES:
@@ -127,12 +130,12 @@ def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
         if base == "auto":
             opts = EncodeOptions(steps=steps, batch=batch, grid="auto", device=device,
                                  lr_schedule=schedule, seed=seed)
-            res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts)
+            res = mlp_fit.fit_mlp(method, sdr, hdr, DEFAULT_EPS, opts)
         else:
-            res = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
+            res = mlp_fit.fit_mlp(method, sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
                                   grid_lr_scale=lr_scale)
         body = pack_mlp_body(res.params)
-        out = decode_residual("gamma-mlp", body, sdr, DEFAULT_EPS)
+        out = decode_residual(method, body, sdr, DEFAULT_EPS)
     return psnr(hdr, out), len(body) + OUTER, time.perf_counter() - t0
 
 
@@ -170,6 +173,10 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (fitting only)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes, one pair each")
     ap.add_argument("--seed", type=int, default=0, help="fitting seed")
+    ap.add_argument("--method", default="gamma-mlp", choices=("gamma-mlp", "gain-mlp",
+                                                             "direct-mlp"),
+                    help="MLP method of the configs; rows of gain/direct are named "
+                    "gain:CONFIG / direct:CONFIG")
     ap.add_argument("--report", action="store_true",
                     help="fit nothing: print the tables of --out, averaged over seeds")
     args = ap.parse_args()
@@ -189,10 +196,12 @@ def main() -> None:
         rows = [r for r in rows if all(r.get(k) == v for k, v in tag.items())]
     done = {(r["config"], r["image"], r["tmo"]) for r in rows}
     names = list(args.baselines) + list(args.configs)
-    jobs = [(image, tmo, [n for n in names if (n, image, tmo) not in done])
+    jobs = [(image, tmo, [n for n in names
+                          if (row_name(n, args.method), image, tmo) not in done])
             for image in args.images for tmo in args.tmos]
     jobs = [j for j in jobs if j[2]]
-    settings = {**tag, "out": str(args.out), "cache": str(args.cache), "device": args.device}
+    settings = {**tag, "out": str(args.out), "cache": str(args.cache), "device": args.device,
+                "method": args.method}
     if args.jobs > 1:
         import multiprocessing
 
@@ -204,10 +213,18 @@ def main() -> None:
         for image, tmo, todo in jobs:
             rows += run_pair(image, tmo, todo, settings)
     rows = [r for r in rows if r["image"] in args.images and r["tmo"] in args.tmos]
+    names = [row_name(n, args.method) for n in names]
     print()
     print(summarise(rows, names, list(args.tmos)))
     print()
     print(per_pair_table(rows, names, args.images, list(args.tmos)))
+
+
+def row_name(name: str, method: str) -> str:
+    """Rows of gain-/direct-mlp fits are named ``gain:CONFIG`` / ``direct:CONFIG``."""
+    if method == "gamma-mlp" or name in BASELINES:
+        return name
+    return f"{method.split('-')[0]}:{name}"
 
 
 def run_pair(image: str, tmo: str, names: list[str], settings: dict) -> list[dict]:
@@ -219,7 +236,9 @@ def run_pair(image: str, tmo: str, names: list[str], settings: dict) -> list[dic
     rows = []
     for name in names:
         value, size, secs = run_config(name, sdr, hdr, settings["steps"], settings["batch"],
-                                       settings["device"], settings["seed"])
+                                       settings["device"], settings["seed"],
+                                       settings["method"])
+        name = row_name(name, settings["method"])
         row = {"config": name, "image": image, "tmo": tmo, "psnr": value, "bytes": size,
                "seconds": secs, "device": settings["device"], **tag}
         rows.append(row)

@@ -466,3 +466,14 @@ def test_cosine_tail_changes_only_the_second_half() -> None:
                         EncodeOptions(lr_schedule="constant", **kw), snapshots=(10, 20))
     assert pack_mlp_body(a.snapshots[10]) == pack_mlp_body(b.snapshots[10])
     assert pack_mlp_body(a.snapshots[20]) != pack_mlp_body(b.snapshots[20])
+
+
+@pytest.mark.parametrize("method", ["gain-mlp", "direct-mlp"])
+def test_auto_grid_is_none_for_gain_and_direct(method: str) -> None:
+    """Measured per method: gain/direct lost with Ward's operator, so "auto" = no grid."""
+    sdr, hdr = _pair(20, 24)
+    body = mlp_fit.encode_mlp(method, sdr, hdr, DEFAULT_EPS, EncodeOptions(steps=2, batch=256))
+    assert body[0] == 1 and len(body) == 9060
+    explicit = mlp_fit.encode_mlp(method, sdr, hdr, DEFAULT_EPS,
+                                  EncodeOptions(steps=2, batch=256, grid=mlp_fit.DEFAULT_GRID))
+    assert explicit[0] == GRID_BODY_VERSION

@@ -65,7 +65,8 @@ def _add_encode_flags(p: argparse.ArgumentParser) -> None:
                    help="weight precision (auto: fp16 with a grid, else fp32)")
     g.add_argument("--grid", default="auto", metavar="SPEC",
                    help="learned low-resolution grid beside the MLP (docs/grid.md): auto "
-                   "(default, 32x32x4:u8, 8.7 KB payload; +5 dB with local tone mapping), "
+                   "(default: 32x32x4:u8 for gamma-mlp, 8.7 KB payload, +5 dB with local tone "
+                   "mapping; none for gain-/direct-mlp, where it lost with Ward's operator), "
                    "none (the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
                    "(bilateral), several joined by +, [:fp16|:fp32|:u8]")
     g.add_argument("--no-meta-init", dest="meta_init", action="store_false",

@@ -49,7 +49,8 @@ class EncodeOptions:
     # mlp_fit.DEFAULT_GRID (32x32x4:u8; payload 8.7 KB with precision fp16, 13.2 KB with
     # fp32), None/"none" = no grid (version-1 body, the paper's network), or
     # "ROWSxCOLSxC[+...][:fp16|:fp32|:u8]"
-    # "auto" is the default: it beat the paper's network on every dev pair (docs/grid.md)
+    # "auto" is the default: mlp_fit.AUTO_GRID per method (gamma-mlp: 32x32x4:u8, which beat
+    # the paper's network on every dev pair; gain-/direct-mlp: none), docs/grid.md
     grid: str | None = "auto"
     # "xyrgb" (the method) or "xy": the paper's Table-2 ablation, the network never sees
     # the SDR colour (stored as an input scale so large the colour inputs are constant)

@@ -62,6 +62,11 @@ HEAVY_TAIL = 8.0  # see choose_transform
 # 16x16x2:u8 grid, which would keep fp32 weights within 10 KB, lost up to 7.7 dB with a
 # global tone mapper.
 DEFAULT_GRID = "32x32x4:u8"
+# What "auto" means per method. Gain- and direct-MLP keep the paper's network: with the grid
+# they lost with Ward's operator on the dev set (gain 46.44 -> 45.93 dB mean, worst pair
+# -1.74; direct 51.02 -> 50.60) while gaining elsewhere (docs/grid.md), so by the rule of
+# the grid study (default only where it wins with every tone mapper) they get none.
+AUTO_GRID: dict[str, str | None] = {"gamma": DEFAULT_GRID, "gain": None, "direct": None}
 XY_ONLY_SCALE = 1e30  # colour inputs divided by this are 0 to float32 precision
 GRID_ENTRY = 1             # the grid features enter the first layer
 GRID_LR_SCALE = 1.0        # grid learning rate = options.lr * GRID_LR_SCALE (docs/grid.md;
@@ -99,10 +104,11 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def resolve_grid(spec: str | None) -> GridSpec | None:
-    """``EncodeOptions.grid`` -> the grid to fit (``"auto"`` -> :data:`DEFAULT_GRID`)."""
+def resolve_grid(spec: str | None, kind: str = "gamma") -> GridSpec | None:
+    """``EncodeOptions.grid`` -> the grid to fit; ``"auto"`` -> :data:`AUTO_GRID` of the
+    method's kind (``"gamma"``, ``"gain"``, ``"direct"``)."""
     if spec is not None and str(spec).strip().lower() == "auto":
-        spec = DEFAULT_GRID
+        spec = AUTO_GRID[kind]
     return parse_grid_spec(spec)
 
 
@@ -343,7 +349,7 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     if options.steps < 0 or options.batch < 1 or not (1 <= options.width <= 1024):
         raise GainMLPError("steps must be >= 0, batch >= 1 and width in 1..1024")
     device = resolve_device(options.device)
-    grid = resolve_grid(getattr(options, "grid", None))
+    grid = resolve_grid(getattr(options, "grid", None), kind)
     precision = resolve_precision(options.precision, grid is not None)
     entry = GRID_ENTRY if grid_entry is None else int(grid_entry)
     if grid is not None and not (1 <= entry <= HIDDEN_LAYERS):
