@@ -477,3 +477,31 @@ def test_auto_grid_is_none_for_gain_and_direct(method: str) -> None:
     explicit = mlp_fit.encode_mlp(method, sdr, hdr, DEFAULT_EPS,
                                   EncodeOptions(steps=2, batch=256, grid=mlp_fit.DEFAULT_GRID))
     assert explicit[0] == GRID_BODY_VERSION
+
+
+@pytest.mark.parametrize("shapes", [((3, 4, 2),), ((3, 4, 5, 2), (2, 3, 1))])
+def test_mutated_grid_bodies_fail_cleanly(shapes) -> None:
+    """Random byte flips, truncations and extensions of v2/v3 bodies: either a valid body or
+    a one-line GainMLPError, and a body that parses also decodes."""
+    body = pack_mlp_body(_grid_params(shapes, grid_precision="u8"))
+    rng = np.random.default_rng(11)
+    sdr, _ = _pair(8, 8)
+    for _ in range(300):
+        data = bytearray(body)
+        for _ in range(int(rng.integers(1, 4))):
+            data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        cut = int(rng.integers(0, 3))
+        if cut == 1:
+            data = data[:int(rng.integers(0, len(data)))]
+        elif cut == 2:
+            data += bytes(int(rng.integers(1, 9)))
+        try:
+            params = unpack_mlp_body(bytes(data))
+        except GainMLPError as exc:
+            assert "\n" not in str(exc)
+            continue
+        with np.errstate(all="ignore"):
+            try:
+                decode_mlp("gamma-mlp", pack_mlp_body(params), sdr, DEFAULT_EPS)
+            except GainMLPError:
+                pass
