@@ -76,6 +76,8 @@ CONFIGS: dict[str, tuple[str | None, str, int, float]] = {
     "b32x4x1": ("32x32x4x1:u8", "fp16", 1, 0.1),
     "b32x4x1-lr1": ("32x32x4x1:u8", "fp16", 1, 1.0),
     "b32x2x2": ("32x32x2x2:u8", "fp16", 1, 0.1),
+    "g64x2u8-lr0.1": ("64x64x2:u8", "fp16", 1, 0.1),  # over 10 KB: how fast grids pay off
+    "g64x4u8-lr0.1": ("64x64x4:u8", "fp16", 1, 0.1),
     "g36x4u8": ("36x36x4:u8", "fp16", 1, 1.0),   # the largest 4-channel grid under 10 KB
     "g32x5u8": ("32x32x5:u8", "fp16", 1, 1.0),
     "b16x8x2+g32x2": ("16x16x8x2+32x32x2:u8", "fp16", 1, 0.1),
