@@ -46,8 +46,8 @@ DATA = Path(os.environ.get("GAINMLP_DATA", Path(__file__).resolve().parents[2] /
                           / "data" / "hdr"))
 OUTER = 40
 
-# name -> (grid option, weight precision, entry layer, grid lr scale)
-CONFIGS: dict[str, tuple[str | None, str, int, float]] = {
+# name -> (grid option, weight precision, entry layer, grid lr scale); None = the codec default
+CONFIGS: dict[str, tuple[str | None, str, int | None, float | None]] = {
     "plain": (None, "fp32", 1, 1.0),
     "plain-fp16": (None, "fp16", 1, 1.0),
     "g32": ("32x32x2", "fp16", 1, 1.0),
@@ -81,7 +81,7 @@ CONFIGS: dict[str, tuple[str | None, str, int, float]] = {
     "g36x4u8": ("36x36x4:u8", "fp16", 1, 1.0),   # the largest 4-channel grid under 10 KB
     "g32x5u8": ("32x32x5:u8", "fp16", 1, 1.0),
     "b16x8x2+g32x2": ("16x16x8x2+32x32x2:u8", "fp16", 1, 0.1),
-    "auto": ("auto", "fp32", 0, 0.0),  # whatever EncodeOptions(grid="auto") does
+    "auto": ("auto", "auto", None, None),  # whatever EncodeOptions(grid="auto") does
 }
 # name -> (method, scale); q80 like the paper's conventional maps
 BASELINES = {"gain-jpeg-s4": ("gain-jpeg", 4), "gamma-jpeg-s2": ("gamma-jpeg", 2),
@@ -129,13 +129,8 @@ def run_config(name: str, sdr: np.ndarray, hdr: np.ndarray, steps: int,
         grid, precision, entry, lr_scale = CONFIGS[base]
         opts = EncodeOptions(steps=steps, batch=batch, precision=precision, grid=grid,
                              device=device, lr_schedule=schedule, seed=seed)
-        if base == "auto":
-            opts = EncodeOptions(steps=steps, batch=batch, grid="auto", device=device,
-                                 lr_schedule=schedule, seed=seed)
-            res = mlp_fit.fit_mlp(method, sdr, hdr, DEFAULT_EPS, opts)
-        else:
-            res = mlp_fit.fit_mlp(method, sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
-                                  grid_lr_scale=lr_scale)
+        res = mlp_fit.fit_mlp(method, sdr, hdr, DEFAULT_EPS, opts, grid_entry=entry,
+                              grid_lr_scale=lr_scale)
         body = pack_mlp_body(res.params)
         out = decode_residual(method, body, sdr, DEFAULT_EPS)
     return psnr(hdr, out), len(body) + OUTER, time.perf_counter() - t0

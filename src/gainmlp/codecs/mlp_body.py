@@ -507,16 +507,22 @@ def _n_values(shapes: list[GridShape]) -> int:
     return sum(int(np.prod(s)) for s in shapes)
 
 
-def grid_section_size(shapes: list[GridShape], precision: str) -> int:
-    """Bytes a version-2/3 body spends on its grids (section, values; not the columns)."""
+_GRID_ITEM_BYTES = {"fp32": 4, "fp16": 2, "u8": 1}
+
+
+def _grid_head_size(shapes: list[GridShape], precision: str) -> int:
+    """Bytes of a version-2/3 grid section before the weights (no values)."""
     n_chan = sum(int(s[-1]) for s in shapes)
-    item = {"fp32": 4, "fp16": 2, "u8": 1}[precision]
     if any(is_bilateral(s) for s in shapes):
         dims = _GUIDE.size + _GRID_DIMS3.size * len(shapes)
     else:
         dims = _GRID_DIMS.size * len(shapes)
-    return (_GRID_HEAD.size + dims + (8 * n_chan if precision == "u8" else 0)
-            + _n_values(shapes) * item)
+    return _GRID_HEAD.size + dims + (8 * n_chan if precision == "u8" else 0)
+
+
+def grid_section_size(shapes: list[GridShape], precision: str) -> int:
+    """Bytes a version-2/3 body spends on its grids (section, values; not the columns)."""
+    return _grid_head_size(shapes, precision) + _n_values(shapes) * _GRID_ITEM_BYTES[precision]
 
 
 def body_size(n_inputs: int, n_frequencies: int, hidden: list[int], n_outputs: int,
@@ -593,8 +599,7 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
     if np.any(outs[:, 2] > outs[:, 3]):
         raise GainMLPError("MLP body holds an output minimum above its maximum")
     if shapes:
-        off += grid_section_size(shapes, grid_prec) - _n_values(shapes) * {
-            "fp32": 4, "fp16": 2, "u8": 1}[grid_prec]
+        off += _grid_head_size(shapes, grid_prec)
     dtype = _DTYPES[precision]
     weights = []
     n_g = sum(int(s[-1]) for s in shapes)
