@@ -35,3 +35,8 @@ def pair_files(tmp_path, pair):
     imageio.write_sdr_png(tmp_path / "sdr.png", sdr_u8)
     imageio.write_hdr(tmp_path / "hdr.png", hdr_pq)
     return tmp_path / "sdr.png", tmp_path / "hdr.png"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/fixtures/payloads and tests/expected (see golden.py)")
