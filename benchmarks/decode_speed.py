@@ -17,8 +17,8 @@ import tracemalloc
 import numpy as np
 
 from gainmlp import residual
-from gainmlp.codecs.mlp_body import MlpParams, pack_mlp_body
-from gainmlp.codecs.mlp_decode import decode_mlp, denormalise_outputs, forward_numpy
+from gainmlp.codecs.mlp.decode import decode_mlp, denormalise_outputs, forward_numpy
+from gainmlp.codecs.mlp.format import MlpParams, pack_mlp_body
 
 
 def random_params(width: int, seed: int = 0) -> MlpParams:

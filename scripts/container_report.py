@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from gainmlp import colorimetry, metrics
-from gainmlp.bench import _downscale_linear
+from gainmlp.api import encode
 from gainmlp.codecs import EncodeOptions
 from gainmlp.colorimetry import SdrEncoding
 from gainmlp.container import gainmap_jpeg, photo
 from gainmlp.container.ultrahdr import ultrahdr_from_pair
-from gainmlp.imageio import SdrImage, decode_sdr_bytes, encode_sdr_jpeg, read_hdr_linear
+from gainmlp.evaluation.bench import _downscale_linear
+from gainmlp.image import SdrImage
+from gainmlp.io.images import decode_sdr_bytes, encode_sdr_jpeg, read_hdr_linear
 from gainmlp.pair import make_pair
-from gainmlp.pipeline import encode
 
 
 def libultrahdr_pq(data: bytes) -> np.ndarray | None:

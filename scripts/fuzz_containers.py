@@ -27,7 +27,7 @@ from PIL import Image
 from gainmlp.container import gainmap_jpeg as gj
 from gainmlp.container import jpeg_segments as js
 from gainmlp.errors import GainMLPError
-from gainmlp.gainmap_math import GainMapMetadata
+from gainmlp.iso_gainmap import GainMapMetadata
 
 
 def seeds() -> list[bytes]:

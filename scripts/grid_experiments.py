@@ -33,14 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gainmlp.codecs import EncodeOptions, decode_residual, encode_residual, mlp_fit
-from gainmlp.codecs.mlp_body import pack_mlp_body
+from gainmlp.api import sdr_in_hdr_space
+from gainmlp.codecs import EncodeOptions, decode_residual, encode_residual
+from gainmlp.codecs.mlp import fit as mlp_fit
+from gainmlp.codecs.mlp.format import pack_mlp_body
 from gainmlp.colorimetry import SdrEncoding
-from gainmlp.imageio import read_hdr_linear
+from gainmlp.io.images import read_hdr_linear
 from gainmlp.metrics import psnr
 from gainmlp.pair import make_pair
-from gainmlp.pipeline import sdr_in_hdr_space
-from gainmlp.residual import DEFAULT_EPS
+from gainmlp.paper_residual import DEFAULT_EPS
 
 DATA = Path(os.environ.get("GAINMLP_DATA", Path(__file__).resolve().parents[2] / "shared"
                           / "data" / "hdr"))

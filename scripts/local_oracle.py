@@ -29,10 +29,10 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grid_experiments import load_pair  # noqa: E402
 
-from gainmlp.codecs.mlp_fit import _target_values, output_constants  # noqa: E402
-from gainmlp.codecs.mlp_model import GainMLPNet  # noqa: E402
+from gainmlp.codecs.mlp.fit import _target_values, output_constants  # noqa: E402
+from gainmlp.codecs.mlp.model import GainMLPNet  # noqa: E402
 from gainmlp.metrics import psnr  # noqa: E402
-from gainmlp.residual import DEFAULT_EPS, reconstruct  # noqa: E402
+from gainmlp.paper_residual import DEFAULT_EPS, reconstruct  # noqa: E402
 from gainmlp.tonemap import _bilateral_grid  # noqa: E402
 
 LUMA = np.array([0.2627, 0.6780, 0.0593], np.float32)

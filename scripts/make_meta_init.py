@@ -78,15 +78,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from gainmlp import residual  # noqa: E402
-from gainmlp.codecs.mlp_body import MlpParams  # noqa: E402
-from gainmlp.codecs.mlp_fit import (  # noqa: E402
+from gainmlp.codecs.mlp.fit import (  # noqa: E402
     DEFAULT_OUTPUT_TRANSFORM,
     HIDDEN_LAYERS,
     _torch_target,
     input_constants,
     output_constants,
 )
-from gainmlp.codecs.mlp_model import PI32, GainMLPNet  # noqa: E402
+from gainmlp.codecs.mlp.format import MlpParams  # noqa: E402
+from gainmlp.codecs.mlp.model import PI32, GainMLPNet  # noqa: E402
 
 HDR_PEAK_NITS = 1000.0
 SDR_WHITE_NITS = 100.0
@@ -257,9 +257,9 @@ def study(method: str, activation: str, inits: dict[str, MlpParams | None],
           steps: tuple[int, ...] = (100, 250, 500, 1000), batch: int = 65536) -> dict:
     """PSNR (dB, mean over ``pairs``) after ``steps`` for each initialisation."""
     from gainmlp.codecs import EncodeOptions
-    from gainmlp.codecs.mlp_body import pack_mlp_body
-    from gainmlp.codecs.mlp_decode import decode_mlp
-    from gainmlp.codecs.mlp_fit import fit_mlp
+    from gainmlp.codecs.mlp.decode import decode_mlp
+    from gainmlp.codecs.mlp.fit import fit_mlp
+    from gainmlp.codecs.mlp.format import pack_mlp_body
 
     results: dict = {}
     for name, init in inits.items():
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(sdr)} synthetic pairs {sdr.shape[1]}x{sdr.shape[2]} "
           f"({time.perf_counter() - t0:.1f} s)", flush=True)
     device = torch.device(args.device)
-    from gainmlp.codecs.meta_init import meta_file_name, write_meta_file
+    from gainmlp.codecs.mlp.meta_init import meta_file_name, write_meta_file
 
     held = [(str(f), np.load(f)["sdr"], np.load(f)["hdr"]) for f in args.study]
     report: dict = {}

@@ -71,7 +71,7 @@ def main() -> None:
         parts += ["## Table 1, full resolution (Desk, MtTamWest, Tree × 4 tone mappers)\n",
                   "Paper defaults: conventional maps at 1/4 scale, quality 80; MLPs 2×16, "
                   "1000 steps of 65,536 pixels, meta-init; MLP-ITM as in "
-                  "`gainmlp.codecs.mlp_itm_fit`.\n", table1(full),
+                  "`gainmlp.codecs.mlp_itm.fit`.\n", table1(full),
                   "Per tone mapper: [full/table4/table.md](full/table4/table.md).\n"]
     quick = R / "quick" / "table1" / "results.json"
     if quick.exists():

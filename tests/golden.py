@@ -58,7 +58,7 @@ def _api():
     try:
         from gainmlp import SdrImage
     except ImportError:  # layouts before the restructure
-        from gainmlp.imageio import SdrImage
+        from gainmlp.io.images import SdrImage
     from gainmlp.colorimetry import SdrEncoding
 
     return (gainmlp.encode, gainmlp.decode, gainmlp.Payload, gainmlp.EncodeOptions, SdrImage,

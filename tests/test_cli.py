@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from gainmlp import imageio, metrics
+from gainmlp import metrics
 from gainmlp.cli import main
+from gainmlp.io import images as imageio
 
 
 def run(*args):

@@ -5,12 +5,12 @@ import pytest
 from PIL import Image
 
 from gainmlp import metrics
+from gainmlp.api import decode, encode, sdr_in_hdr_space
 from gainmlp.codecs import CONVENTIONAL_METHODS, EncodeOptions
 from gainmlp.colorimetry import SdrEncoding
 from gainmlp.container.payload import HEADER_SIZE, Payload
 from gainmlp.errors import GainMLPError
-from gainmlp.imageio import SdrImage
-from gainmlp.pipeline import decode, encode, sdr_in_hdr_space
+from gainmlp.image import SdrImage
 
 
 @pytest.mark.parametrize("method", CONVENTIONAL_METHODS)

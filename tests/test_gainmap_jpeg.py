@@ -16,7 +16,7 @@ from gainmlp.colorimetry import linear_to_pq_bt2020, sdr_eotf
 from gainmlp.container import gainmap_jpeg as gj
 from gainmlp.container import jpeg_segments as js
 from gainmlp.errors import GainMLPError, GainMLPWarning
-from gainmlp.gainmap_math import (
+from gainmlp.iso_gainmap import (
     GainMapMetadata,
     apply_gain_map,
     compute_gain_map,

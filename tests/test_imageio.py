@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from gainmlp import colorimetry, imageio
+from gainmlp import colorimetry
 from gainmlp.errors import GainMLPError, GainMLPWarning
+from gainmlp.io import images as imageio
 
 
 def test_hdr_png_round_trip_with_cicp(tmp_path, pair):

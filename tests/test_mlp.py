@@ -12,20 +12,20 @@ import numpy as np
 import pytest
 
 from gainmlp.codecs import EncodeOptions
-from gainmlp.codecs.mlp_body import MlpParams, body_size, pack_mlp_body, unpack_mlp_body
-from gainmlp.codecs.mlp_decode import decode_mlp, forward_numpy, normalise_inputs
+from gainmlp.codecs.mlp.decode import decode_mlp, forward_numpy, normalise_inputs
+from gainmlp.codecs.mlp.format import MlpParams, body_size, pack_mlp_body, unpack_mlp_body
 from gainmlp.errors import GainMLPError
-from gainmlp.residual import DEFAULT_EPS
+from gainmlp.paper_residual import DEFAULT_EPS
 
 torch = pytest.importorskip("torch")
 
-from gainmlp.codecs import mlp_fit  # noqa: E402
-from gainmlp.codecs.meta_init import (  # noqa: E402
+from gainmlp.codecs.mlp import fit as mlp_fit  # noqa: E402
+from gainmlp.codecs.mlp.meta_init import (  # noqa: E402
     load_initial_weights,
     read_meta_file,
     write_meta_file,
 )
-from gainmlp.codecs.mlp_model import GainMLPNet, model_from_params  # noqa: E402
+from gainmlp.codecs.mlp.model import GainMLPNet, model_from_params  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 OUTER = 40  # payload header + CRC
@@ -158,8 +158,8 @@ def test_decode_matches_fitted_forward(method: str) -> None:
     with torch.no_grad():
         t = res.model.cpu()(torch.from_numpy(normalise_inputs(raw, p.in_centre, p.in_scale)))
     np.testing.assert_allclose(forward_numpy(p, raw), t.numpy(), atol=1e-5, rtol=0)
-    from gainmlp.codecs.mlp_decode import METHOD_KINDS, denormalise_outputs
-    from gainmlp.residual import reconstruct
+    from gainmlp.codecs.mlp.decode import METHOD_KINDS, denormalise_outputs
+    from gainmlp.paper_residual import reconstruct
 
     mapped = denormalise_outputs(p, t.numpy().astype(np.float64))
     kind = METHOD_KINDS[method]
@@ -177,7 +177,7 @@ def test_decode_rejects_bad_input() -> None:
 
 
 def test_decode_tiles_match_single_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gainmlp.codecs import mlp_decode
+    from gainmlp.codecs.mlp import decode as mlp_decode
 
     sdr, _ = _pair(37, 29)
     body = pack_mlp_body(_random_params(activation="sine"))
@@ -298,7 +298,7 @@ def test_decode_without_torch(tmp_path: Path, grid: str | None) -> None:
 
 
 def test_heavy_tailed_gain_maps_are_fitted_in_log2() -> None:
-    from gainmlp.codecs.mlp_fit import choose_transform
+    from gainmlp.codecs.mlp.fit import choose_transform
 
     rng = np.random.default_rng(0)
     sdr = (0.2 + 0.3 * rng.random((64, 64, 3))).astype(np.float32)

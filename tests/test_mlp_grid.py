@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from gainmlp.codecs import EncodeOptions
-from gainmlp.codecs.mlp_body import (
+from gainmlp.codecs.mlp.decode import (
+    METHOD_KINDS,
+    decode_mlp,
+    denormalise_outputs,
+    forward_numpy,
+    grid_features_at,
+    normalise_inputs,
+)
+from gainmlp.codecs.mlp.format import (
     BILATERAL_BODY_VERSION,
     GRID_BODY_VERSION,
     GridSpec,
@@ -21,21 +29,13 @@ from gainmlp.codecs.mlp_body import (
     parse_grid_spec,
     unpack_mlp_body,
 )
-from gainmlp.codecs.mlp_decode import (
-    METHOD_KINDS,
-    decode_mlp,
-    denormalise_outputs,
-    forward_numpy,
-    grid_features_at,
-    normalise_inputs,
-)
 from gainmlp.errors import GainMLPError
-from gainmlp.residual import DEFAULT_EPS, reconstruct
+from gainmlp.paper_residual import DEFAULT_EPS, reconstruct
 
 torch = pytest.importorskip("torch")
 
-from gainmlp.codecs import mlp_fit  # noqa: E402
-from gainmlp.codecs.mlp_model import GainMLPNet, model_from_params  # noqa: E402
+from gainmlp.codecs.mlp import fit as mlp_fit  # noqa: E402
+from gainmlp.codecs.mlp.model import GainMLPNet, model_from_params  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -199,7 +199,7 @@ def test_numpy_forward_matches_torch(entry: int, activation: str) -> None:
 
 @pytest.mark.parametrize("entry", [1, 2])
 def test_decoder_matches_forward_and_tiles(entry: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gainmlp.codecs import mlp_decode
+    from gainmlp.codecs.mlp import decode as mlp_decode
 
     sdr, _ = _pair(37, 29)
     p = unpack_mlp_body(pack_mlp_body(_grid_params(((4, 4, 2), (9, 6, 1)), entry=entry)))
@@ -300,10 +300,10 @@ def test_xy_only_inputs_ablation_ignores_colour():
     # same positions, different colours: the predicted gamma map is unchanged
     other = np.roll(sdr, 7, axis=1)
     out2 = decode_residual("gamma-mlp", body, other, 1 / 64)
-    from gainmlp import residual
+    from gainmlp import paper_residual
 
-    f1 = residual.gamma_map(out1, sdr)
-    f2 = residual.gamma_map(out2, other)
+    f1 = paper_residual.gamma_map(out1, sdr)
+    f2 = paper_residual.gamma_map(out2, other)
     np.testing.assert_allclose(f1, f2, rtol=1e-4, atol=1e-4)
 
 
@@ -390,7 +390,7 @@ def test_bad_v3_bodies_rejected() -> None:
 
 
 def test_bilateral_decoder_matches_forward_and_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gainmlp.codecs import mlp_decode
+    from gainmlp.codecs.mlp import decode as mlp_decode
 
     sdr, _ = _pair(37, 29)
     p = _grid_params(((4, 4, 5, 2), (9, 6, 1)))

@@ -12,12 +12,12 @@ from conftest import synthetic_pair
 
 from gainmlp import colorimetry
 from gainmlp.codecs import EncodeOptions
-from gainmlp.codecs import mlp_itm_decode as dec
+from gainmlp.codecs.mlp_itm import decode as dec
 from gainmlp.errors import GainMLPError
 from gainmlp.metrics import psnr
 
 torch = pytest.importorskip("torch")
-fit = pytest.importorskip("gainmlp.codecs.mlp_itm_fit")
+fit = pytest.importorskip("gainmlp.codecs.mlp_itm.fit")
 
 
 @pytest.fixture(autouse=True)
@@ -216,7 +216,7 @@ def test_decode_module_does_not_import_torch(tmp_path):
     body_path.write_bytes(dec.pack_itm_body(random_params(7)))
     code = (
         "import sys, numpy as np\n"
-        "from gainmlp.codecs.mlp_itm_decode import decode_itm\n"
+        "from gainmlp.codecs.mlp_itm.decode import decode_itm\n"
         f"body = open({str(body_path)!r}, 'rb').read()\n"
         "out = decode_itm('mlp-itm', body, np.full((9, 11, 3), 0.4, np.float32), 1 / 64)\n"
         "assert out.shape == (9, 11, 3)\n"

@@ -4,14 +4,15 @@ import imagecodecs
 import numpy as np
 import pytest
 
-from gainmlp import imageio, metrics
+from gainmlp import metrics
 from gainmlp.cli import main
 from gainmlp.codecs import EncodeOptions
 from gainmlp.colorimetry import SdrEncoding
 from gainmlp.container import gainmap_jpeg, jpeg_segments, photo
 from gainmlp.container.ultrahdr import ultrahdr_from_pair
 from gainmlp.errors import GainMLPError
-from gainmlp.imageio import SdrImage
+from gainmlp.image import SdrImage
+from gainmlp.io import images as imageio
 
 FAST = ["--steps", "30", "--batch", "2048"]
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .codecs import METHODS, EncodeOptions
-from .container.payload import Payload
-from .errors import GainMLPError
-from .imageio import read_hdr, read_sdr, write_hdr
-from .pipeline import decode, encode
+from gainmlp.api import decode, encode
+from gainmlp.codecs import METHODS, EncodeOptions
+from gainmlp.container.payload import Payload
+from gainmlp.errors import GainMLPError
+from gainmlp.image import SdrImage
+from gainmlp.io import read_hdr, read_sdr, write_hdr
 
 __all__ = [
-    "METHODS", "EncodeOptions", "GainMLPError", "Payload",
+    "METHODS", "EncodeOptions", "GainMLPError", "Payload", "SdrImage",
     "decode", "encode", "read_hdr", "read_sdr", "write_hdr", "__version__",
 ]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .codecs import CONVENTIONAL_METHODS, DEFAULT_METHOD, METHODS, EncodeOptions
-from .colorimetry import PRIMARIES, SDR_TRANSFERS
-from .errors import GainMLPError
+from gainmlp import __version__
+from gainmlp.codecs import CONVENTIONAL_METHODS, DEFAULT_METHOD, METHODS, EncodeOptions
+from gainmlp.colorimetry import PRIMARIES, SDR_TRANSFERS
+from gainmlp.errors import GainMLPError
 
 EXIT_USAGE = 2
 
@@ -91,7 +91,7 @@ def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
 
 def _grid(spec: str) -> str | None:
     """Validate --grid without importing torch."""
-    from .codecs.mlp_body import parse_grid_spec
+    from gainmlp.codecs.mlp.format import parse_grid_spec
 
     if spec.lower() in ("none", "off", ""):
         return None
@@ -101,7 +101,7 @@ def _grid(spec: str) -> str | None:
 
 
 def _read_sdr(path: str, args: argparse.Namespace):
-    from .imageio import read_sdr
+    from gainmlp.io.images import read_sdr
 
     return read_sdr(path, args.sdr_primaries, args.sdr_transfer, args.sdr_white)
 
@@ -114,9 +114,9 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from .container import photo
-    from .imageio import atomic_write, read_hdr
-    from .pipeline import encode
+    from gainmlp.api import encode
+    from gainmlp.container import photo
+    from gainmlp.io.images import atomic_write, read_hdr
 
     out = Path(args.output)
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
@@ -140,14 +140,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.container != "gainmlp" and not to_jpeg:
         raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
     if args.container == "ultrahdr":
-        from .container.ultrahdr import ultrahdr_from_pair
+        from gainmlp.container.ultrahdr import ultrahdr_from_pair
 
         if args.method != "gain-jpeg":
             raise GainMLPError("--container ultrahdr stores a standard gain map: use "
                                "--method gain-jpeg (or --container ultrahdr+mlp for an MLP)")
         data, parts = ultrahdr_from_pair(sdr, hdr, args.scale, args.quality, args.jpeg_quality)
     elif args.container == "ultrahdr+mlp":
-        from .container.ultrahdr import ultrahdr_from_pair
+        from gainmlp.container.ultrahdr import ultrahdr_from_pair
 
         if args.method in CONVENTIONAL_METHODS:
             raise GainMLPError("--container ultrahdr+mlp carries an MLP: choose an -mlp method")
@@ -172,10 +172,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from .container import jpeg_segments, photo
-    from .container.payload import Payload
-    from .imageio import HDR_OUT_EXTENSIONS, write_hdr
-    from .pipeline import decode
+    from gainmlp.api import decode
+    from gainmlp.container import jpeg_segments, photo
+    from gainmlp.container.payload import Payload
+    from gainmlp.io.images import HDR_OUT_EXTENSIONS, write_hdr
 
     out = Path(args.output)
     share = out.suffix.lower() in (".jpg", ".jpeg")
@@ -198,8 +198,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         sdr = _read_sdr(args.sdr, args)
         hdr = decode(payload, sdr.pixels)
     if share:
-        from .container.ultrahdr import ultrahdr_from_pair
-        from .imageio import atomic_write
+        from gainmlp.container.ultrahdr import ultrahdr_from_pair
+        from gainmlp.io.images import atomic_write
 
         data, parts = ultrahdr_from_pair(sdr, hdr, args.scale, args.quality)
         atomic_write(out, data)
@@ -211,42 +211,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate(sdr, hdr: np.ndarray, method: str, options: EncodeOptions, eps: float) -> dict:
-    """Encode, decode and measure one method on one pair (the ``eval`` JSON record)."""
-    from . import metrics
-    from .pipeline import decode, encode
-
-    t0 = time.perf_counter()
-    payload = encode(sdr, hdr, method, options, eps=eps)
-    t1 = time.perf_counter()
-    data = payload.to_bytes()
-    from .container.payload import Payload
-
-    rebuilt = decode(Payload.from_bytes(data), sdr.pixels)
-    t2 = time.perf_counter()
-    height, width = hdr.shape[:2]
-    record = {
-        "method": method,
-        "width": width,
-        "height": height,
-        "payload_bytes": len(data),
-        "bpp": metrics.bits_per_pixel(len(data), width, height),
-        **metrics.all_metrics(hdr, rebuilt),
-        "encode_seconds": t1 - t0,
-        "decode_seconds": t2 - t1,
-    }
-    if method in CONVENTIONAL_METHODS:
-        record.update(scale=options.scale, quality=options.quality)
-    else:
-        record.update(width_mlp=options.width, steps=options.steps,
-                      activation=options.activation, precision=options.precision,
-                      meta_init=options.meta_init, loss=options.loss, grid=options.grid,
-                      lr_schedule=options.lr_schedule)
-    return record
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .imageio import read_hdr
+    from gainmlp.evaluation.evaluate import evaluate
+    from gainmlp.io.images import read_hdr
 
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
@@ -260,8 +227,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
-    from .imageio import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
-    from .pair import make_pair
+    from gainmlp.io.images import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from gainmlp.pair import make_pair
 
     linear = read_hdr_linear(args.hdr)
     sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=args.tmo, peak_nits=args.peak)
@@ -274,12 +241,13 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import metrics
-    from .colorimetry import SdrEncoding
-    from .container import photo
-    from .imageio import SdrImage, atomic_write, encode_hdr_png, write_hdr, write_sdr_png
-    from .pair import make_pair
-    from .scene import demo_scene
+    from gainmlp import metrics
+    from gainmlp.colorimetry import SdrEncoding
+    from gainmlp.container import photo
+    from gainmlp.image import SdrImage
+    from gainmlp.io.images import atomic_write, encode_hdr_png, write_hdr, write_sdr_png
+    from gainmlp.pair import make_pair
+    from gainmlp.scene import demo_scene
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,7 +276,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import TONE_MAPPERS, default_jobs, run_experiment
+    from gainmlp.evaluation.bench import TONE_MAPPERS, default_jobs, run_experiment
 
     tmos = tuple(args.tmo.split(",")) if args.tmo else TONE_MAPPERS
     images = args.images.split(",") if args.images else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import colour
 import numpy as np
 
-from .errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 # Our short names -> colour-science colourspace names (all D65 white points).
 PRIMARIES = {

@@ -25,7 +25,7 @@ from __future__ import annotations
 import colour
 import numpy as np
 
-from . import colorimetry
+from gainmlp import colorimetry
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 1.0) -> float:

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import colorimetry, tonemap
-from .errors import GainMLPError, warn
+from gainmlp import colorimetry, tonemap
+from gainmlp.errors import GainMLPError, warn
 
 __all__ = [
     "HDR_REFERENCE_WHITE_NITS",

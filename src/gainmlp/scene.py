@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from . import colorimetry
-from .errors import GainMLPError
+from gainmlp import colorimetry
+from gainmlp.errors import GainMLPError
 
 __all__ = ["demo_scene"]
 

@@ -32,8 +32,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from . import colorimetry
-from .errors import GainMLPError, warn
+from gainmlp import colorimetry
+from gainmlp.errors import GainMLPError, warn
 
 __all__ = [
     "TONE_MAPPERS",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 CONVENTIONAL_METHODS = (
     "gain-jpeg", "gamma-jpeg", "gain-heic", "gamma-heic",
@@ -80,14 +80,14 @@ def encode_residual(
     """Fit/compress the residual of ``method``; returns the payload body."""
     check_method(method)
     if method in CONVENTIONAL_METHODS:
-        from .conventional import encode_map
+        from gainmlp.codecs.conventional import encode_map
 
         return encode_map(method, sdr_pq, hdr_pq, eps, options)
     if method in BASELINE_METHODS:
-        from .mlp_itm_fit import encode_itm  # imports torch
+        from gainmlp.codecs.mlp_itm.fit import encode_itm  # imports torch
 
         return encode_itm(method, sdr_pq, hdr_pq, eps, options)
-    from .mlp_fit import encode_mlp  # imports torch
+    from gainmlp.codecs.mlp.fit import encode_mlp  # imports torch
 
     return encode_mlp(method, sdr_pq, hdr_pq, eps, options)
 
@@ -96,13 +96,13 @@ def decode_residual(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) ->
     """Rebuild the HDR rendition (PQ BT.2020, float32 in [0, 1]) from SDR and a body."""
     check_method(method)
     if method in CONVENTIONAL_METHODS:
-        from .conventional import decode_map
+        from gainmlp.codecs.conventional import decode_map
 
         return decode_map(method, body, sdr_pq, eps)
     if method in BASELINE_METHODS:
-        from .mlp_itm_decode import decode_itm  # numpy only
+        from gainmlp.codecs.mlp_itm.decode import decode_itm  # numpy only
 
         return decode_itm(method, body, sdr_pq, eps)
-    from .mlp_decode import decode_mlp  # numpy only
+    from gainmlp.codecs.mlp.decode import decode_mlp  # numpy only
 
     return decode_mlp(method, body, sdr_pq, eps)

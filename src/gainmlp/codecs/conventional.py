@@ -26,9 +26,9 @@ import struct
 
 import numpy as np
 
-from .. import residual
-from ..errors import GainMLPError
-from . import map_image
+from gainmlp import paper_residual
+from gainmlp.codecs import map_image
+from gainmlp.errors import GainMLPError
 
 BODY_VERSION = 1
 _BODY = struct.Struct("<BBBB3f3fHH")
@@ -38,7 +38,7 @@ SCALES = (1, 2, 4, 8)
 def split_method(method: str) -> tuple[str, str]:
     """'gamma-jpeg' -> ('gamma', 'jpeg')."""
     kind, _, fmt = method.partition("-")
-    if kind not in residual.RESIDUAL_KINDS or fmt not in map_image.FORMATS:
+    if kind not in paper_residual.RESIDUAL_KINDS or fmt not in map_image.FORMATS:
         raise GainMLPError(f"{method!r} is not a conventional method")
     return kind, fmt
 
@@ -49,9 +49,9 @@ def map_size(width: int, height: int, scale: int) -> tuple[int, int]:
 
 def quantised_map(kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float):
     """Residual normalised by eq. 2 and quantised to 8 bits; with its log2 bounds."""
-    f = residual.compute(kind, hdr_pq, sdr_pq, eps)
-    lo, hi = residual.log2_bounds(f)
-    q = np.round(residual.normalise(f, lo, hi) * 255.0).astype(np.uint8)
+    f = paper_residual.compute(kind, hdr_pq, sdr_pq, eps)
+    lo, hi = paper_residual.log2_bounds(f)
+    q = np.round(paper_residual.normalise(f, lo, hi) * 255.0).astype(np.uint8)
     return q, lo.astype(np.float32), hi.astype(np.float32)
 
 
@@ -94,5 +94,5 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     f_norm = small.astype(np.float32) / 255.0
     if (mw, mh) != (width, height):
         f_norm = np.clip(map_image.upscale_bicubic(f_norm, width, height), 0.0, 1.0)
-    f = residual.denormalise(f_norm, lo, hi)
-    return residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)
+    f = paper_residual.denormalise(f_norm, lo, hi)
+    return paper_residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)

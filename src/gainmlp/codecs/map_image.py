@@ -12,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from ..errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 FORMATS = ("jpeg", "heic", "jxl", "avif")
 FORMAT_CODE = {"jpeg": 1, "heic": 2, "jxl": 3, "avif": 4}

@@ -46,10 +46,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..colorimetry import convert_primaries, linear_to_pq_bt2020, sdr_eotf
-from ..errors import GainMLPError, check_image_size, warn
-from ..gainmap_math import GainMapMetadata, apply_gain_map
-from . import jpeg_segments as js
+from gainmlp.colorimetry import convert_primaries, linear_to_pq_bt2020, sdr_eotf
+from gainmlp.container import jpeg_segments as js
+from gainmlp.errors import GainMLPError, check_image_size, warn
+from gainmlp.iso_gainmap import GainMapMetadata, apply_gain_map
 
 SDR_WHITE_NITS = 203.0
 HDRGM_NS = "http://ns.adobe.com/hdr-gain-map/1.0/"
@@ -373,7 +373,7 @@ def _icc_colorant_xy(primaries: str) -> np.ndarray:
     """Chromaticities of the D50-adapted (Bradford) colorants, as an ICC profile has them."""
     import colour
 
-    from ..colorimetry import PRIMARIES
+    from gainmlp.colorimetry import PRIMARIES
 
     space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
     cat = colour.adaptation.matrix_chromatic_adaptation_VonKries(
@@ -428,7 +428,7 @@ def make_icc_profile(primaries: str = "p3", description: str | None = None) -> b
 
     Enough for viewers (and libultrahdr) to recognise sRGB, Display P3 or BT.2020 bases.
     """
-    from ..colorimetry import PRIMARIES, sdr_eotf
+    from gainmlp.colorimetry import PRIMARIES, sdr_eotf
 
     if primaries not in PRIMARIES:
         raise GainMLPError(f"unknown primaries {primaries!r}")

@@ -35,7 +35,7 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 # Marker codes (the byte after 0xFF).
 SOI = 0xD8

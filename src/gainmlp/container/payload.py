@@ -28,8 +28,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from ..colorimetry import PRIMARIES_CODE, TRANSFER_CODE, HdrEncoding, SdrEncoding
-from ..errors import GainMLPError, check_image_size
+from gainmlp.colorimetry import PRIMARIES_CODE, TRANSFER_CODE, HdrEncoding, SdrEncoding
+from gainmlp.errors import GainMLPError, check_image_size
 
 MAGIC = b"GMLP"
 VERSION = 1

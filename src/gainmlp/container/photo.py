@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..codecs import EncodeOptions
-from ..errors import GainMLPError
-from ..imageio import SdrImage, decode_sdr_bytes, encode_sdr_jpeg
-from ..pipeline import decode, encode
-from ..residual import DEFAULT_EPS
-from . import jpeg_segments
-from .payload import Payload
+from gainmlp.api import decode, encode
+from gainmlp.codecs import EncodeOptions
+from gainmlp.container import jpeg_segments
+from gainmlp.container.payload import Payload
+from gainmlp.errors import GainMLPError
+from gainmlp.image import SdrImage
+from gainmlp.io.images import decode_sdr_bytes, encode_sdr_jpeg
+from gainmlp.paper_residual import DEFAULT_EPS
 
 
 def encode_photo(
@@ -59,9 +60,9 @@ def reencode_gainmap_photo(
     loss), H the file's full-weight HDR rendition. Returns the new file and a report:
     the original map's bytes, our payload's bytes, and PSNR of our HDR against the file's.
     """
-    from .. import metrics
-    from ..colorimetry import SdrEncoding
-    from . import gainmap_jpeg
+    from gainmlp import metrics
+    from gainmlp.colorimetry import SdrEncoding
+    from gainmlp.container import gainmap_jpeg
 
     gm = gainmap_jpeg.read_gainmap_jpeg(data)
     hdr = gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
@@ -92,7 +93,7 @@ def read_photo(data: bytes, name: str = "photo") -> tuple[SdrImage, Payload]:
 def decode_photo(data: bytes, name: str = "photo") -> np.ndarray:
     """A gainmlp JPEG (or any gain-map JPEG gainmlp reads) -> HDR, PQ BT.2020 float32."""
     if jpeg_segments.extract_payload(data) is None:
-        from . import gainmap_jpeg
+        from gainmlp.container import gainmap_jpeg
 
         if gainmap_jpeg.is_gainmap_jpeg(data):
             return gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gainmap_jpeg.read_gainmap_jpeg(data))

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import colorimetry
-from ..codecs import map_image
-from ..codecs.conventional import map_size
-from ..errors import GainMLPError
-from ..gainmap_math import compute_gain_map
-from ..imageio import SdrImage
-from .gainmap_jpeg import SDR_WHITE_NITS, make_icc_profile, write_ultrahdr
-from .jpeg_segments import mpf_image_ranges
+from gainmlp import colorimetry
+from gainmlp.codecs import map_image
+from gainmlp.codecs.conventional import map_size
+from gainmlp.container.gainmap_jpeg import SDR_WHITE_NITS, make_icc_profile, write_ultrahdr
+from gainmlp.container.jpeg_segments import mpf_image_ranges
+from gainmlp.errors import GainMLPError
+from gainmlp.image import SdrImage
+from gainmlp.iso_gainmap import compute_gain_map
 
 BASE_PRIMARIES = {"bt709": "srgb", "srgb": "srgb", "p3": "p3", "bt2020": "bt2020"}
 

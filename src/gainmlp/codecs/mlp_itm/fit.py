@@ -74,10 +74,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import GainMLPError
-from . import EncodeOptions, resolve_precision
-from .mlp_fit import torch_threads
-from .mlp_itm_decode import (
+from gainmlp.codecs import EncodeOptions, resolve_precision
+from gainmlp.codecs.mlp.fit import torch_threads
+from gainmlp.codecs.mlp_itm.decode import (
     METHOD,
     N_COLOUR_INPUTS,
     N_SPATIAL_INPUTS,
@@ -89,6 +88,7 @@ from .mlp_itm_decode import (
     pack_itm_body,
     pixel_centres,
 )
+from gainmlp.errors import GainMLPError
 
 SPATIAL_WIDTH = 32
 COLOUR_WIDTH = 32

@@ -2,7 +2,7 @@
 
 Files live in ``gainmlp/data/`` as ``meta_<kind>_w<width>_<activation>.gmlp`` (kind is
 gain, gamma or direct). Each file is the 8-byte magic ``b"GMLPINIT"`` followed by one MLP
-body in the format of :mod:`gainmlp.codecs.mlp_body` (fp32); only its weights are used,
+body in the format of :mod:`gainmlp.codecs.mlp.format` (fp32); only its weights are used,
 its normalisation constants are those of the synthetic training set and are ignored.
 Nothing is unpickled. ``scripts/make_meta_init.py`` generates the files.
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import GainMLPError
-from .mlp_body import MlpParams, pack_mlp_body, unpack_mlp_body
+from gainmlp.codecs.mlp.format import MlpParams, pack_mlp_body, unpack_mlp_body
+from gainmlp.errors import GainMLPError
 
 MAGIC = b"GMLPINIT"
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 _KINDS = {"gain-mlp": "gain", "gamma-mlp": "gamma", "direct-mlp": "direct",
           "gain": "gain", "gamma": "gamma", "direct": "direct"}
 

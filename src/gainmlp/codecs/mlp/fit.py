@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .. import residual
-from ..errors import GainMLPError
-from . import EncodeOptions, resolve_precision
-from .mlp_body import (
+from gainmlp import paper_residual
+from gainmlp.codecs import EncodeOptions, resolve_precision
+from gainmlp.codecs.mlp.decode import METHOD_KINDS, encode_numpy, normalise_inputs
+from gainmlp.codecs.mlp.format import (
     N_FREQUENCIES,
     GridSpec,
     MlpParams,
@@ -39,8 +39,8 @@ from .mlp_body import (
     parse_grid_spec,
     taps_at,
 )
-from .mlp_decode import METHOD_KINDS, encode_numpy, normalise_inputs
-from .mlp_model import PI32, GainMLPNet
+from gainmlp.codecs.mlp.model import PI32, GainMLPNet
+from gainmlp.errors import GainMLPError
 
 # Measured defaults. Six 0.25-MP pairs (Tree, Desk, MtTamWest x Reinhard-Devlin, Drago),
 # 1000 steps, batch 65,536, no meta-init, mean PQ PSNR in dB (relu / sine):
@@ -150,7 +150,7 @@ def _target_values(kind: str, transform: str, sdr: np.ndarray, hdr: np.ndarray,
     """The fitted quantity T (float64): the map (or its log2), or the HDR for direct."""
     if kind == "direct":
         return np.asarray(hdr, dtype=np.float64)
-    f = residual.compute(kind, hdr, sdr, eps)
+    f = paper_residual.compute(kind, hdr, sdr, eps)
     return np.log2(f) if transform == "log2" else f
 
 
@@ -165,7 +165,7 @@ def choose_transform(kind: str, sdr: np.ndarray, hdr: np.ndarray, eps: float) ->
     if kind != "gain":
         return DEFAULT_OUTPUT_TRANSFORM[kind]
     step = max(1, sdr.size // 3 // STAT_CHUNK)
-    f = residual.compute(kind, hdr.reshape(-1, 3)[::step], sdr.reshape(-1, 3)[::step], eps)
+    f = paper_residual.compute(kind, hdr.reshape(-1, 3)[::step], sdr.reshape(-1, 3)[::step], eps)
     spread = np.maximum(f.max(axis=0) - f.mean(axis=0), f.mean(axis=0) - f.min(axis=0))
     ratio = spread / np.maximum(f.std(axis=0), 1e-12)
     return "log2" if float(ratio.max()) > HEAVY_TAIL else "linear"
@@ -306,7 +306,7 @@ def _torch_target(kind: str, transform: str, s: torch.Tensor, h: torch.Tensor,
     if kind == "gain":
         f = (torch.clamp_min(h, 0.0) + eps) / (torch.clamp_min(s, 0.0) + eps)
     else:
-        hi = 1.0 - residual.GAMMA_GUARD
+        hi = 1.0 - paper_residual.GAMMA_GUARD
         f = torch.log(torch.clamp(h + eps, eps, hi)) / torch.log(torch.clamp(s + eps, eps, hi))
     return torch.log2(f) if transform == "log2" else f
 
@@ -320,7 +320,7 @@ def _torch_reconstruct(kind: str, transform: str, t_denorm: torch.Tensor, s: tor
     elif kind == "gain":
         out = (torch.clamp_min(s, 0.0) + eps) * f - eps
     else:
-        base = torch.clamp(s + eps, eps, 1.0 - residual.GAMMA_GUARD)
+        base = torch.clamp(s + eps, eps, 1.0 - paper_residual.GAMMA_GUARD)
         out = torch.pow(base, f) - eps
     return torch.clamp(out, 0.0, 1.0)
 
@@ -387,7 +387,7 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
             raise GainMLPError(f"initial weights are a {start.activation} network of widths "
                                f"{start.hidden_widths}, not {activation} width {options.width}")
         if start is None and options.meta_init:
-            from .meta_init import load_initial_weights
+            from gainmlp.codecs.mlp.meta_init import load_initial_weights
 
             start = load_initial_weights(method, options.width, activation)
         if start is not None:

@@ -1,7 +1,7 @@
 """MLP-ITM (Liu et al., "MLP Embedded Inverse Tone Mapping"): body format and numpy decoder.
 
 This module is numpy only (it never imports torch). The fitting side lives in
-:mod:`gainmlp.codecs.mlp_itm_fit`; the design choices and the gaps in the published
+:mod:`gainmlp.codecs.mlp_itm.fit`; the design choices and the gaps in the published
 description of the method are documented there.
 
 The network
@@ -55,8 +55,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GainMLPError
-from .mlp_decode import checked_sdr, encode_numpy, normalise_inputs
+from gainmlp.codecs.mlp.decode import checked_sdr, encode_numpy, normalise_inputs
+from gainmlp.errors import GainMLPError
 
 METHOD = "mlp-itm"
 BODY_VERSION = 1

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 # Sanity limits for metadata read from files: 2**16 = 65536x gain is far beyond any
 # display; offsets are small positive numbers in practice (1/64 is the usual value).
@@ -217,7 +217,7 @@ def apply_gain_map(
 
 
 def _luma_weights(primaries: str) -> np.ndarray:
-    from .colorimetry import PRIMARIES
+    from gainmlp.colorimetry import PRIMARIES
 
     if primaries not in PRIMARIES:
         raise GainMLPError(f"unknown primaries {primaries!r}")

@@ -22,16 +22,17 @@ import os
 import struct
 import tempfile
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import colour
 import numpy as np
 from PIL import Image, ImageCms
 
-from . import colorimetry
-from .colorimetry import SdrEncoding
-from .errors import GainMLPError, check_image_size, warn
+from gainmlp import colorimetry
+from gainmlp.colorimetry import SdrEncoding
+from gainmlp.errors import GainMLPError, check_image_size, warn
+from gainmlp.image import SdrImage
 
 Image.MAX_IMAGE_PIXELS = None  # we check sizes ourselves, before decoding
 
@@ -43,15 +44,6 @@ HDR_OUT_EXTENSIONS = (".png", ".avif", ".exr", ".tif", ".tiff")
 # ITU-T H.273 code points
 CICP_PRIMARIES = {1: "bt709", 9: "bt2020", 12: "p3"}
 CICP_PQ = 16
-
-
-@dataclass
-class SdrImage:
-    """An 8-bit SDR image and how its code values are to be read."""
-
-    pixels: np.ndarray  # uint8 (H, W, 3)
-    encoding: SdrEncoding
-    icc: bytes | None = None
 
 
 # ---------------------------------------------------------------- helpers

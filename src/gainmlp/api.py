@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codecs import EncodeOptions, check_method, decode_residual, encode_residual
-from .colorimetry import HdrEncoding, SdrEncoding, sdr_to_hdr_space
-from .container.payload import Payload
-from .errors import GainMLPError
-from .imageio import SdrImage
-from .residual import DEFAULT_EPS
+from gainmlp.codecs import EncodeOptions, check_method, decode_residual, encode_residual
+from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr_to_hdr_space
+from gainmlp.container.payload import Payload
+from gainmlp.errors import GainMLPError
+from gainmlp.image import SdrImage
+from gainmlp.paper_residual import DEFAULT_EPS
 
 
 def sdr_in_hdr_space(pixels: np.ndarray, encoding: SdrEncoding) -> np.ndarray:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .codecs import CONVENTIONAL_METHODS, EncodeOptions
-from .errors import GainMLPError
+from gainmlp.codecs import CONVENTIONAL_METHODS, EncodeOptions
+from gainmlp.errors import GainMLPError
 
 TONE_MAPPERS = ("reinhard-devlin", "drago", "ward", "local")
 QUICK_TONE_MAPPERS = ("reinhard-devlin", "local")  # one global, one local operator
@@ -135,8 +135,8 @@ def _downscale_linear(rgb: np.ndarray, long_side: int) -> np.ndarray:
 def prepare_pairs(data_dir: Path, cache: Path, tmos: tuple[str, ...], long_side: int | None,
                   images: list[str] | None = None) -> list[tuple[str, str, Path]]:
     """Make (and cache) sdr.png / hdr.png for every image x tone mapper."""
-    from .imageio import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
-    from .pair import make_pair
+    from gainmlp.io.images import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from gainmlp.pair import make_pair
 
     files = sorted(p for p in Path(data_dir).iterdir() if p.suffix.lower() in (".exr", ".hdr"))
     if images:
@@ -166,8 +166,8 @@ def prepare_pairs(data_dir: Path, cache: Path, tmos: tuple[str, ...], long_side:
 
 def _run_one(folder: Path, method: str, options: dict, device: str) -> dict:
     """Encode, decode and measure one variant on one cached pair (runs in a worker)."""
-    from .cli import evaluate
-    from .imageio import read_hdr, read_sdr
+    from gainmlp.evaluation.evaluate import evaluate
+    from gainmlp.io.images import read_hdr, read_sdr
 
     sdr = read_sdr(folder / "sdr.png")
     hdr = read_hdr(folder / "hdr.png")
@@ -285,7 +285,7 @@ def _markdown(table: list[dict], group: tuple[str, ...]) -> str:
 
 def write_outputs(experiment: str, rows: list[dict], out_dir: Path, quick: bool,
                   long_side: int | None) -> None:
-    from .imageio import atomic_write
+    from gainmlp.io.images import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for r in rows for k in r})

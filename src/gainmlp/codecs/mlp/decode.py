@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import residual
-from ..errors import GainMLPError, check_image_size
-from .mlp_body import (
+from gainmlp import paper_residual
+from gainmlp.codecs.mlp.format import (
     N_INPUTS,
     N_OUTPUTS,
     MlpParams,
@@ -29,6 +28,7 @@ from .mlp_body import (
     taps_at,
     unpack_mlp_body,
 )
+from gainmlp.errors import GainMLPError, check_image_size
 
 TILE_PIXELS = 65536
 PI32 = np.float32(np.pi)
@@ -269,6 +269,6 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
         if kind == "direct":
             hdr = np.clip(mapped, 0.0, 1.0)
         else:
-            hdr = residual.reconstruct(kind, tile, mapped, eps)
+            hdr = paper_residual.reconstruct(kind, tile, mapped, eps)
         out[r0:r1] = hdr.reshape(r1 - r0, width, 3)
     return out

@@ -10,7 +10,7 @@ Initialisation follows tcnn's FullyFusedMLP: Xavier-uniform ``U(+-sqrt(6 / (fan_
 fan_out)))`` for ReLU (the output layer's fan_out is tcnn's padded 16), and for Sine
 ``U(+-1 / fan_in)`` on the first layer, ``U(+-sqrt(6 / fan_in))`` on the others.
 
-The encoding is computed in float32 exactly as :mod:`gainmlp.codecs.mlp_decode` computes
+The encoding is computed in float32 exactly as :mod:`gainmlp.codecs.mlp.decode` computes
 it, so the numpy decoder reproduces this forward pass (to float rounding).
 
 Optional learned grids (body version 2): ``grids`` ``(rows, cols, C)`` parameters, sampled
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .mlp_body import N_FREQUENCIES, N_INPUTS, N_OUTPUTS, MlpParams
+from gainmlp.codecs.mlp.format import N_FREQUENCIES, N_INPUTS, N_OUTPUTS, MlpParams
 
 PI32 = float(np.float32(np.pi))  # the exact float32 value, used as a float32 tensor scalar
 ACTIVATIONS = ("relu", "sine")

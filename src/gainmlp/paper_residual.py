@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 DEFAULT_EPS = 1.0 / 64.0
 GAMMA_GUARD = 1e-3

@@ -119,7 +119,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import GainMLPError
+from gainmlp.errors import GainMLPError
 
 BODY_VERSION = 1
 GRID_BODY_VERSION = 2
