@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gainmlp.codecs import EncodeOptions
 from gainmlp.codecs.mlp.decode import decode_mlp, forward_numpy, normalise_inputs
 from gainmlp.codecs.mlp.format import MlpParams, body_size, pack_mlp_body, unpack_mlp_body
 from gainmlp.errors import GainMLPError
+from gainmlp.options import DEFAULT_ACTIVATION, EncodeOptions, resolve_activation
 from gainmlp.paper_residual import DEFAULT_EPS
 
 torch = pytest.importorskip("torch")
@@ -158,11 +158,11 @@ def test_decode_matches_fitted_forward(method: str) -> None:
     with torch.no_grad():
         t = res.model.cpu()(torch.from_numpy(normalise_inputs(raw, p.in_centre, p.in_scale)))
     np.testing.assert_allclose(forward_numpy(p, raw), t.numpy(), atol=1e-5, rtol=0)
-    from gainmlp.codecs.mlp.decode import METHOD_KINDS, denormalise_outputs
+    from gainmlp.codecs.mlp.decode import denormalise_outputs, method_kind
     from gainmlp.paper_residual import reconstruct
 
     mapped = denormalise_outputs(p, t.numpy().astype(np.float64))
-    kind = METHOD_KINDS[method]
+    kind = method_kind(method)
     expect = (np.clip(mapped, 0, 1) if kind == "direct"
               else reconstruct(kind, sdr.reshape(-1, 3), mapped, DEFAULT_EPS))
     np.testing.assert_allclose(out.reshape(-1, 3), expect, atol=2e-5, rtol=0)
@@ -226,7 +226,7 @@ def test_options_validated() -> None:
             mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, DEFAULT_EPS, _fast(**kw))
     with pytest.raises(GainMLPError):
         mlp_fit.encode_mlp("gamma-mlp", sdr, hdr[:10], DEFAULT_EPS, _fast())
-    assert mlp_fit.resolve_activation("auto") == mlp_fit.DEFAULT_ACTIVATION
+    assert resolve_activation("auto") == DEFAULT_ACTIVATION
 
 
 # -- meta-init ---------------------------------------------------------------------------

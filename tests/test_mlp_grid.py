@@ -7,13 +7,12 @@ import struct
 import numpy as np
 import pytest
 
-from gainmlp.codecs import EncodeOptions
 from gainmlp.codecs.mlp.decode import (
-    METHOD_KINDS,
     decode_mlp,
     denormalise_outputs,
     forward_numpy,
     grid_features_at,
+    method_kind,
     normalise_inputs,
 )
 from gainmlp.codecs.mlp.format import (
@@ -30,6 +29,7 @@ from gainmlp.codecs.mlp.format import (
     unpack_mlp_body,
 )
 from gainmlp.errors import GainMLPError
+from gainmlp.options import DEFAULT_GRID, EncodeOptions
 from gainmlp.paper_residual import DEFAULT_EPS, reconstruct
 
 torch = pytest.importorskip("torch")
@@ -107,7 +107,7 @@ def test_parse_grid_spec() -> None:
                 "8x8x8+8x8x8+2x2x1", "2x2x1+2x2x1+2x2x1+2x2x1+2x2x1"):
         with pytest.raises(GainMLPError):
             parse_grid_spec(bad)
-    assert mlp_fit.resolve_grid("auto") == parse_grid_spec(mlp_fit.DEFAULT_GRID)
+    assert mlp_fit.resolve_grid("auto") == parse_grid_spec(DEFAULT_GRID)
     spec = mlp_fit.resolve_grid("Auto")  # with fp16 weights "auto" stays within 10 KB
     assert spec == GridSpec(((32, 32, 4),), "u8")
     size = body_size(5, 12, [16, 16], 3, "fp16", list(spec.shapes), 1, spec.precision)
@@ -247,7 +247,7 @@ def test_fitted_grid_decodes_like_torch(method: str) -> None:
     np.testing.assert_allclose(split.numpy(), t[idx], atol=1e-5, rtol=0)
     out = decode_mlp(method, body, sdr, DEFAULT_EPS)
     mapped = denormalise_outputs(p, t.astype(np.float64))
-    expect = reconstruct(METHOD_KINDS[method], sdr.reshape(-1, 3), mapped, DEFAULT_EPS)
+    expect = reconstruct(method_kind(method), sdr.reshape(-1, 3), mapped, DEFAULT_EPS)
     np.testing.assert_allclose(out.reshape(-1, 3), expect, atol=2e-5, rtol=0)
 
 
@@ -308,7 +308,7 @@ def test_xy_only_inputs_ablation_ignores_colour():
 
 
 def test_auto_precision_is_fp16_with_a_grid_and_fp32_without() -> None:
-    from gainmlp.codecs import resolve_precision
+    from gainmlp.options import resolve_precision
 
     assert resolve_precision("auto", True) == "fp16"
     assert resolve_precision("auto", False) == "fp32"
@@ -475,7 +475,7 @@ def test_auto_grid_is_none_for_gain_and_direct(method: str) -> None:
     body = mlp_fit.encode_mlp(method, sdr, hdr, DEFAULT_EPS, EncodeOptions(steps=2, batch=256))
     assert body[0] == 1 and len(body) == 9060
     explicit = mlp_fit.encode_mlp(method, sdr, hdr, DEFAULT_EPS,
-                                  EncodeOptions(steps=2, batch=256, grid=mlp_fit.DEFAULT_GRID))
+                                  EncodeOptions(steps=2, batch=256, grid=DEFAULT_GRID))
     assert explicit[0] == GRID_BODY_VERSION
 
 

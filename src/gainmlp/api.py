@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from gainmlp.codecs import EncodeOptions, check_method, decode_residual, encode_residual
+from gainmlp.codecs import decode_residual, encode_residual, get_method
 from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr_to_hdr_space
 from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
+from gainmlp.options import EncodeOptions
 from gainmlp.paper_residual import DEFAULT_EPS
 
 
@@ -48,9 +49,9 @@ def encode(
     ``fit_sdr_pixels`` replaces the SDR the residual is computed against (e.g. the SDR as
     decoded from its JPEG, which is what a decoder will see); the colour set-up is ``sdr``'s.
     """
-    check_method(method)
+    get_method(method)
     check_pair(sdr.pixels, hdr_pq)
-    options = options or EncodeOptions()
+    options = (options or EncodeOptions()).validate()
     pixels = sdr.pixels if fit_sdr_pixels is None else fit_sdr_pixels
     sdr_pq = sdr_in_hdr_space(pixels, sdr.encoding)
     body = encode_residual(method, sdr_pq, np.asarray(hdr_pq, dtype=np.float32), eps, options)

@@ -10,14 +10,17 @@ import json
 import sys
 import time
 import warnings
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from gainmlp import __version__
-from gainmlp.codecs import CONVENTIONAL_METHODS, DEFAULT_METHOD, METHODS, EncodeOptions
+from gainmlp.codecs import CONVENTIONAL_METHODS, DEFAULT_METHOD, METHODS
 from gainmlp.colorimetry import PRIMARIES, SDR_TRANSFERS
 from gainmlp.errors import GainMLPError
+from gainmlp.options import DEFAULT_EPS, EncodeOptions, cli_flags, is_no_grid
+from gainmlp.tonemap import TONE_MAPPERS
 
 EXIT_USAGE = 2
 
@@ -41,63 +44,28 @@ def _add_hdr_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_encode_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+    """``--method``, ``--eps`` and one flag per :class:`EncodeOptions` field."""
+    p.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD,
                    help=f"residual codec (default {DEFAULT_METHOD})")
-    p.add_argument("--eps", type=float, default=1.0 / 64.0, help="residual offset (1/64)")
-    g = p.add_argument_group("conventional map images")
-    g.add_argument("--scale", type=int, default=4, choices=(1, 2, 4, 8),
-                   help="map downscale factor (default 4)")
-    g.add_argument("--quality", type=int, default=80, help="map image quality (default 80)")
-    g = p.add_argument_group("MLP")
-    g.add_argument("--width", type=int, default=16, choices=(8, 16, 32, 64, 128),
-                   help="hidden layer width (default 16)")
-    g.add_argument("--steps", type=int, default=1000, help="Adam steps (default 1000)")
-    g.add_argument("--batch", type=int, default=65536, help="pixels per step (default 65536)")
-    g.add_argument("--lr", type=float, default=1e-2, help="learning rate (default 1e-2)")
-    g.add_argument("--lr-schedule", choices=("constant", "cosine-tail"),
-                   default="cosine-tail",
-                   help="cosine-tail (default): decay to 1%% over the second half of the "
-                   "steps; constant: the paper's recipe")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    g.add_argument("--activation", choices=("auto", "relu", "sine"), default="auto")
-    g.add_argument("--precision", choices=("auto", "fp32", "fp16"), default="auto",
-                   help="weight precision (auto: fp16 with a grid, else fp32)")
-    g.add_argument("--grid", default="auto", metavar="SPEC",
-                   help="learned low-resolution grid beside the MLP (docs/grid.md): auto "
-                   "(default: 32x32x4:u8 for gamma-mlp, 8.7 KB payload, +5 dB with local tone "
-                   "mapping; none for gain-/direct-mlp, where it lost with Ward's operator), "
-                   "none (the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
-                   "(bilateral), several joined by +, [:fp16|:fp32|:u8]")
-    g.add_argument("--no-meta-init", dest="meta_init", action="store_false",
-                   help="start from random weights instead of the shipped meta-init")
-    g.add_argument("--loss", choices=("map", "hdr"), default="map",
-                   help="fit the normalised map (paper) or the reconstructed HDR")
+    p.add_argument("--eps", type=float, default=DEFAULT_EPS,
+                   help=f"residual offset (default {DEFAULT_EPS})")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for group, flag, kwargs in cli_flags():
+        if group not in groups:
+            groups[group] = p.add_argument_group(group)
+        groups[group].add_argument(flag, **kwargs)
     _add_sdr_flags(p)
     _add_hdr_flags(p)
 
 
 def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
-    if args.steps < 1 or args.batch < 1 or args.lr <= 0:
-        raise GainMLPError("--steps, --batch and --lr must be positive")
-    return EncodeOptions(
-        scale=args.scale, quality=args.quality, width=args.width, steps=args.steps,
-        batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed,
-        device=args.device,
-        activation=args.activation, precision=args.precision, meta_init=args.meta_init,
-        loss=args.loss, progress=progress, grid=_grid(args.grid),
-    )
-
-
-def _grid(spec: str) -> str | None:
-    """Validate --grid without importing torch."""
-    from gainmlp.codecs.mlp.format import parse_grid_spec
-
-    if spec.lower() in ("none", "off", ""):
-        return None
-    if spec != "auto":
-        parse_grid_spec(spec)
-    return spec
+    """The options the flags name, validated (one-line error naming a bad value)."""
+    if args.steps < 1:
+        raise GainMLPError("--steps must be positive")
+    values = {f.name: getattr(args, f.name) for f in fields(EncodeOptions) if hasattr(args, f.name)}
+    if is_no_grid(values.get("grid")):
+        values["grid"] = None
+    return EncodeOptions(**values, progress=progress).validate()
 
 
 def _read_sdr(path: str, args: argparse.Namespace):
@@ -352,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "HDR image.")
     p.add_argument("hdr", help="linear HDR image (.exr or .hdr)")
     p.add_argument("--tmo", default="reinhard-devlin",
-                   choices=("reinhard-devlin", "drago", "ward", "local"))
+                   choices=list(TONE_MAPPERS))
     p.add_argument("--peak", type=float, default=1000.0, help="HDR peak cd/m2 (1000)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(func=cmd_pair)
@@ -363,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="gainmlp-demo", help="folder (gainmlp-demo)")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     p.add_argument("--tmo", default="reinhard-devlin",
-                   choices=("reinhard-devlin", "drago", "ward", "local"))
+                   choices=list(TONE_MAPPERS))
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run one of the paper's experiments",

@@ -28,6 +28,7 @@ import numpy as np
 
 from gainmlp import paper_residual
 from gainmlp.codecs import map_image
+from gainmlp.codecs.registry import register_method
 from gainmlp.errors import GainMLPError
 
 BODY_VERSION = 1
@@ -96,3 +97,11 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
         f_norm = np.clip(map_image.upscale_bicubic(f_norm, width, height), 0.0, 1.0)
     f = paper_residual.denormalise(f_norm, lo, hi)
     return paper_residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)
+
+
+_CODES = {("gain", "jpeg"): 1, ("gamma", "jpeg"): 2, ("gain", "heic"): 3, ("gamma", "heic"): 4,
+          ("gain", "jxl"): 5, ("gamma", "jxl"): 6, ("gain", "avif"): 7, ("gamma", "avif"): 8}
+for (_kind, _fmt), _code in _CODES.items():
+    register_method(f"{_kind}-{_fmt}", code=_code, family="conventional", residual=_kind,
+                    encoder=f"{__name__}:encode_map", decoder=f"{__name__}:decode_map",
+                    summary=f"{_kind} map as a downscaled 8-bit {_fmt} image (paper §3.1)")

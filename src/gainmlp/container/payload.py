@@ -5,7 +5,7 @@ Layout of version 1 (all integers little-endian; see docs/payload-format.md)::
     offset  size  field
     0       4     magic b"GMLP"
     4       2     format version (u16) = 1
-    6       2     method code (u16), see METHOD_CODES
+    6       2     method code (u16), see gainmlp.codecs.registry
     8       4     image width in pixels (u32)
     12      4     image height in pixels (u32)
     16      4     residual offset eps (f32)
@@ -28,6 +28,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from gainmlp.codecs.registry import METHODS, method_by_code
 from gainmlp.colorimetry import PRIMARIES_CODE, TRANSFER_CODE, HdrEncoding, SdrEncoding
 from gainmlp.errors import GainMLPError, check_image_size
 
@@ -39,22 +40,6 @@ HEADER_SIZE = _HEADER.size  # 36
 CRC_SIZE = 4
 MAX_BODY = 64 * 1024 * 1024
 
-# Stable numeric codes; never renumber, only append.
-METHOD_CODES: dict[str, int] = {
-    "gain-jpeg": 1,
-    "gamma-jpeg": 2,
-    "gain-heic": 3,
-    "gamma-heic": 4,
-    "gain-jxl": 5,
-    "gamma-jxl": 6,
-    "gain-avif": 7,
-    "gamma-avif": 8,
-    "gain-mlp": 16,
-    "gamma-mlp": 17,
-    "direct-mlp": 18,
-    "mlp-itm": 19,
-}
-METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
 _PRIM_NAMES = {c: n for n, c in PRIMARIES_CODE.items()}
 _TRANSFER_NAMES = {c: n for n, c in TRANSFER_CODE.items()}
 
@@ -72,12 +57,12 @@ class Payload:
     hdr: HdrEncoding = field(default_factory=HdrEncoding)
 
     def to_bytes(self) -> bytes:
-        if self.method not in METHOD_CODES:
+        if self.method not in METHODS:
             raise GainMLPError(f"unknown method {self.method!r}")
         head = _HEADER.pack(
             MAGIC,
             VERSION,
-            METHOD_CODES[self.method],
+            METHODS[self.method].code,
             self.width,
             self.height,
             self.eps,
@@ -113,7 +98,8 @@ class Payload:
         (crc,) = struct.unpack_from("<I", data, HEADER_SIZE + body_len)
         if crc != zlib.crc32(data[: HEADER_SIZE + body_len]):
             raise GainMLPError("payload CRC-32 mismatch: the file is corrupt")
-        if method_code not in METHOD_NAMES:
+        method = method_by_code(method_code)
+        if method is None:
             raise GainMLPError(f"payload uses unknown method code {method_code}")
         if prim not in _PRIM_NAMES or transfer not in _TRANSFER_NAMES:
             raise GainMLPError("payload has an unknown SDR colour set-up")
@@ -123,7 +109,7 @@ class Payload:
             raise GainMLPError(f"payload has an invalid HDR peak {peak}")
         check_image_size(width, height, "payload")
         return cls(
-            method=METHOD_NAMES[method_code],
+            method=method.name,
             width=width,
             height=height,
             eps=float(eps),

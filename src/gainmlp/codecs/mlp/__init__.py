@@ -1,0 +1,15 @@
+"""The Gain-MLP codec: a small MLP (and an optional learned grid) fitted per image.
+
+``format`` is the body wire format, ``decode`` the numpy decoder (never imports torch);
+``model`` and ``fit`` are the torch side; ``meta_init`` reads the shipped initial weights.
+"""
+
+from gainmlp.codecs.registry import register_method
+
+for _code, _kind in ((17, "gamma"), (16, "gain"), (18, "direct")):
+    register_method(
+        f"{_kind}-mlp", code=_code, family="mlp", residual=_kind,
+        encoder="gainmlp.codecs.mlp.fit:encode_mlp",
+        decoder="gainmlp.codecs.mlp.decode:decode_mlp",
+        summary=("the HDR itself" if _kind == "direct" else f"the {_kind} map")
+        + " fitted by a 2x16 MLP (paper §3.2)")

@@ -32,7 +32,16 @@ from gainmlp.errors import GainMLPError, check_image_size
 
 TILE_PIXELS = 65536
 PI32 = np.float32(np.pi)
-METHOD_KINDS = {"gain-mlp": "gain", "gamma-mlp": "gamma", "direct-mlp": "direct"}
+
+
+def method_kind(method: str) -> str:
+    """The residual an MLP method fits (gain, gamma or direct), from the method registry."""
+    from gainmlp.codecs.registry import get_method
+
+    entry = get_method(method)
+    if entry.family != "mlp":
+        raise GainMLPError(f"{method!r} is not an MLP method")
+    return entry.residual
 
 
 def checked_sdr(sdr_pq: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -220,9 +229,7 @@ def denormalise_outputs(params: MlpParams, t: np.ndarray) -> np.ndarray:
 
 def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
     """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body."""
-    if method not in METHOD_KINDS:
-        raise GainMLPError(f"{method!r} is not an MLP method")
-    kind = METHOD_KINDS[method]
+    kind = method_kind(method)
     params = unpack_mlp_body(body)
     if params.n_inputs != N_INPUTS or params.n_outputs != N_OUTPUTS:
         raise GainMLPError(f"MLP body has {params.n_inputs} inputs / {params.n_outputs} "

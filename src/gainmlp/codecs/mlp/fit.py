@@ -23,8 +23,7 @@ import numpy as np
 import torch
 
 from gainmlp import paper_residual
-from gainmlp.codecs import EncodeOptions, resolve_precision
-from gainmlp.codecs.mlp.decode import METHOD_KINDS, encode_numpy, normalise_inputs
+from gainmlp.codecs.mlp.decode import encode_numpy, method_kind, normalise_inputs
 from gainmlp.codecs.mlp.format import (
     N_FREQUENCIES,
     GridSpec,
@@ -41,32 +40,19 @@ from gainmlp.codecs.mlp.format import (
 )
 from gainmlp.codecs.mlp.model import PI32, GainMLPNet
 from gainmlp.errors import GainMLPError
+from gainmlp.options import (
+    LR_SCHEDULES,
+    EncodeOptions,
+    grid_for,
+    resolve_activation,
+    resolve_precision,
+)
 
-# Measured defaults. Six 0.25-MP pairs (Tree, Desk, MtTamWest x Reinhard-Devlin, Drago),
-# 1000 steps, batch 65,536, no meta-init, mean PQ PSNR in dB (relu / sine):
-#   gamma linear 46.91 / 47.26, gamma log2 47.02 / 47.01,
-#   gain linear 46.80 / 47.51, gain log2 46.27 / 45.94, direct 44.44 / 45.30;
-#   HDR loss instead of map loss (relu): gamma 46.39, gain (log2) 45.82.
-# So: tcnn's sine (the authors' config) beats the paper text's ReLU on average (it loses on
-# Desk, wins on Tree and MtTamWest), and the maps are fitted linearly.
-DEFAULT_ACTIVATION = "sine"
 DEFAULT_OUTPUT_TRANSFORM = {"gain": "linear", "gamma": "linear", "direct": "linear"}
 HIDDEN_LAYERS = 2
 STAT_CHUNK = 1 << 20
 HEAVY_TAIL = 8.0  # see choose_transform
 
-# Learned grid beside the MLP (body version 2); see docs/grid.md for the measurements.
-# EncodeOptions.grid == "auto" (the default): the grid that, with the cosine-tail learning
-# rate, beat the paper's network on all 32 dev pairs (8 images x 4 tone mappers, H200,
-# 65,536 px/step, two seeds): 8.7 KB payload with fp16 weights, 13.2 KB with fp32. A
-# 16x16x2:u8 grid, which would keep fp32 weights within 10 KB, lost up to 7.7 dB with a
-# global tone mapper.
-DEFAULT_GRID = "32x32x4:u8"
-# What "auto" means per method. Gain- and direct-MLP keep the paper's network: with the grid
-# they lost with Ward's operator on the dev set (gain 46.44 -> 45.93 dB mean, worst pair
-# -1.74; direct 51.02 -> 50.60) while gaining elsewhere (docs/grid.md), so by the rule of
-# the grid study (default only where it wins with every tone mapper) they get none.
-AUTO_GRID: dict[str, str | None] = {"gamma": DEFAULT_GRID, "gain": None, "direct": None}
 XY_ONLY_SCALE = 1e30  # colour inputs divided by this are 0 to float32 precision
 GRID_ENTRY = 1             # the grid features enter the first layer
 GRID_LR_SCALE = 1.0        # grid learning rate = options.lr * GRID_LR_SCALE (docs/grid.md;
@@ -86,14 +72,6 @@ class FitResult:
     snapshots: dict[int, MlpParams] = field(default_factory=dict)
 
 
-def resolve_activation(activation: str) -> str:
-    if activation == "auto":
-        return DEFAULT_ACTIVATION
-    if activation not in ("relu", "sine"):
-        raise GainMLPError(f"unknown MLP activation {activation!r}; use relu, sine or auto")
-    return activation
-
-
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -105,14 +83,11 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_grid(spec: str | None, kind: str = "gamma") -> GridSpec | None:
-    """``EncodeOptions.grid`` -> the grid to fit; ``"auto"`` -> :data:`AUTO_GRID` of the
-    method's kind (``"gamma"``, ``"gain"``, ``"direct"``)."""
-    if spec is not None and str(spec).strip().lower() == "auto":
-        spec = AUTO_GRID[kind]
-    return parse_grid_spec(spec)
+    """``EncodeOptions.grid`` -> the grid to fit (``"auto"`` resolved per residual kind by
+    :func:`gainmlp.options.grid_for`)."""
+    return parse_grid_spec(grid_for(spec, kind))
 
 
-LR_SCHEDULES = ("constant", "cosine-tail")
 LR_TAIL_START = 0.5   # cosine-tail: fraction of the steps at the full rate
 LR_TAIL_FLOOR = 0.01  # cosine-tail: rate at the last step, relative to the full rate
 
@@ -129,12 +104,6 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
         return 1.0
     t = (step - start) / (steps - 1 - start)
     return LR_TAIL_FLOOR + (1.0 - LR_TAIL_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def method_kind(method: str) -> str:
-    if method not in METHOD_KINDS:
-        raise GainMLPError(f"{method!r} is not an MLP method")
-    return METHOD_KINDS[method]
 
 
 def _check_pair(sdr_pq: np.ndarray, hdr_pq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -474,5 +443,5 @@ def encode_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     return pack_mlp_body(fit_mlp(method, sdr_pq, hdr_pq, eps, options).params)
 
 
-__all__ = ["DEFAULT_ACTIVATION", "DEFAULT_GRID", "FitResult", "encode_mlp", "fit_mlp",
+__all__ = ["FitResult", "encode_mlp", "fit_mlp",
            "resolve_grid"]

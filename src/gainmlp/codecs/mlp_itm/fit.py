@@ -74,7 +74,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from gainmlp.codecs import EncodeOptions, resolve_precision
 from gainmlp.codecs.mlp.fit import torch_threads
 from gainmlp.codecs.mlp_itm.decode import (
     METHOD,
@@ -89,6 +88,7 @@ from gainmlp.codecs.mlp_itm.decode import (
     pixel_centres,
 )
 from gainmlp.errors import GainMLPError
+from gainmlp.options import EncodeOptions, resolve_precision
 
 SPATIAL_WIDTH = 32
 COLOUR_WIDTH = 32

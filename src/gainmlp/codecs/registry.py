@@ -1,0 +1,86 @@
+"""The registry of residual methods: one entry per method, in the spirit of
+colour-science's ``EOTFS`` mapping and CompressAI's ``register_model``.
+
+A method is its name (the CLI's ``--method``), its payload method code (stored in every
+payload, never renumbered), its family, the residual it fits (``gain``, ``gamma``, or
+``direct`` for codecs that predict the HDR itself), and where its encoder and decoder
+live. Encoders and decoders are named as ``"module:function"`` and imported on first
+use, so registering a method costs nothing and decoding never imports torch.
+
+Adding a method is one :func:`register_method` call in the codec's package ``__init__``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gainmlp.errors import GainMLPError
+
+FAMILIES = ("mlp", "conventional", "mlp-itm")
+RESIDUALS = ("gain", "gamma", "direct")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One registered method (see the module docstring)."""
+
+    name: str
+    code: int
+    family: str
+    residual: str
+    encoder: str
+    decoder: str
+    summary: str = ""
+
+    @staticmethod
+    def _load(target: str) -> Callable:
+        module, _, function = target.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def encode(self, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, options) -> bytes:
+        """Fit/compress the residual; returns the payload body."""
+        return self._load(self.encoder)(self.name, sdr_pq, hdr_pq, eps, options)
+
+    def decode(self, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
+        """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)``) from a body and the SDR."""
+        return self._load(self.decoder)(self.name, body, sdr_pq, eps)
+
+
+#: Every registered method by name, in registration order.
+METHODS: dict[str, Method] = {}
+
+
+def register_method(name: str, *, code: int, family: str, residual: str, encoder: str,
+                    decoder: str, summary: str = "") -> Method:
+    """Add a method to :data:`METHODS`; names and payload codes must be new."""
+    if family not in FAMILIES or residual not in RESIDUALS:
+        raise ValueError(f"method {name!r}: family {family!r} / residual {residual!r}")
+    if name in METHODS or any(m.code == code for m in METHODS.values()):
+        raise ValueError(f"method {name!r} or payload code {code} is already registered")
+    if not 1 <= code <= 0xFFFF:
+        raise ValueError(f"payload code {code} does not fit 16 bits")
+    METHODS[name] = Method(name, code, family, residual, encoder, decoder, summary)
+    return METHODS[name]
+
+
+def get_method(name: str) -> Method:
+    """The registered method ``name``; a one-line error listing the choices otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise GainMLPError(f"unknown method {name!r}; choose from "
+                           f"{', '.join(METHODS)}") from None
+
+
+def method_by_code(code: int) -> Method | None:
+    """The method stored under payload code ``code``, or None."""
+    return next((m for m in METHODS.values() if m.code == code), None)
+
+
+def names(family: str | None = None) -> tuple[str, ...]:
+    """Registered method names, optionally of one family."""
+    return tuple(n for n, m in METHODS.items() if family is None or m.family == family)

@@ -1,0 +1,169 @@
+"""Every encoding option, its default, its allowed values and its validation, in one place.
+
+:class:`EncodeOptions` is what the encoders read (each codec reads the fields it
+understands); the command line builds its flags from the same fields
+(:func:`cli_flags`), so a default is written once, here. ``"auto"`` values are resolved by
+the functions below (per method where the measured best differs between methods;
+``docs/grid.md`` and ``docs/results/`` hold the measurements behind each default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from gainmlp.errors import GainMLPError
+from gainmlp.paper_residual import DEFAULT_EPS
+
+SCALES = (1, 2, 4, 8)
+WIDTHS = (8, 16, 32, 64, 128)
+DEVICES = ("cpu", "cuda", "auto")
+ACTIVATIONS = ("auto", "relu", "sine")
+PRECISIONS = ("auto", "fp32", "fp16")
+LOSSES = ("map", "hdr")
+LR_SCHEDULES = ("constant", "cosine-tail")
+INPUTS = ("xyrgb", "xy")
+GRID_NONE = ("", "none", "off", "no", "0")
+
+#: The hidden activation "auto" stands for: tcnn's sine, the authors' configuration.
+DEFAULT_ACTIVATION = "sine"
+#: The learned grid beside the MLP (body version 2) that "auto" picks for gamma-mlp.
+DEFAULT_GRID = "32x32x4:u8"
+#: What ``grid="auto"`` means per residual kind: the grid only where it won with every
+#: tone mapper of the dev set (docs/grid.md).
+AUTO_GRID: dict[str, str | None] = {"gamma": DEFAULT_GRID, "gain": None, "direct": None}
+
+
+def _opt(default, help: str, group: str, choices=None, flag: str | None = None,
+         cli: bool = True, **extra):
+    meta = {"help": help, "group": group, "choices": choices, "flag": flag, "cli": cli, **extra}
+    return field(default=default, metadata=meta)
+
+
+_MAP = "conventional map images"
+_MLP = "MLP"
+
+
+@dataclass
+class EncodeOptions:
+    """Every knob of every encoder; each codec reads the ones it understands."""
+
+    scale: int = _opt(4, "map downscale factor", _MAP, SCALES)
+    quality: int = _opt(80, "map image quality, 1..100", _MAP)
+    width: int = _opt(16, "hidden layer width (1..1024)", _MLP, cli_choices=WIDTHS)
+    steps: int = _opt(1000, "Adam steps", _MLP)
+    batch: int = _opt(65536, "pixels per step", _MLP)
+    lr: float = _opt(1e-2, "learning rate", _MLP)
+    lr_schedule: str = _opt("cosine-tail", "cosine-tail: decay to 1%% over the second half "
+                            "of the steps; constant: the paper's recipe", _MLP, LR_SCHEDULES)
+    seed: int = _opt(0, "random seed", _MLP)
+    device: str = _opt("cpu", "where to fit", _MLP, DEVICES)
+    activation: str = _opt("auto", f"hidden activation (auto: {DEFAULT_ACTIVATION})", _MLP,
+                           ACTIVATIONS)
+    precision: str = _opt("auto", "weight precision (auto: fp16 with a grid, else fp32)", _MLP,
+                          PRECISIONS)
+    meta_init: bool = _opt(True, "start from random weights instead of the shipped "
+                           "meta-initialisation", _MLP, flag="--no-meta-init")
+    loss: str = _opt("map", "fit the normalised map (paper) or the reconstructed HDR", _MLP,
+                     LOSSES)
+    grid: str | None = _opt("auto", "learned low-resolution grid beside the MLP "
+                            "(docs/grid.md): auto (per method: "
+                            f"{DEFAULT_GRID} for gamma-mlp, none for gain-/direct-mlp), none "
+                            "(the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
+                            "(bilateral), several joined by +, [:fp16|:fp32|:u8]", _MLP,
+                            metavar="SPEC")
+    inputs: str = _opt("xyrgb", "network inputs: xyrgb, or xy (the paper's Table-2 ablation)",
+                       _MLP, INPUTS, cli=False)
+    progress: bool = _opt(False, "progress bar while fitting", _MLP, cli=False)
+
+    def validate(self) -> EncodeOptions:
+        """Check every field; raises :class:`GainMLPError` naming the bad one."""
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices is not None and value not in choices:
+                raise GainMLPError(f"{f.name} {value!r} is not one of "
+                                   f"{', '.join(str(c) for c in choices)}")
+        if not 1 <= self.width <= 1024:
+            raise GainMLPError(f"width must be in 1..1024, not {self.width}")
+        if not 1 <= self.quality <= 100:
+            raise GainMLPError(f"quality must be in 1..100, not {self.quality}")
+        if self.steps < 0 or self.batch < 1 or not self.lr > 0:
+            raise GainMLPError("steps must be >= 0, batch >= 1 and lr > 0")
+        check_grid_spec(self.grid)
+        return self
+
+
+def default(name: str):
+    """The default of option ``name`` (e.g. ``default("batch")``)."""
+    for f in fields(EncodeOptions):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)
+
+
+def is_no_grid(spec: str | None) -> bool:
+    return spec is None or str(spec).strip().lower() in GRID_NONE
+
+
+def check_grid_spec(spec: str | None) -> None:
+    """Validate a grid option without fitting anything (numpy-only parse)."""
+    if is_no_grid(spec) or str(spec).strip().lower() == "auto":
+        return
+    from gainmlp.codecs.mlp.format import parse_grid_spec
+
+    parse_grid_spec(spec)
+
+
+def grid_for(spec: str | None, kind: str) -> str | None:
+    """The grid option with ``"auto"`` resolved for a residual ``kind`` (gain, gamma,
+    direct); None for no grid."""
+    if spec is not None and str(spec).strip().lower() == "auto":
+        spec = AUTO_GRID[kind]
+    return None if is_no_grid(spec) else spec
+
+
+def resolve_activation(activation: str) -> str:
+    if activation == "auto":
+        return DEFAULT_ACTIVATION
+    if activation not in ("relu", "sine"):
+        raise GainMLPError(f"unknown MLP activation {activation!r}; use relu, sine or auto")
+    return activation
+
+
+def resolve_precision(precision: str, has_grid: bool) -> str:
+    """Weight precision: "auto" is fp16 when a grid rides along (keeps the default payload
+    under 10 KB, docs/grid.md), fp32 otherwise (the paper's network)."""
+    if precision == "auto":
+        return "fp16" if has_grid else "fp32"
+    if precision not in ("fp32", "fp16"):
+        raise GainMLPError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
+    return precision
+
+
+def cli_flags() -> list[tuple[str, str, dict]]:
+    """``(group, flag, argparse keyword arguments)`` for every option the CLI exposes."""
+    out = []
+    for f in fields(EncodeOptions):
+        meta = f.metadata
+        if not meta.get("cli", True):
+            continue
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        kwargs: dict = {"dest": f.name, "help": f"{meta['help']} (default {f.default})"}
+        if isinstance(f.default, bool):
+            kwargs.update(action="store_false" if f.default else "store_true",
+                          help=meta["help"])
+        else:
+            kwargs.update(default=f.default, type=type(f.default) if f.default is not None
+                          else str)
+            choices = meta.get("cli_choices") or meta.get("choices")
+            if choices is not None:
+                kwargs["choices"] = choices
+            if meta.get("metavar"):
+                kwargs["metavar"] = meta["metavar"]
+        out.append((meta["group"], flag, kwargs))
+    return out
+
+
+__all__ = ["AUTO_GRID", "DEFAULT_ACTIVATION", "DEFAULT_EPS", "DEFAULT_GRID", "EncodeOptions",
+           "LR_SCHEDULES", "check_grid_spec", "cli_flags", "default", "grid_for",
+           "resolve_activation", "resolve_precision"]
