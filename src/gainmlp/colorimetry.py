@@ -1,7 +1,7 @@
 """Colour set-up: transfer functions, primaries, and the SDR -> HDR-space conversion.
 
 All transfer functions and primaries come from colour-science. Images are float arrays of
-shape (H, W, 3). Conventions of the paper's data (see docs/colour.md):
+shape (H, W, 3). Conventions of the paper's data (README, "Colour set-up"):
 
 * SDR: BT.709 primaries, pure 2.4 gamma (BT.1886 with black at 0), 100 cd/m2 white.
 * HDR: BT.2020 primaries, SMPTE ST 2084 (PQ) code values in [0, 1], graded for 1000 cd/m2.
@@ -137,7 +137,20 @@ def pq_bt2020_to_linear(pq_code: np.ndarray) -> np.ndarray:
     return pq_decode(pq_code).astype(np.float32)
 
 
-def luminance(rgb_linear: np.ndarray, primaries: str = "bt2020") -> np.ndarray:
-    """Relative luminance Y of linear RGB (row 2 of the colourspace's RGB->XYZ matrix)."""
+#: ITU-R BT.2020 luma coefficients K_R, K_G, K_B, as the recommendation states them
+#: (applied to non-linear code values they give the luma Y'; see :func:`luminance_weights`
+#: for the exact luminance row of a colourspace).
+BT2020_LUMA_WEIGHTS = (0.2627, 0.6780, 0.0593)
+
+
+def luminance_weights(primaries: str = "bt2020") -> np.ndarray:
+    """The RGB -> Y row of the colourspace's RGB->XYZ matrix (float64, sums to 1)."""
+    if primaries not in PRIMARIES:
+        raise GainMLPError(f"unknown primaries {primaries!r}")
     space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
-    return np.asarray(rgb_linear, dtype=np.float64) @ space.matrix_RGB_to_XYZ[1]
+    return np.asarray(space.matrix_RGB_to_XYZ[1], dtype=np.float64)
+
+
+def luminance(rgb_linear: np.ndarray, primaries: str = "bt2020") -> np.ndarray:
+    """Relative luminance Y of linear RGB (:func:`luminance_weights` of ``primaries``)."""
+    return np.asarray(rgb_linear, dtype=np.float64) @ luminance_weights(primaries)

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gainmlp.colorimetry import luminance_weights
 from gainmlp.errors import GainMLPError
+from gainmlp.resample import upsample_bilinear
 
 # Sanity limits for metadata read from files: 2**16 = 65536x gain is far beyond any
 # display; offsets are small positive numbers in practice (1/64 is the usual value).
@@ -140,31 +142,6 @@ def weight_for_headroom(meta: GainMapMetadata, headroom_log2: float) -> float:
     return 1.0 - w if meta.base_is_hdr else w
 
 
-def upsample_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize with pixel-centre alignment and clamped edges (float32 out).
-
-    Works for (h, w) and (h, w, c) arrays; same-size input is returned as float32.
-    """
-    img = np.asarray(image, dtype=np.float32)
-    h, w = img.shape[:2]
-    if (h, w) == (height, width):
-        return img.copy()
-
-    def coords(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
-        x = np.clip(x, 0.0, n_in - 1)
-        i0 = np.floor(x).astype(np.intp)
-        i1 = np.minimum(i0 + 1, n_in - 1)
-        return i0, i1, (x - i0).astype(np.float32)
-
-    y0, y1, fy = coords(height, h)
-    x0, x1, fx = coords(width, w)
-    extra = (1,) * (img.ndim - 2)
-    rows = img[y0] * (1 - fy).reshape(-1, 1, *extra) + img[y1] * fy.reshape(-1, 1, *extra)
-    fx = fx.reshape(1, -1, *extra)
-    return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
-
-
 def _as_rgb_map(gain_map: np.ndarray) -> np.ndarray:
     g = np.asarray(gain_map)
     if g.ndim == 3 and g.shape[2] == 1:
@@ -216,17 +193,6 @@ def apply_gain_map(
     return out.astype(np.float32, copy=False)
 
 
-def _luma_weights(primaries: str) -> np.ndarray:
-    from gainmlp.colorimetry import PRIMARIES
-
-    if primaries not in PRIMARIES:
-        raise GainMLPError(f"unknown primaries {primaries!r}")
-    import colour
-
-    space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
-    return np.asarray(space.matrix_RGB_to_XYZ[1], dtype=np.float64)
-
-
 def compute_gain_map(
     sdr_linear: np.ndarray,
     hdr_linear: np.ndarray,
@@ -259,7 +225,7 @@ def compute_gain_map(
     if offset_sdr <= 0 or offset_hdr <= 0:
         raise GainMLPError("gain-map offsets must be positive to compute a map")
     if channels == 1:
-        wts = _luma_weights(primaries)
+        wts = luminance_weights(primaries)
         sdr = (sdr @ wts)[:, :, None]
         hdr = (hdr @ wts)[:, :, None]
     log_gain = np.log2((hdr + offset_hdr) / (sdr + offset_sdr))

@@ -30,6 +30,7 @@ from gainmlp import paper_residual
 from gainmlp.codecs import map_image
 from gainmlp.codecs.registry import register_method
 from gainmlp.errors import GainMLPError
+from gainmlp.resample import resize_bicubic_float, resize_bicubic_u8
 
 BODY_VERSION = 1
 _BODY = struct.Struct("<BBBB3f3fHH")
@@ -65,7 +66,7 @@ def encode_map(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, 
     height, width = sdr_pq.shape[:2]
     q, lo, hi = quantised_map(kind, sdr_pq, hdr_pq, eps)
     mw, mh = map_size(width, height, options.scale)
-    small = q if (mw, mh) == (width, height) else map_image.resize_bicubic(q, mw, mh)
+    small = q if (mw, mh) == (width, height) else resize_bicubic_u8(q, mw, mh)
     image = map_image.compress(small, fmt, options.quality)
     head = _BODY.pack(BODY_VERSION, map_image.FORMAT_CODE[fmt], options.scale, options.quality,
                       *lo, *hi, mw, mh)
@@ -94,7 +95,7 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
                            f"header says {mw}x{mh}")
     f_norm = small.astype(np.float32) / 255.0
     if (mw, mh) != (width, height):
-        f_norm = np.clip(map_image.upscale_bicubic(f_norm, width, height), 0.0, 1.0)
+        f_norm = np.clip(resize_bicubic_float(f_norm, width, height), 0.0, 1.0)
     f = paper_residual.denormalise(f_norm, lo, hi)
     return paper_residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)
 

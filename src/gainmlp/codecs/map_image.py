@@ -3,6 +3,8 @@
 Thin wrappers over Pillow (JPEG), pillow-heif (HEIC) and imagecodecs (JPEG XL, AVIF), each
 at its library's own notion of ``quality`` (0-100), with the library defaults otherwise,
 as the paper did with PIL.
+
+Resizing lives in :mod:`gainmlp.resample`.
 """
 
 from __future__ import annotations
@@ -77,16 +79,4 @@ def decompress(data: bytes, fmt: str) -> np.ndarray:
     return np.ascontiguousarray(arr[:, :, :3])
 
 
-def resize_bicubic(rgb_u8: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bicubic resize of an 8-bit RGB image (Pillow), the paper's downscale."""
-    img = Image.fromarray(np.ascontiguousarray(rgb_u8), "RGB")
-    return np.asarray(img.resize((width, height), Image.Resampling.BICUBIC))
-
-
-def upscale_bicubic(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bicubic upscale of a float (h, w, C) map to (height, width, C), per channel in float."""
-    out = np.empty((height, width, values.shape[2]), dtype=np.float32)
-    for c in range(values.shape[2]):
-        img = Image.fromarray(np.ascontiguousarray(values[:, :, c], dtype=np.float32), "F")
-        out[:, :, c] = np.asarray(img.resize((width, height), Image.Resampling.BICUBIC))
-    return out
+from gainmlp.resample import resize_bicubic_u8 as resize_bicubic  # noqa: E402,F401  TEMP
