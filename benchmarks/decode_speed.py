@@ -16,7 +16,7 @@ import tracemalloc
 
 import numpy as np
 
-from gainmlp import residual
+from gainmlp import paper_residual
 from gainmlp.codecs.mlp.decode import decode_mlp, denormalise_outputs, forward_numpy
 from gainmlp.codecs.mlp.format import MlpParams, pack_mlp_body
 
@@ -39,7 +39,7 @@ def plain_decode(params: MlpParams, sdr: np.ndarray, eps: float) -> np.ndarray:
     inputs = np.concatenate([((xs + 0.5) / w)[..., None], ((ys + 0.5) / h)[..., None], sdr],
                             axis=-1).reshape(-1, 5)
     f = denormalise_outputs(params, forward_numpy(params, inputs))
-    return residual.reconstruct("gamma", sdr.reshape(-1, 3), f, eps).reshape(h, w, 3)
+    return paper_residual.reconstruct("gamma", sdr.reshape(-1, 3), f, eps).reshape(h, w, 3)
 
 
 def measure(fn, *args) -> tuple[float, float, np.ndarray]:

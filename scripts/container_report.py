@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gainmlp import colorimetry, metrics
+from gainmlp import colorimetry, metrics, photo
 from gainmlp.api import encode
 from gainmlp.codecs import EncodeOptions
 from gainmlp.colorimetry import SdrEncoding
-from gainmlp.container import gainmap_jpeg, photo
+from gainmlp.container import gainmap_jpeg
 from gainmlp.container.ultrahdr import ultrahdr_from_pair
-from gainmlp.evaluation.bench import _downscale_linear
+from gainmlp.evaluation import downscale_linear
 from gainmlp.image import SdrImage
-from gainmlp.io.images import decode_sdr_bytes, encode_sdr_jpeg, read_hdr_linear
+from gainmlp.io import decode_sdr_bytes, encode_sdr_jpeg, read_hdr_linear
 from gainmlp.pair import make_pair
 
 
@@ -55,7 +55,7 @@ def main() -> None:
     print("| image | tmo | container | file B | parts | PSNR ours | PSNR libultrahdr |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.images.split(","):
-        linear = _downscale_linear(read_hdr_linear(Path(args.data_dir) / f"{name}.exr"),
+        linear = downscale_linear(read_hdr_linear(Path(args.data_dir) / f"{name}.exr"),
                                    args.long_side)
         for tmo in args.tmo.split(","):
             sdr_u8, hdr_u16 = make_pair(linear, "bt2020", tmo)

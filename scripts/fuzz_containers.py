@@ -25,7 +25,19 @@ import numpy as np
 from PIL import Image
 
 from gainmlp.container import gainmap_jpeg as gj
-from gainmlp.container import jpeg_segments as js
+from gainmlp.container.app11 import embed_payload, extract_payload
+from gainmlp.container.icc import make_icc_profile
+from gainmlp.container.iso21496 import ISO_21496_ID
+from gainmlp.container.mpf import mpf_image_ranges
+from gainmlp.container.segments import (
+    APP1,
+    APP2,
+    concatenated_image_ranges,
+    find_image_end,
+    parse_segments,
+    remove_segments,
+)
+from gainmlp.container.xmp import XMP_ID
 from gainmlp.errors import GainMLPError
 from gainmlp.iso_gainmap import GainMapMetadata
 
@@ -45,14 +57,14 @@ def seeds() -> list[bytes]:
     )
     out = [
         gj.write_ultrahdr(None, sdr, None, grey, single, extra_payload=b"x" * 70_000, quality=60),
-        gj.write_ultrahdr(None, sdr, gj.make_icc_profile("p3"), rgb, multi, quality=60),
+        gj.write_ultrahdr(None, sdr, make_icc_profile("p3"), rgb, multi, quality=60),
     ]
     buf = io.BytesIO()
     Image.fromarray(sdr).save(buf, "JPEG", quality=60, progressive=True)
-    out.append(js.embed_payload(buf.getvalue(), bytes(range(256))))
+    out.append(embed_payload(buf.getvalue(), bytes(range(256))))
     # Adobe style: primary has hdrgm:Version only, map XMP per channel, little-endian MPF
-    primary = js.remove_segments(
-        out[1], lambda s: s.startswith(js.APP1, js.XMP_ID) or s.startswith(js.APP2, js.ISO_21496_ID)
+    primary = remove_segments(
+        out[1], lambda s: s.startswith(APP1, XMP_ID) or s.startswith(APP2, ISO_21496_ID)
     )
     out.append(primary)
     return out
@@ -107,11 +119,11 @@ def run_readers(data: bytes) -> bool:
         pass
     gj.is_gainmap_jpeg(data)
     for fn in (
-        js.parse_segments,
-        js.find_image_end,
-        js.extract_payload,
-        js.mpf_image_ranges,
-        js.concatenated_image_ranges,
+        parse_segments,
+        find_image_end,
+        extract_payload,
+        mpf_image_ranges,
+        concatenated_image_ranges,
     ):
         try:
             fn(data)

@@ -32,34 +32,9 @@ the derivation that is written to the shipped files; ``--study`` measures PSNR o
 pairs after 100/250/500/1000 steps with no, averaged and Reptile initialisation.
 
 The default settings are sized for a 2-core CPU (128x128 images, batch 4096 per network,
-300 steps per averaged fit, 40 Reptile rounds of 10 tasks x 25 inner steps; not timed at
-these defaults on the shared CPU). The shipped width-16 files were made on one H200 with
-``--device cuda --batch 16384 --avg-steps 2000 --reptile-rounds 100 --reptile-inner 50``
-(about 8-14 s per averaged derivation, 17-24 s with Reptile); ``--which average``.
-
-Measured (H200, same run; mean PQ PSNR in dB over three held-out 0.25-MP pairs: Tree and
-MtTamWest with Reinhard-Devlin, Desk with Drago; batch 65,536; after 100/250/500/1000
-steps; gain fitted on linear targets):
-
-    method/activation  init      100    250    500    1000
-    gamma relu         none     35.60  39.58  42.82  45.29
-                       average  38.21  42.21  45.04  46.59
-                       reptile  38.02  41.06  44.00  45.32
-    gamma sine         none     40.44  43.81  45.66  46.66
-                       average  39.47  43.78  45.97  46.74
-                       reptile  39.28  43.25  44.98  47.35
-    gain relu          none     36.43  39.55  42.32  45.20
-                       average  37.78  41.61  44.45  46.73
-                       reptile  36.09  40.28  43.26  45.23
-    gain sine          none     39.66  42.98  44.20  46.59
-                       average  38.37  42.38  44.90  46.56
-                       reptile  38.53  42.20  44.14  47.18
-    direct relu        none     33.47  37.68  41.00  44.11
-                       average  37.13  42.21  44.57  45.53
-                       reptile  37.54  41.22  43.71  45.63
-    direct sine        none     37.44  41.28  42.93  45.18
-                       average  38.13  42.10  44.39  46.04
-                       reptile  39.28  43.30  45.67  46.58
+300 steps per averaged fit, 40 Reptile rounds of 10 tasks x 25 inner steps). How the
+shipped width-16 files were made, and what each initialisation gains, is in docs/mlp.md
+("Meta-initialisation").
 """
 
 from __future__ import annotations
@@ -67,32 +42,32 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-from gainmlp import residual  # noqa: E402
-from gainmlp.codecs.mlp.fit import (  # noqa: E402
+from gainmlp.codecs import EncodeOptions, names
+from gainmlp.codecs.mlp.decode import decode_mlp
+from gainmlp.codecs.mlp.fit import (
     DEFAULT_OUTPUT_TRANSFORM,
     HIDDEN_LAYERS,
-    _torch_target,
+    fit_mlp,
     input_constants,
     output_constants,
+    torch_target,
 )
-from gainmlp.codecs.mlp.format import MlpParams  # noqa: E402
-from gainmlp.codecs.mlp.model import PI32, GainMLPNet  # noqa: E402
+from gainmlp.codecs.mlp.format import N_FREQUENCIES, N_INPUTS, MlpParams, pack_mlp_body
+from gainmlp.codecs.mlp.meta_init import DATA_DIR, meta_file_name, meta_kind, write_meta_file
+from gainmlp.codecs.mlp.model import GainMLPNet
+from gainmlp.codecs.torch_helpers import FrequencyEncoding
+from gainmlp.paper_residual import DEFAULT_EPS
 
 HDR_PEAK_NITS = 1000.0
 SDR_WHITE_NITS = 100.0
 REINHARD_WHITE = HDR_PEAK_NITS / SDR_WHITE_NITS
-METHODS = ("gamma-mlp", "gain-mlp", "direct-mlp")
-KINDS = {"gamma-mlp": "gamma", "gain-mlp": "gain", "direct-mlp": "direct"}
+METHODS = names("mlp")
 
 
 # -- synthetic pairs ---------------------------------------------------------------------
@@ -150,7 +125,7 @@ class BatchedFit:
 
     def __init__(self, method: str, sdr: np.ndarray, hdr: np.ndarray, eps: float,
                  width: int, activation: str, device: torch.device) -> None:
-        self.kind = KINDS[method]
+        self.kind = meta_kind(method)
         self.transform = DEFAULT_OUTPUT_TRANSFORM[self.kind]
         self.eps = eps
         self.activation = activation
@@ -170,8 +145,7 @@ class BatchedFit:
         ys, xs = np.mgrid[0:h, 0:w]
         xy = np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], -1).astype(np.float32)
         self.xy = torch.from_numpy(xy).to(device)
-        self.powers = torch.exp2(torch.arange(12, dtype=torch.float32, device=device))
-        self.pi = torch.tensor(PI32, dtype=torch.float32, device=device)
+        self.encoding = FrequencyEncoding(N_FREQUENCIES, device)
 
     def init_weights(self, stored: list[np.ndarray] | None, seed: int) -> list[torch.Tensor]:
         net = GainMLPNet(self.template.width, HIDDEN_LAYERS, self.activation)
@@ -197,12 +171,12 @@ class BatchedFit:
             hh = torch.gather(hdr, 1, idx[..., None].expand(-1, -1, 3))
             raw = torch.cat([self.xy[idx], s], dim=-1)
             norm = torch.clamp((raw - ic) / isc, -1.0, 1.0)
-            args = (norm * self.pi)[..., None] * self.powers
-            e = enc[..., : self.n_enc].view(m, batch, 5, 2, 12)
+            args = self.encoding.args(norm)
+            e = enc[..., : self.n_enc].view(m, batch, N_INPUTS, 2, N_FREQUENCIES)
             e[..., 0, :] = torch.sin(args)
             e[..., 1, :] = torch.cos(args)
             with torch.no_grad():
-                target = (_torch_target(self.kind, self.transform, s, hh, self.eps) - oc) / osc
+                target = (torch_target(self.kind, self.transform, s, hh, self.eps) - oc) / osc
             x = torch.bmm(enc, ws[0].transpose(1, 2))
             for w in ws[1:]:
                 x = torch.relu(x) if self.activation == "relu" else torch.sin(x)
@@ -255,23 +229,18 @@ def derive_reptile(fit: BatchedFit, args: argparse.Namespace) -> list[np.ndarray
 def study(method: str, activation: str, inits: dict[str, MlpParams | None],
           pairs: list[tuple[str, np.ndarray, np.ndarray]], device: str,
           steps: tuple[int, ...] = (100, 250, 500, 1000), batch: int = 65536) -> dict:
-    """PSNR (dB, mean over ``pairs``) after ``steps`` for each initialisation."""
-    from gainmlp.codecs import EncodeOptions
-    from gainmlp.codecs.mlp.decode import decode_mlp
-    from gainmlp.codecs.mlp.fit import fit_mlp
-    from gainmlp.codecs.mlp.format import pack_mlp_body
-
+    """PSNR (dB, mean over ``pairs``) after ``steps`` for each initialisation, fitting the
+    paper's network with the paper's recipe (no grid, constant learning rate)."""
     results: dict = {}
     for name, init in inits.items():
         per = {s: [] for s in steps}
         for _, sdr, hdr in pairs:
             opts = EncodeOptions(steps=max(steps), batch=batch, activation=activation,
-                                 device=device, meta_init=False)
-            res = fit_mlp(method, sdr, hdr, residual.DEFAULT_EPS, opts, init=init,
-                          snapshots=steps)
+                                 device=device, meta_init=False, grid=None,
+                                 lr_schedule="constant")
+            res = fit_mlp(method, sdr, hdr, DEFAULT_EPS, opts, init=init, snapshots=steps)
             for s in steps:
-                out = decode_mlp(method, pack_mlp_body(res.snapshots[s]), sdr,
-                                 residual.DEFAULT_EPS)
+                out = decode_mlp(method, pack_mlp_body(res.snapshots[s]), sdr, DEFAULT_EPS)
                 mse = float(np.mean((out.astype(np.float64) - hdr) ** 2))
                 per[s].append(10 * math.log10(1.0 / max(mse, 1e-20)))
         results[name] = {s: round(float(np.mean(v)), 2) for s, v in per.items()}
@@ -281,7 +250,7 @@ def study(method: str, activation: str, inits: dict[str, MlpParams | None],
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, default=ROOT / "src" / "gainmlp" / "data")
+    p.add_argument("--out", type=Path, default=DATA_DIR)
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--widths", default="16")
     p.add_argument("--activations", default="relu,sine")
@@ -315,17 +284,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(sdr)} synthetic pairs {sdr.shape[1]}x{sdr.shape[2]} "
           f"({time.perf_counter() - t0:.1f} s)", flush=True)
     device = torch.device(args.device)
-    from gainmlp.codecs.mlp.meta_init import meta_file_name, write_meta_file
 
     held = [(str(f), np.load(f)["sdr"], np.load(f)["hdr"]) for f in args.study]
     report: dict = {}
     args.out.mkdir(parents=True, exist_ok=True)
     for method in args.methods.split(","):
-        kind = KINDS[method]
+        kind = meta_kind(method)
         for width in (int(w) for w in args.widths.split(",")):
             for act in args.activations.split(","):
                 t1 = time.perf_counter()
-                fit = BatchedFit(method, sdr, hdr, residual.DEFAULT_EPS, width, act, device)
+                fit = BatchedFit(method, sdr, hdr, DEFAULT_EPS, width, act, device)
                 derived = {"average": derive_average(fit, args)}
                 t_avg = time.perf_counter() - t1
                 if not args.no_reptile:

@@ -2,91 +2,26 @@
 
     python scripts/summarise_results.py
 
-Reads docs/results/{full,quick}/*/results.json written by scripts/run_results.sh.
+Reads docs/results/{full,quick}/*/results.json written by scripts/run_results.sh
+(:mod:`gainmlp.evaluation.summary`).
 """
 
 from __future__ import annotations
 
-import json
-import platform
+import argparse
 from pathlib import Path
 
-import numpy as np
-
-R = Path("docs/results")
-
-# Gain-MLP paper, Table 1 (pooled over Cyriac et al. x 4 tone mappers and Chen et al.)
-PAPER = {
-    "Gain-JPEG": (38.29, 0.968, 2.16, 19.0), "Gamma-JPEG": (41.45, 0.979, 1.37, 19.4),
-    "Gain-HEIC": (39.20, 0.972, 1.98, 18.4), "Gamma-HEIC": (42.21, 0.982, 1.27, 18.2),
-    "Gain-JPEG-XL": (37.65, 0.950, 1.73, 11.4), "Gamma-JPEG-XL": (40.58, 0.957, 1.15, 12.0),
-    "Direct-MLP": (46.30, 0.988, 0.96, 10.0), "MLP-ITM": (47.25, 0.991, 0.87, 34.0),
-    "Gain-MLP": (47.60, 0.992, 1.02, 10.0), "Gamma-MLP": (48.53, 0.993, 0.78, 10.0),
-}
-
-
-def mean_by(rows: list[dict], keys: tuple[str, ...]) -> dict[tuple, dict]:
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
-    return {k: {c: float(np.mean([r[c] for r in rs])) for c in
-                ("psnr", "ssim", "delta_e00", "delta_e_itp", "payload_bytes", "encode_seconds")}
-            | {"n": len(rs)} for k, rs in groups.items()}
-
-
-def table1(path: Path) -> str:
-    rows = json.loads(path.read_text())
-    means = mean_by(rows, ("label",))
-    out = ["| method | PSNR | SSIM | ΔE00 | ΔE_ITP | KB | encode s (CPU) | paper PSNR | paper "
-           "SSIM | paper ΔE00 | paper KB |", "|" + " --- |" * 11]
-    for label, m in sorted(means.items(), key=lambda kv: kv[1]["psnr"]):
-        p = PAPER.get(label[0])
-        paper = (f"{p[0]:.2f} | {p[1]:.3f} | {p[2]:.2f} | {p[3]:.1f}" if p else "– | – | – | –")
-        out.append(f"| {label[0]} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['delta_e00']:.2f} | "
-                   f"{m['delta_e_itp']:.2f} | {m['payload_bytes'] / 1024:.1f} | "
-                   f"{m['encode_seconds']:.1f} | {paper} |")
-    pairs = len({(r["image"], r["tmo"]) for r in rows})
-    return "\n".join(out) + f"\n\n{pairs} pairs, {len(rows)} runs.\n"
+from gainmlp.evaluation.summary import results_readme
 
 
 def main() -> None:
-    machine = f"{platform.machine()} CPU, 2 cores, no GPU, Python {platform.python_version()}"
-    parts = ["# Results\n",
-             "Every number here comes from `scripts/run_results.sh` (the `gainmlp bench` "
-             "experiments) and `python scripts/summarise_results.py`, on the eight OpenEXR "
-             f"images of ../shared/data/hdr, on {machine}. Metrics are on PQ BT.2020 "
-             "code values; ΔE00 relative to the 1000 cd/m2 peak; payload KB are exact file "
-             "bytes of the payload (header and CRC included). Encode seconds were measured "
-             "while other jobs shared the two cores: read them as upper bounds.\n",
-             "The Gamma-MLP, Gain-MLP and Direct-MLP rows are the paper's network and "
-             "recipe (`--grid none --lr-schedule constant`). **Gamma-MLP+grid** is "
-             "gainmlp's default since the grid study (a learned 32×32×4 grid, cosine-tail "
-             "learning rate, docs/grid.md); tables made before that change show the earlier "
-             "opt-in grid (a tenth of the learning rate, constant schedule) in that row, and "
-             "a rerun recomputes only that row (the bench cache keys tell them apart). The "
-             "default measured on all 32 dev pairs on an H200: [grid/README.md]"
-             "(grid/README.md).\n"]
-    full = R / "full" / "table1" / "results.json"
-    if full.exists():
-        parts += ["## Table 1, full resolution (Desk, MtTamWest, Tree × 4 tone mappers)\n",
-                  "Paper defaults: conventional maps at 1/4 scale, quality 80; MLPs 2×16, "
-                  "1000 steps of 65,536 pixels, meta-init; MLP-ITM as in "
-                  "`gainmlp.codecs.mlp_itm.fit`.\n", table1(full),
-                  "Per tone mapper: [full/table4/table.md](full/table4/table.md).\n"]
-    quick = R / "quick" / "table1" / "results.json"
-    if quick.exists():
-        parts += ["## Table 1, quick (256-pixel images, 16,384 pixels per step)\n",
-                  table1(quick), "Per tone mapper: [quick/table4/table.md]"
-                  "(quick/table4/table.md).\n"]
-    for exp, title in (("rd", "Rate-distortion (Fig. 5)"), ("time", "PSNR vs fitting time "
-                       "(Fig. 7)"), ("ablation", "Ablations (ReLU vs sine, meta-init, loss)")):
-        d = R / "quick" / exp
-        if (d / "table.md").exists():
-            parts.append(f"## {title}\n\n[quick/{exp}/table.md](quick/{exp}/table.md)\n")
-            for png in sorted(d.glob("*.png")):
-                parts.append(f"![{exp}](quick/{exp}/{png.name})\n")
-    (R / "README.md").write_text("\n".join(parts))
-    print((R / "README.md").read_text())
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results", nargs="?", type=Path, default=Path("docs/results"),
+                    help="the results folder (docs/results)")
+    args = ap.parse_args()
+    text = results_readme(args.results)
+    (args.results / "README.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

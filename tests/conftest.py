@@ -29,7 +29,7 @@ def pair():
 @pytest.fixture
 def pair_files(tmp_path, pair):
     """sdr.png (8-bit) and hdr.png (16-bit PQ with cICP) written to tmp_path."""
-    from gainmlp.io import images as imageio
+    import gainmlp.io as imageio
 
     sdr_u8, hdr_pq = pair
     imageio.write_sdr_png(tmp_path / "sdr.png", sdr_u8)

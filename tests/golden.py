@@ -54,11 +54,7 @@ def _api():
     """(encode, decode, Payload, EncodeOptions, SdrImage, SdrEncoding, methods) of the
     installed gainmlp, whatever its internal layout."""
     import gainmlp
-
-    try:
-        from gainmlp import SdrImage
-    except ImportError:  # layouts before the restructure
-        from gainmlp.io.images import SdrImage
+    from gainmlp import SdrImage
     from gainmlp.colorimetry import SdrEncoding
 
     return (gainmlp.encode, gainmlp.decode, gainmlp.Payload, gainmlp.EncodeOptions, SdrImage,

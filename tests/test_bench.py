@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from gainmlp.evaluation.bench import Variant, run_experiment
+from gainmlp.evaluation import Variant, run_experiment
 from gainmlp.scene import demo_scene
 
 
@@ -50,7 +50,8 @@ def test_parallel_jobs_give_the_same_results(tmp_path):
 def test_cache_keys_follow_what_a_variant_computes():
     """The paper's network keeps its earlier key (same computation); the default grid's key
     names its schedule, so results of the earlier opt-in grid are never reused for it."""
-    from gainmlp.evaluation.bench import PAPER_NET, Variant, variants_for
+    from gainmlp.evaluation import Variant, variants_for
+    from gainmlp.evaluation.experiments import PAPER_NET
 
     labels = {v.label: v for v in variants_for("table1", quick=True)}
     assert labels["Gamma-MLP"].key() == '{"method": "gamma-mlp"}'

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+import gainmlp.io as imageio
 from gainmlp import metrics
 from gainmlp.cli import main
-from gainmlp.io import images as imageio
 
 
 def run(*args):

@@ -1,4 +1,5 @@
-"""MLP-ITM baseline: body format, numpy decoder == torch model, fitting, no torch in decode."""
+"""MLP-ITM baseline (codecs/mlp_itm/): body format, numpy decoder == torch model, fitting,
+no torch in decode."""
 
 from __future__ import annotations
 
@@ -11,24 +12,23 @@ import pytest
 from conftest import synthetic_pair
 
 from gainmlp import colorimetry
-from gainmlp.codecs import EncodeOptions
+from gainmlp.codecs import EncodeOptions, features
+from gainmlp.codecs.features import pixel_centres
 from gainmlp.codecs.mlp_itm import decode as dec
+from gainmlp.codecs.mlp_itm import format as fmt
 from gainmlp.errors import GainMLPError
 from gainmlp.metrics import psnr
 
 torch = pytest.importorskip("torch")
-fit = pytest.importorskip("gainmlp.codecs.mlp_itm.fit")
+
+from mlp_helpers import one_fitting_thread  # noqa: E402, F401  (autouse)
+
+from gainmlp.codecs.mlp_itm import fit, model  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    # Two cores shared with other jobs: spinning OpenMP threads make tiny fits 20x slower.
-    monkeypatch.setenv("GAINMLP_THREADS", "1")
-
-
-def random_params(seed: int = 0, precision: str = "fp32", width: int = 32) -> dec.ItmParams:
+def random_params(seed: int = 0, precision: str = "fp32", width: int = 32) -> fmt.ItmParams:
     """Params of a randomly initialised model, with a non-trivial spatial (FiLM) output."""
-    net = fit.ItmNet(width, width)
+    net = model.ItmNet(width, width)
     gen = torch.Generator().manual_seed(seed)
     net.reset_parameters(gen)
     with torch.no_grad():
@@ -36,7 +36,7 @@ def random_params(seed: int = 0, precision: str = "fp32", width: int = 32) -> de
         net.spatial[-1].copy_(torch.randn(net.spatial[-1].shape, generator=gen) * 0.3)
     spatial, colour = net.layers()
     rng = np.random.default_rng(seed)
-    return dec.ItmParams(
+    return fmt.ItmParams(
         spatial=spatial, colour=colour,
         in_centre=np.array([0.5, 0.5, 0.3, 0.35, 0.4], np.float32),
         in_scale=np.array([0.5, 0.5, 0.25, 0.3, 0.2], np.float32),
@@ -56,19 +56,19 @@ def sdr_hdr(height: int = 64, width: int = 64) -> tuple[np.ndarray, np.ndarray]:
 
 def test_default_size_is_the_papers_34_kb_setting():
     params = random_params()
-    body = dec.pack_itm_body(params)
-    assert params.n_parameters == dec.parameter_count() == 8227
-    assert len(body) == dec.body_size() == 33008
+    body = fmt.pack_itm_body(params)
+    assert params.n_parameters == fmt.parameter_count() == 8227
+    assert len(body) == fmt.body_size() == 33008
     assert 32_000 < len(body) + 40 < 35_000
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_body_round_trip(precision):
     params = random_params(1, precision)
-    body = dec.pack_itm_body(params)
-    assert len(body) == dec.body_size(precision=precision)
-    back = dec.unpack_itm_body(body)
-    assert dec.pack_itm_body(back) == body
+    body = fmt.pack_itm_body(params)
+    assert len(body) == fmt.body_size(precision=precision)
+    back = fmt.unpack_itm_body(body)
+    assert fmt.pack_itm_body(back) == body
     tol = 0 if precision == "fp32" else 1e-3
     for (w0, b0), (w1, b1) in zip([*params.spatial, *params.colour],
                                   [*back.spatial, *back.colour], strict=True):
@@ -86,7 +86,7 @@ def _patched(body: bytes, offset: int, fmt: str, value) -> bytes:
 
 
 def test_corrupt_bodies_are_refused():
-    body = dec.pack_itm_body(random_params(2))
+    body = fmt.pack_itm_body(random_params(2))
     nan = float("nan")
     bad = {
         "version": _patched(body, 0, "<B", 2),
@@ -105,12 +105,12 @@ def test_corrupt_bodies_are_refused():
         "zero scale": _patched(body, 16, "<f", 0.0),
         "inf output": _patched(body, 52, "<f", float("inf")),
         "min above max": _patched(body, 52 + 8, "<f", 5.0),
-        "nan weight": _patched(body, dec.HEADER_SIZE + 4 * 17, "<f", nan),
+        "nan weight": _patched(body, fmt.HEADER_SIZE + 4 * 17, "<f", nan),
         "inf bias": _patched(body, len(body) - 4, "<f", float("inf")),
     }
     for what, data in bad.items():
         with pytest.raises(GainMLPError):
-            dec.unpack_itm_body(data)
+            fmt.unpack_itm_body(data)
         with pytest.raises(GainMLPError):
             dec.decode_itm("mlp-itm", data, np.zeros((4, 4, 3), np.float32), 1 / 64)
         assert what
@@ -121,19 +121,19 @@ def test_pack_refuses_bad_params():
     params.spatial[0] = (params.spatial[0][0].copy(), params.spatial[0][1].copy())
     params.spatial[0][0][0, 0] = np.inf
     with pytest.raises(GainMLPError):
-        dec.pack_itm_body(params)
+        fmt.pack_itm_body(params)
     params = random_params(3)
     params.colour[-1] = (params.colour[-1][0][:2], params.colour[-1][1][:2])
     with pytest.raises(GainMLPError):
-        dec.pack_itm_body(params)
+        fmt.pack_itm_body(params)
     params = random_params(3, "fp16")
     params.colour[0][1][0] = 1e6  # overflows binary16
     with pytest.raises(GainMLPError):
-        dec.pack_itm_body(params)
+        fmt.pack_itm_body(params)
 
 
 def test_decode_refuses_bad_calls():
-    body = dec.pack_itm_body(random_params(4))
+    body = fmt.pack_itm_body(random_params(4))
     with pytest.raises(GainMLPError):
         dec.decode_itm("gain-mlp", body, np.zeros((4, 4, 3), np.float32), 1 / 64)
     with pytest.raises(GainMLPError):
@@ -144,23 +144,23 @@ def test_decode_refuses_bad_calls():
 
 
 def test_numpy_forward_matches_torch():
-    params = dec.unpack_itm_body(dec.pack_itm_body(random_params(5)))
+    params = fmt.unpack_itm_body(fmt.pack_itm_body(random_params(5)))
     rng = np.random.default_rng(5)
     inputs = rng.uniform(-0.1, 1.1, (3000, 5)).astype(np.float32)
-    ref = fit.forward_torch(params, inputs)
+    ref = model.forward_torch(params, inputs)
     assert np.abs(dec.forward_numpy(params, inputs) - ref).max() < 1e-5
     assert np.std(ref) > 0.05  # not a degenerate network
 
 
 def test_tiled_decoder_matches_torch(monkeypatch):
-    monkeypatch.setattr(dec, "TILE_PIXELS", 400)  # several tiles, with a partial last one
+    monkeypatch.setattr(features, "TILE_PIXELS", 400)  # several tiles, with a partial last one
     params = random_params(6)
-    body = dec.pack_itm_body(params)
+    body = fmt.pack_itm_body(params)
     height, width = 37, 53
     sdr = np.random.default_rng(6).random((height, width, 3)).astype(np.float32)
-    ys, xs = np.meshgrid(dec.pixel_centres(height), dec.pixel_centres(width), indexing="ij")
+    ys, xs = np.meshgrid(pixel_centres(height), pixel_centres(width), indexing="ij")
     inputs = np.concatenate([xs[..., None], ys[..., None], sdr], axis=2).reshape(-1, 5)
-    t = fit.forward_torch(params, inputs)
+    t = model.forward_torch(params, inputs)
     ref = np.clip(np.clip(t * params.out_scale + params.out_centre, params.out_min,
                           params.out_max), 0, 1).reshape(height, width, 3)
     out = dec.decode_itm("mlp-itm", body, sdr, 1 / 64)
@@ -176,8 +176,8 @@ def test_fitting_improves_psnr_and_is_deterministic():
     sdr, hdr = sdr_hdr()
     options = EncodeOptions(steps=60, batch=2048, seed=3)
     result = fit.fit_itm(sdr, hdr, options)
-    start = psnr(hdr, dec.decode_itm("mlp-itm", dec.pack_itm_body(result.initial), sdr, 0.0))
-    body = dec.pack_itm_body(result.params)
+    start = psnr(hdr, dec.decode_itm("mlp-itm", fmt.pack_itm_body(result.initial), sdr, 0.0))
+    body = fmt.pack_itm_body(result.params)
     end = psnr(hdr, dec.decode_itm("mlp-itm", body, sdr, 0.0))
     assert end > start + 10.0 and end > 30.0, (start, end)
     assert result.losses[-1] < result.losses[0]
@@ -213,7 +213,7 @@ def test_mining_draws_more_from_hard_cells():
 
 def test_decode_module_does_not_import_torch(tmp_path):
     body_path = tmp_path / "body.bin"
-    body_path.write_bytes(dec.pack_itm_body(random_params(7)))
+    body_path.write_bytes(fmt.pack_itm_body(random_params(7)))
     code = (
         "import sys, numpy as np\n"
         "from gainmlp.codecs.mlp_itm.decode import decode_itm\n"

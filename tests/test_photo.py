@@ -1,18 +1,21 @@
-"""JPEG containers end to end: gainmlp photo, Ultra HDR output, ultrahdr+mlp, re-encoding."""
+"""JPEG containers end to end: gainmlp photo, Ultra HDR output, ultrahdr+mlp, re-encoding;
+and the photo's byte-level helpers (gainmlp.container.photo)."""
 
 import imagecodecs
 import numpy as np
 import pytest
 
-from gainmlp import metrics
+import gainmlp.io as imageio
+from gainmlp import metrics, photo
 from gainmlp.cli import main
 from gainmlp.codecs import EncodeOptions
 from gainmlp.colorimetry import SdrEncoding
-from gainmlp.container import gainmap_jpeg, jpeg_segments, photo
+from gainmlp.container import gainmap_jpeg
+from gainmlp.container import photo as photo_bytes
+from gainmlp.container.app11 import extract_payload
 from gainmlp.container.ultrahdr import ultrahdr_from_pair
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
-from gainmlp.io import images as imageio
 
 FAST = ["--steps", "30", "--batch", "2048"]
 
@@ -25,7 +28,7 @@ def test_gainmlp_photo_round_trip(tmp_path, pair_files, pair):
     # every viewer sees a plain JPEG of the SDR
     shown = imageio.decode_sdr_bytes(data).pixels
     assert metrics.psnr(pair[0] / 255.0, shown / 255.0) > 35
-    assert jpeg_segments.extract_payload(data) is not None
+    assert extract_payload(data) is not None
     assert main(["decode", str(out), "-o", str(tmp_path / "hdr.png")]) == 0
     rebuilt = imageio.read_hdr(tmp_path / "hdr.png")
     assert metrics.psnr(pair[1], rebuilt) > 30
@@ -67,7 +70,7 @@ def test_ultrahdr_plus_mlp_prefers_payload(tmp_path, pair_files, pair):
                  *FAST]) == 0
     data = out.read_bytes()
     assert gainmap_jpeg.is_gainmap_jpeg(data)
-    assert jpeg_segments.extract_payload(data) is not None
+    assert extract_payload(data) is not None
     imagecodecs.ultrahdr_decode(data)  # other viewers still get a gain map
 
 
@@ -94,3 +97,17 @@ def test_plain_jpeg_without_payload_is_refused(tmp_path, pair):
     (tmp_path / "plain.jpg").write_bytes(data)
     assert main(["decode", str(tmp_path / "plain.jpg"), "-o", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_photo_bytes_helpers(pair):
+    sdr_u8, hdr = pair
+    data, parts = ultrahdr_from_pair(SdrImage(sdr_u8, SdrEncoding()), hdr, scale=2)
+    assert photo_bytes.gain_map_size(data) == parts["gain_map"]
+    primary = photo_bytes.strip_gain_map(data)
+    assert not gainmap_jpeg.is_gainmap_jpeg(primary) and len(primary) < parts["primary"]
+    np.testing.assert_array_equal(imageio.decode_sdr_bytes(primary).pixels,
+                                  imageio.decode_sdr_bytes(data).pixels)
+    with pytest.raises(GainMLPError, match="no gainmlp payload"):
+        photo_bytes.read_payload_bytes(primary, "x.jpg")
+    ours, _ = photo.encode_photo(SdrImage(sdr_u8, SdrEncoding()), hdr, "gamma-jpeg")
+    assert photo_bytes.read_payload_bytes(ours) == extract_payload(ours)

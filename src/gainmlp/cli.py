@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from gainmlp import __version__
-from gainmlp.codecs import CONVENTIONAL_METHODS, DEFAULT_METHOD, METHODS
+from gainmlp.codecs import DEFAULT_METHOD, METHODS
 from gainmlp.colorimetry import PRIMARIES, SDR_TRANSFERS
 from gainmlp.errors import GainMLPError
+from gainmlp.evaluation import EXPERIMENTS
 from gainmlp.options import DEFAULT_EPS, EncodeOptions, cli_flags, is_no_grid
+from gainmlp.photo import CONTAINERS
 from gainmlp.tonemap import TONE_MAPPERS
 
 EXIT_USAGE = 2
@@ -69,7 +71,7 @@ def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
 
 
 def _read_sdr(path: str, args: argparse.Namespace):
-    from gainmlp.io.images import read_sdr
+    from gainmlp.io import read_sdr
 
     return read_sdr(path, args.sdr_primaries, args.sdr_transfer, args.sdr_white)
 
@@ -82,9 +84,9 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    from gainmlp import photo
     from gainmlp.api import encode
-    from gainmlp.container import photo
-    from gainmlp.io.images import atomic_write, read_hdr
+    from gainmlp.io import atomic_write, read_hdr
 
     out = Path(args.output)
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
@@ -105,30 +107,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return 0
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
-    if args.container != "gainmlp" and not to_jpeg:
+    if to_jpeg:
+        data, parts = photo.encode_jpeg(sdr, hdr, args.method, options, args.eps,
+                                        args.container, args.jpeg_quality, args.open_loop)
+    elif args.container != "gainmlp":
         raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
-    if args.container == "ultrahdr":
-        from gainmlp.container.ultrahdr import ultrahdr_from_pair
-
-        if args.method != "gain-jpeg":
-            raise GainMLPError("--container ultrahdr stores a standard gain map: use "
-                               "--method gain-jpeg (or --container ultrahdr+mlp for an MLP)")
-        data, parts = ultrahdr_from_pair(sdr, hdr, args.scale, args.quality, args.jpeg_quality)
-    elif args.container == "ultrahdr+mlp":
-        from gainmlp.container.ultrahdr import ultrahdr_from_pair
-
-        if args.method in CONVENTIONAL_METHODS:
-            raise GainMLPError("--container ultrahdr+mlp carries an MLP: choose an -mlp method")
-        base = photo.decode_sdr_bytes(photo.encode_sdr_jpeg(sdr.pixels, args.jpeg_quality,
-                                                            sdr.icc))
-        payload = encode(sdr, hdr, args.method, options, eps=args.eps,
-                         fit_sdr_pixels=base.pixels).to_bytes()
-        data, parts = ultrahdr_from_pair(sdr, hdr, 8, args.quality, args.jpeg_quality,
-                                         extra_payload=payload)
-    elif to_jpeg:
-        data, parts = photo.encode_photo(sdr, hdr, args.method, options, eps=args.eps,
-                                         jpeg_quality=args.jpeg_quality,
-                                         open_loop=args.open_loop)
     else:
         data = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
         parts = {"payload": len(data)}
@@ -140,10 +123,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from gainmlp.api import decode
-    from gainmlp.container import jpeg_segments, photo
-    from gainmlp.container.payload import Payload
-    from gainmlp.io.images import HDR_OUT_EXTENSIONS, write_hdr
+    from gainmlp import photo
+    from gainmlp.io import HDR_OUT_EXTENSIONS, write_hdr
 
     out = Path(args.output)
     share = out.suffix.lower() in (".jpg", ".jpeg")
@@ -154,20 +135,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if not src.exists():
         raise GainMLPError(f"{src}: no such file")
     data = src.read_bytes()
-    if data[:2] == b"\xff\xd8":
-        hdr = photo.decode_photo(data, str(src))
-        sdr = photo.decode_sdr_bytes(data, str(src))
-        if jpeg_segments.extract_payload(data) is not None:
-            sdr.encoding = photo.read_photo(data, str(src))[1].sdr
-    else:
-        if args.sdr is None:
-            raise GainMLPError(f"{src} is a bare payload: give the SDR image with --sdr")
-        payload = Payload.from_bytes(data)
-        sdr = _read_sdr(args.sdr, args)
-        hdr = decode(payload, sdr.pixels)
+    given = _read_sdr(args.sdr, args) if args.sdr else None
+    sdr, hdr = photo.decode_file(data, str(src), given)
     if share:
         from gainmlp.container.ultrahdr import ultrahdr_from_pair
-        from gainmlp.io.images import atomic_write
+        from gainmlp.io import atomic_write
 
         data, parts = ultrahdr_from_pair(sdr, hdr, args.scale, args.quality)
         atomic_write(out, data)
@@ -180,8 +152,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from gainmlp.evaluation.evaluate import evaluate
-    from gainmlp.io.images import read_hdr
+    from gainmlp.evaluation import evaluate
+    from gainmlp.io import read_hdr
 
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
@@ -195,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
-    from gainmlp.io.images import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from gainmlp.io import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
     from gainmlp.pair import make_pair
 
     linear = read_hdr_linear(args.hdr)
@@ -209,44 +181,17 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gainmlp import metrics
-    from gainmlp.colorimetry import SdrEncoding
-    from gainmlp.container import photo
-    from gainmlp.image import SdrImage
-    from gainmlp.io.images import atomic_write, encode_hdr_png, write_hdr, write_sdr_png
-    from gainmlp.pair import make_pair
-    from gainmlp.scene import demo_scene
+    from gainmlp.evaluation.demo import run_demo
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    print("generating a 384x256 HDR scene (sky, sun, shadows, saturated colours)...")
-    sdr_u8, hdr_u16 = make_pair(demo_scene(), primaries="bt2020", tmo=args.tmo)
-    hdr = hdr_u16.astype(np.float32) / 65535.0
-    write_sdr_png(out / "sdr.png", sdr_u8)
-    atomic_write(out / "hdr.png", encode_hdr_png(hdr))
-    print(f"pair ({args.tmo}): {out / 'sdr.png'} (8-bit BT.709) + {out / 'hdr.png'} (PQ)")
-    sdr = SdrImage(sdr_u8, SdrEncoding())
-    print("encoding photo JPEGs (SDR base q95 + payload), PSNR of the decoded HDR:")
-    for method in ("gain-jpeg", "gamma-jpeg", args.method):
-        start = time.perf_counter()
-        data, parts = photo.encode_photo(sdr, hdr, method,
-                                         EncodeOptions(progress=sys.stderr.isatty()))
-        seconds = time.perf_counter() - start
-        name = out / f"photo-{method}.jpg"
-        atomic_write(name, data)
-        rebuilt = photo.decode_photo(data, str(name))
-        print(f"  {method:<11} payload {parts['payload']:>6} B  PSNR "
-              f"{metrics.psnr(hdr, rebuilt):.2f} dB  SSIM {metrics.ssim(hdr, rebuilt):.4f}  "
-              f"encode {seconds:.1f} s -> {name}")
-    write_hdr(out / "photo-hdr.avif", rebuilt)
-    print(f"decoded HDR of {name.name}: {out / 'photo-hdr.avif'} (10-bit PQ AVIF)")
+    run_demo(Path(args.output), args.method, args.tmo, progress=sys.stderr.isatty())
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gainmlp.evaluation.bench import TONE_MAPPERS, default_jobs, run_experiment
+    from gainmlp.evaluation import TONE_MAPPERS as ALL_TMOS
+    from gainmlp.evaluation import default_jobs, run_experiment
 
-    tmos = tuple(args.tmo.split(",")) if args.tmo else TONE_MAPPERS
+    tmos = tuple(args.tmo.split(",")) if args.tmo else ALL_TMOS
     images = args.images.split(",") if args.images else None
     rows = run_experiment(args.experiment, Path(args.data_dir), Path(args.output),
                           quick=args.quick, tmos=tmos, images=images,
@@ -277,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HDR image (EXR, .hdr, 16-bit PQ PNG/TIFF); leave out when SDR is a "
                    "gain-map JPEG (Ultra HDR, Adobe, ISO 21496-1) to re-encode its map")
     p.add_argument("-o", "--output", required=True, help="OUT.jpg or payload file")
-    p.add_argument("--container", choices=("gainmlp", "ultrahdr", "ultrahdr+mlp"),
+    p.add_argument("--container", choices=CONTAINERS,
                    default="gainmlp",
                    help="for .jpg output: gainmlp (SDR JPEG + payload), ultrahdr (standard "
                    "gain-map JPEG, --method gain-jpeg), ultrahdr+mlp (a 1/8 standard map for "
@@ -338,12 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run an experiment over every HDR image of DATA_DIR x "
                        "tone mappers; write CSV, JSON, a markdown table and plots to OUT_DIR. "
                        "Resumable: finished runs are cached in OUT_DIR/cache.")
-    p.add_argument("experiment",
-                   choices=("table1", "table4", "rd", "time", "ablation", "conventional"))
+    p.add_argument("experiment", choices=EXPERIMENTS)
     p.add_argument("data_dir", help="folder of .exr/.hdr images")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--quick", action="store_true",
-                   help="256-pixel images and fewer variants (minutes on 2 cores)")
+                   help="256-pixel images and fewer variants")
     p.add_argument("--tmo", default=None, help="comma-separated tone mappers (default all)")
     p.add_argument("--images", default=None, help="comma-separated image stems (default all)")
     p.add_argument("--long-side", type=int, default=None,

@@ -109,7 +109,7 @@ def check_grid_spec(spec: str | None) -> None:
     """Validate a grid option without fitting anything (numpy-only parse)."""
     if is_no_grid(spec) or str(spec).strip().lower() == "auto":
         return
-    from gainmlp.codecs.mlp.format import parse_grid_spec
+    from gainmlp.codecs.mlp.grid import parse_grid_spec
 
     parse_grid_spec(spec)
 

@@ -16,6 +16,11 @@ import numpy as np
 from PIL import Image
 
 
+def scaled_size(width: int, height: int, scale: int) -> tuple[int, int]:
+    """Size of an image downscaled by ``scale`` (rounded, at least 1x1)."""
+    return max(1, round(width / scale)), max(1, round(height / scale))
+
+
 def upsample_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize with pixel-centre alignment and clamped edges (float32 out).
 

@@ -37,6 +37,7 @@ from gainmlp.errors import GainMLPError, warn
 
 __all__ = [
     "TONE_MAPPERS",
+    "bilateral_filter",
     "drago",
     "local_bilateral",
     "reinhard_devlin",
@@ -291,7 +292,7 @@ def ward_histogram(
     return _to_display(_apply_luminance(img, lum, lum_d, saturation))
 
 
-def _bilateral_grid(
+def bilateral_filter(
     values: np.ndarray, sigma_s: float, sigma_r: float, truncate: float = 3.0
 ) -> np.ndarray:
     """Fast bilateral filter of a 2-D array (Chen, Paris & Durand 2007 bilateral grid).
@@ -358,7 +359,7 @@ def local_bilateral(
     """Local operator after Durand & Dorsey 2002 (base/detail split in log luminance).
 
     ``log10 L`` is split by an edge-preserving bilateral filter (bilateral-grid
-    approximation, :func:`_bilateral_grid`) into a base layer and a detail layer
+    approximation, :func:`bilateral_filter`) into a base layer and a detail layer
     (``log10 L - base``). Only the base is compressed, linearly in log so that its range
     becomes ``log10(target_contrast)`` with its maximum at display white; the detail is
     added back unchanged: ``log10 L_d = c (base - max(base)) + detail``. A pixel's result
@@ -382,7 +383,7 @@ def local_bilateral(
         sigma_spatial = 0.02 * max(lum.shape)
     sigma_spatial = max(float(sigma_spatial), 0.5)
     log_lum = np.log10(lum + _LOG_DELTA)
-    base = _bilateral_grid(log_lum, sigma_spatial, sigma_range)
+    base = bilateral_filter(log_lum, sigma_spatial, sigma_range)
     detail = log_lum - base
     b_max, b_min = float(base.max()), float(base.min())
     span = b_max - b_min

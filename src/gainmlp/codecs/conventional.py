@@ -30,7 +30,7 @@ from gainmlp import paper_residual
 from gainmlp.codecs import map_image
 from gainmlp.codecs.registry import register_method
 from gainmlp.errors import GainMLPError
-from gainmlp.resample import resize_bicubic_float, resize_bicubic_u8
+from gainmlp.resample import resize_bicubic_float, resize_bicubic_u8, scaled_size
 
 BODY_VERSION = 1
 _BODY = struct.Struct("<BBBB3f3fHH")
@@ -43,10 +43,6 @@ def split_method(method: str) -> tuple[str, str]:
     if kind not in paper_residual.RESIDUAL_KINDS or fmt not in map_image.FORMATS:
         raise GainMLPError(f"{method!r} is not a conventional method")
     return kind, fmt
-
-
-def map_size(width: int, height: int, scale: int) -> tuple[int, int]:
-    return max(1, round(width / scale)), max(1, round(height / scale))
 
 
 def quantised_map(kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float):
@@ -65,7 +61,7 @@ def encode_map(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, 
         raise GainMLPError(f"--quality must be in 1..100, not {options.quality}")
     height, width = sdr_pq.shape[:2]
     q, lo, hi = quantised_map(kind, sdr_pq, hdr_pq, eps)
-    mw, mh = map_size(width, height, options.scale)
+    mw, mh = scaled_size(width, height, options.scale)
     small = q if (mw, mh) == (width, height) else resize_bicubic_u8(q, mw, mh)
     image = map_image.compress(small, fmt, options.quality)
     head = _BODY.pack(BODY_VERSION, map_image.FORMAT_CODE[fmt], options.scale, options.quality,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
 
 from gainmlp.errors import GainMLPError
+from gainmlp.io.jpeg import decode_jpeg, encode_jpeg
 
 FORMATS = ("jpeg", "heic", "jxl", "avif")
 FORMAT_CODE = {"jpeg": 1, "heic": 2, "jxl": 3, "avif": 4}
@@ -25,9 +25,7 @@ def compress(rgb: np.ndarray, fmt: str, quality: int) -> bytes:
     """uint8 (H, W, 3) -> compressed bytes."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if fmt == "jpeg":
-        buf = io.BytesIO()
-        Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=quality)
-        return buf.getvalue()
+        return encode_jpeg(rgb, quality)
     if fmt == "heic":
         import pillow_heif
 
@@ -51,7 +49,7 @@ def decompress(data: bytes, fmt: str) -> np.ndarray:
     """Compressed bytes -> uint8 (H, W, 3)."""
     try:
         if fmt == "jpeg":
-            arr = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            arr, _ = decode_jpeg(data, strict=False)
         elif fmt == "heic":
             import pillow_heif
 
@@ -78,5 +76,3 @@ def decompress(data: bytes, fmt: str) -> np.ndarray:
         raise GainMLPError(f"the {fmt} gain-map image is not 8-bit RGB")
     return np.ascontiguousarray(arr[:, :, :3])
 
-
-from gainmlp.resample import resize_bicubic_u8 as resize_bicubic  # noqa: E402,F401  TEMP

@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp import colorimetry
-from gainmlp.codecs import map_image
-from gainmlp.codecs.conventional import map_size
-from gainmlp.container.gainmap_jpeg import SDR_WHITE_NITS, make_icc_profile, write_ultrahdr
-from gainmlp.container.jpeg_segments import mpf_image_ranges
+from gainmlp.container.gainmap_jpeg import SDR_WHITE_NITS, write_ultrahdr
+from gainmlp.container.icc import make_icc_profile
+from gainmlp.container.mpf import mpf_image_ranges
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
 from gainmlp.iso_gainmap import compute_gain_map
+from gainmlp.resample import resize_bicubic_u8, scaled_size
 
 BASE_PRIMARIES = {"bt709": "srgb", "srgb": "srgb", "p3": "p3", "bt2020": "bt2020"}
 
@@ -47,9 +47,9 @@ def ultrahdr_from_pair(
     gain_map, meta = compute_gain_map(sdr_linear, np.maximum(hdr_linear, 0.0), channels=3,
                                       primaries=primaries)
     height, width = gain_map.shape[:2]
-    mw, mh = map_size(width, height, scale)
+    mw, mh = scaled_size(width, height, scale)
     if (mw, mh) != (width, height):
-        gain_map = map_image.resize_bicubic(gain_map, mw, mh)
+        gain_map = resize_bicubic_u8(gain_map, mw, mh)
     icc = sdr.icc or make_icc_profile(primaries)
     data = write_ultrahdr(None, sdr.pixels, icc, gain_map, meta, extra_payload,
                           quality=jpeg_quality, gain_map_quality=map_quality)

@@ -1,4 +1,5 @@
-"""Encode, decode and measure one method on one pair: the ``gainmlp eval`` record."""
+"""Encode, decode and measure one method on one pair: the ``gainmlp eval`` record, and
+the record of every run of the experiments (:mod:`gainmlp.evaluation.experiments`)."""
 
 from __future__ import annotations
 

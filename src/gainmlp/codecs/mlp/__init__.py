@@ -1,7 +1,10 @@
 """The Gain-MLP codec: a small MLP (and an optional learned grid) fitted per image.
 
-``format`` is the body wire format, ``decode`` the numpy decoder (never imports torch);
-``model`` and ``fit`` are the torch side; ``meta_init`` reads the shipped initial weights.
+``format`` is the body wire format, ``grid`` the learned grids' option and sampling maths,
+``decode`` the numpy decoder (never imports torch); ``model`` and ``fit`` are the torch
+side; ``meta_init`` reads the shipped initial weights. The encoding, normalisation and
+tiling shared with MLP-ITM are in :mod:`gainmlp.codecs.features` (numpy) and
+:mod:`gainmlp.codecs.torch_helpers` (torch).
 """
 
 from gainmlp.codecs.registry import register_method

@@ -1,7 +1,7 @@
 """Decode an MLP body into the HDR rendition: numpy only (this module never imports torch).
 
-The network is evaluated in float32 exactly as ``mlp_body`` documents it, in tiles of
-whole rows (about 65,536 pixels each), so memory stays bounded for a 50-MP photo. The
+The network is evaluated in float32 exactly as docs/payload-format.md specifies, in tiles
+of whole rows (``features.row_tiles``), so memory stays bounded for a 50-MP photo. The
 coordinate part of the first layer is separable: the contribution of each column's x
 encoding and each row's y encoding is computed once per image, so per pixel only the three
 SDR inputs are encoded (72 sines/cosines instead of 120).
@@ -18,63 +18,25 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp import paper_residual
-from gainmlp.codecs.mlp.format import (
-    N_INPUTS,
-    N_OUTPUTS,
-    MlpParams,
-    grid_dims,
-    grid_taps,
-    luma_guide,
-    taps_at,
-    unpack_mlp_body,
+from gainmlp.codecs.features import (
+    checked_sdr,
+    coordinate_encodings,
+    encode_numpy,
+    normalise_inputs,
+    row_tiles,
 )
-from gainmlp.errors import GainMLPError, check_image_size
-
-TILE_PIXELS = 65536
-PI32 = np.float32(np.pi)
+from gainmlp.codecs.mlp.format import N_INPUTS, N_OUTPUTS, MlpParams, unpack_mlp_body
+from gainmlp.codecs.mlp.grid import grid_dims, grid_taps, luma_guide, taps_at
+from gainmlp.codecs.registry import get_method
+from gainmlp.errors import GainMLPError
 
 
 def method_kind(method: str) -> str:
     """The residual an MLP method fits (gain, gamma or direct), from the method registry."""
-    from gainmlp.codecs.registry import get_method
-
     entry = get_method(method)
     if entry.family != "mlp":
         raise GainMLPError(f"{method!r} is not an MLP method")
     return entry.residual
-
-
-def checked_sdr(sdr_pq: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """The SDR as an (H, W, 3) array with its height and width, size limits checked."""
-    sdr = np.asarray(sdr_pq)
-    if sdr.ndim != 3 or sdr.shape[2] != 3:
-        raise GainMLPError(f"SDR image must be (H, W, 3), got shape {sdr.shape}")
-    height, width = sdr.shape[:2]
-    check_image_size(width, height, "SDR image")
-    return sdr, height, width
-
-
-def normalise_inputs(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``clip((v - centre) / scale, -1, 1)`` in float32 (broadcast over the last axis)."""
-    v = np.asarray(values, dtype=np.float32)
-    n = (v - np.asarray(centre, dtype=np.float32)) / np.asarray(scale, dtype=np.float32)
-    return np.clip(n, np.float32(-1.0), np.float32(1.0))
-
-
-def encode_numpy(norm: np.ndarray, n_frequencies: int) -> np.ndarray:
-    """Frequency encoding of normalised inputs ``(N, n_in)`` -> ``(N, n_in * 2 * n_freq)``.
-
-    Per input: ``sin(2^k a)`` for k ascending, then ``cos(2^k a)``, with
-    ``a = float32(pi) * n`` in float32 (the scaling by 2^k is exact).
-    """
-    norm = np.asarray(norm, dtype=np.float32)
-    n, n_in = norm.shape
-    powers = np.exp2(np.arange(n_frequencies, dtype=np.float32))
-    args = (norm * PI32)[:, :, None] * powers[None, None, :]
-    out = np.empty((n, n_in, 2, n_frequencies), dtype=np.float32)
-    np.sin(args, out=out[:, :, 0, :])
-    np.cos(args, out=out[:, :, 1, :])
-    return out.reshape(n, n_in * 2 * n_frequencies)
 
 
 def _activate(h: np.ndarray, activation: str) -> np.ndarray:
@@ -242,22 +204,14 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     w0 = ws[0]
     grid = _GridProjection(params, grid_w, height, width) if grid_w is not None else None
     # Separable coordinate terms: (W, h) per column and (H, h) per row (+ the 1-column).
-    xs = ((np.arange(width, dtype=np.float64) + 0.5) / width).astype(np.float32)
-    ys = ((np.arange(height, dtype=np.float64) + 0.5) / height).astype(np.float32)
-    enc_x = encode_numpy(normalise_inputs(xs[:, None], params.in_centre[:1],
-                                          params.in_scale[:1]), n_freq)
-    enc_y = encode_numpy(normalise_inputs(ys[:, None], params.in_centre[1:2],
-                                          params.in_scale[1:2]), n_freq)
+    enc_x, enc_y = coordinate_encodings(height, width, params.in_centre, params.in_scale,
+                                        n_freq)
     col_terms = enc_x @ w0[:, :per_input].T
     row_terms = enc_y @ w0[:, per_input:2 * per_input].T + w0[:, -1]
     w_sdr = np.ascontiguousarray(w0[:, 2 * per_input:-1].T)
 
     out = np.empty((height, width, 3), dtype=np.float32)
-    rows_per_tile = max(1, TILE_PIXELS // width)
-    for r0 in range(0, height, rows_per_tile):
-        r1 = min(height, r0 + rows_per_tile)
-        tile = np.nan_to_num(np.asarray(sdr[r0:r1], dtype=np.float32).reshape(-1, 3),
-                             nan=0.0, posinf=1.0, neginf=0.0)
+    for r0, r1, tile in row_tiles(sdr):
         norm = normalise_inputs(tile, params.in_centre[2:], params.in_scale[2:])
         h = encode_numpy(norm, n_freq) @ w_sdr
         h = h.reshape(r1 - r0, width, -1)

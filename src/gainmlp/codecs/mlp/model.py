@@ -10,11 +10,12 @@ Initialisation follows tcnn's FullyFusedMLP: Xavier-uniform ``U(+-sqrt(6 / (fan_
 fan_out)))`` for ReLU (the output layer's fan_out is tcnn's padded 16), and for Sine
 ``U(+-1 / fan_in)`` on the first layer, ``U(+-sqrt(6 / fan_in))`` on the others.
 
-The encoding is computed in float32 exactly as :mod:`gainmlp.codecs.mlp.decode` computes
-it, so the numpy decoder reproduces this forward pass (to float rounding).
+The encoding (:mod:`gainmlp.codecs.torch_helpers`) is computed in float32 exactly as the
+numpy decoder computes it, so the decoder reproduces this forward pass (to float rounding).
 
-Optional learned grids (body version 2): ``grids`` ``(rows, cols, C)`` parameters, sampled
-bilinearly at the pixel centre (see ``mlp_body``), whose features enter layer
+Optional learned grids (body versions 2 and 3): ``grids`` ``(rows, cols[, bins], C)``
+parameters, sampled at the pixel centre (:mod:`gainmlp.codecs.mlp.grid`), whose features
+enter layer
 ``grid_entry``'s pre-activation through ``grid_weight`` ``(width, sum C)``. The grids start
 at zero, so a network with grids computes exactly the grid-free function it was
 initialised with (e.g. the shipped meta-initialisation); ``grid_weight`` starts random
@@ -29,41 +30,20 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from gainmlp.codecs.mlp.format import N_FREQUENCIES, N_INPUTS, N_OUTPUTS, MlpParams
-
-PI32 = float(np.float32(np.pi))  # the exact float32 value, used as a float32 tensor scalar
-ACTIVATIONS = ("relu", "sine")
+from gainmlp.codecs.mlp.format import (
+    ACTIVATION_CODES,
+    N_FREQUENCIES,
+    N_INPUTS,
+    N_OUTPUTS,
+    MlpParams,
+)
+from gainmlp.codecs.torch_helpers import encode_torch
 
 
 def padded_width(n: int) -> int:
     """tcnn pads the encoding to a multiple of 16; we keep at least one constant column."""
     padded = -(-n // 16) * 16
     return padded if padded > n else n + 16
-
-
-def encode_into(norm: torch.Tensor, n_frequencies: int, out: torch.Tensor) -> torch.Tensor:
-    """Frequency-encode ``norm`` ``(B, n)`` into ``out`` ``(B, n * 2 * n_frequencies)`` (a view).
-
-    Same float32 operations as ``mlp_decode.encode_numpy``: ``a = pi32 * n``; per input,
-    ``sin(2^k a)`` for k ascending, then ``cos(2^k a)``.
-    """
-    b, n = norm.shape
-    powers = torch.exp2(torch.arange(n_frequencies, dtype=torch.float32, device=norm.device))
-    args = (norm * torch.tensor(PI32, dtype=torch.float32, device=norm.device))[:, :, None]
-    args = args * powers
-    view = out.view(b, n, 2, n_frequencies) if out.is_contiguous() else None
-    if view is None:
-        view = out.unflatten(1, (n, 2, n_frequencies))
-    view[:, :, 0, :] = torch.sin(args)
-    view[:, :, 1, :] = torch.cos(args)
-    return out
-
-
-def encode(norm: torch.Tensor, n_frequencies: int = N_FREQUENCIES) -> torch.Tensor:
-    """Frequency encoding ``(B, n)`` -> ``(B, n * 2 * n_frequencies)``."""
-    out = torch.empty(norm.shape[0], norm.shape[1] * 2 * n_frequencies, dtype=torch.float32,
-                      device=norm.device)
-    return encode_into(norm, n_frequencies, out)
 
 
 class GainMLPNet(torch.nn.Module):
@@ -74,7 +54,7 @@ class GainMLPNet(torch.nn.Module):
                  n_outputs: int = N_OUTPUTS,
                  grids: Sequence[tuple[int, ...]] = (), grid_entry: int = 1) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
+        if activation not in ACTIVATION_CODES:
             raise ValueError(f"unknown activation {activation!r}")
         self.activation = activation
         self.n_inputs = n_inputs
@@ -216,13 +196,14 @@ class GainMLPNet(torch.nn.Module):
 
         ``feats``: grid features ``(B, n_grid)`` (see :meth:`grid_features`), if any.
         """
-        return self.forward_encoded(self.pad_encoding(encode(norm, self.n_frequencies)), feats)
+        return self.forward_encoded(self.pad_encoding(encode_torch(norm, self.n_frequencies)),
+                                    feats)
 
     # -- conversion to/from the stored (unpadded) layout ------------------------------------
 
     def stored_weights(self) -> list[np.ndarray]:
-        """The weights as ``mlp_body`` stores them: padding columns summed into one, the
-        grid columns inserted in the entry layer (see ``mlp_body``)."""
+        """The weights as the body stores them: padding columns summed into one, the grid
+        columns inserted in the entry layer (docs/payload-format.md)."""
         ws = [w.detach().to("cpu", torch.float32) for w in self.weights]
         gw = (self.grid_weight.detach().to("cpu", torch.float32)
               if self.grid_weight is not None else None)

@@ -1,6 +1,8 @@
 """MLP-ITM (Liu et al., ACM MM 2024), the paper's strongest prior art, as a baseline.
 
-``decode`` holds the body format and the numpy decoder; ``fit`` the torch model and fit.
+A re-implementation from the published description: docs/mlp.md lists what that leaves
+open and the choices made here. ``format`` is the body wire format and ``decode`` the
+numpy decoder (never imports torch); ``model`` and ``fit`` are the torch side.
 """
 
 from gainmlp.codecs.registry import register_method

@@ -1,127 +1,32 @@
-"""Reading and writing SDR and HDR images (file formats only; colour math is elsewhere).
+"""HDR images in and out. Pixels in memory are PQ (SMPTE ST 2084) BT.2020 code values.
 
-Readers return pixels plus how to interpret them; every reader checks the size a header
-claims before it decodes, and turns codec failures into :class:`GainMLPError`.
-
-* SDR in: 8-bit PNG / TIFF / JPEG. Default reading: BT.709, 2.4 gamma, 100 cd/m2 white;
-  an embedded ICC profile naming sRGB or Display P3 overrides it, and CLI flags override both.
-* HDR in: OpenEXR (linear, ``1.0 = exr_white_nits`` cd/m2, 100 by default; the
+* In: OpenEXR (linear, ``1.0 = exr_white_nits`` cd/m2, 100 by default; the
   ``chromaticities`` attribute is honoured; RGB, RGBA and Y/RY/BY files), Radiance .hdr
-  (same scale), 16-bit PNG / TIFF holding BT.2020 PQ code values (a PNG cICP chunk is honoured).
-* HDR out: 16-bit PNG PQ BT.2020 with a cICP chunk, 16-bit TIFF PQ, AVIF 10/12-bit PQ
-  with CICP 9/16/9, OpenEXR linear half-float BT.2020 with ``1.0 = exr_white_nits`` cd/m2.
+  (same scale), 16-bit PNG / TIFF holding PQ code values (a PNG cICP chunk is honoured).
+* Out: 16-bit PNG PQ BT.2020 with a cICP chunk, 16-bit TIFF PQ, AVIF 10/12-bit PQ with
+  CICP 9/16/9, OpenEXR linear half-float BT.2020 with ``1.0 = exr_white_nits`` cd/m2.
 
-Outputs are written to a temporary file in the target folder and renamed into place, so an
-error never leaves a half-written file.
+Readers check the size a header claims before decoding and turn codec failures into
+:class:`GainMLPError`; NaN, infinite and negative values are replaced with a warning.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import struct
 import tempfile
-import zlib
-from dataclasses import replace
 from pathlib import Path
 
 import colour
 import numpy as np
-from PIL import Image, ImageCms
 
 from gainmlp import colorimetry
-from gainmlp.colorimetry import SdrEncoding
 from gainmlp.errors import GainMLPError, check_image_size, warn
-from gainmlp.image import SdrImage
-
-Image.MAX_IMAGE_PIXELS = None  # we check sizes ourselves, before decoding
+from gainmlp.io.files import atomic_write, open_image, read_bytes
+from gainmlp.io.png import CICP_PQ, CICP_PRIMARIES, png_header, png_with_chunk
 
 DEFAULT_EXR_WHITE_NITS = 100.0
-SDR_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 HDR_EXTENSIONS = (".exr", ".hdr", ".png", ".tif", ".tiff")
 HDR_OUT_EXTENSIONS = (".png", ".avif", ".exr", ".tif", ".tiff")
-
-# ITU-T H.273 code points
-CICP_PRIMARIES = {1: "bt709", 9: "bt2020", 12: "p3"}
-CICP_PQ = 16
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _read_bytes(path: str | os.PathLike) -> bytes:
-    p = Path(path)
-    if not p.exists():
-        raise GainMLPError(f"{p}: no such file")
-    if p.is_dir():
-        raise GainMLPError(f"{p}: is a folder, not an image")
-    try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise GainMLPError(f"{p}: cannot read ({exc.strerror})") from None
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise GainMLPError(f"{p}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, payload) of each PNG chunk up to IDAT, with bounds checks."""
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise GainMLPError("not a PNG file")
-    chunks, pos = [], 8
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        if pos + 12 + length > len(data):
-            raise GainMLPError("PNG is truncated")
-        chunks.append((kind, data[pos + 8 : pos + 8 + length]))
-        if len(chunks) == 1 and kind == b"IHDR" and length == 13:
-            check_image_size(*struct.unpack(">II", chunks[0][1][:8]), "PNG")
-        if kind in (b"IDAT", b"IEND"):
-            break
-        pos += 12 + length
-    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
-        raise GainMLPError("PNG has no valid IHDR header")
-    return chunks
-
-
-def _png_header(data: bytes) -> tuple[int, int, int, bytes | None]:
-    """(width, height, bit depth, cICP payload or None) from a PNG's header chunks."""
-    chunks = _png_chunks(data)
-    width, height, depth = struct.unpack(">IIB", chunks[0][1][:9])
-    check_image_size(width, height, "PNG")
-    cicp = next((body for kind, body in chunks if kind == b"cICP"), None)
-    return width, height, depth, cicp
-
-
-def _png_with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
-    """Insert a chunk right after IHDR (where cICP belongs: before PLTE and IDAT)."""
-    ihdr_end = 8 + 12 + 13
-    chunk = struct.pack(">I", len(body)) + kind + body
-    chunk += struct.pack(">I", zlib.crc32(kind + body))
-    return png[:ihdr_end] + chunk + png[ihdr_end:]
-
-
-def _open_pil(data: bytes, name: str) -> Image.Image:
-    try:
-        img = Image.open(io.BytesIO(data))
-    except Exception:
-        raise GainMLPError(f"{name}: not a readable image (corrupt or unsupported)") from None
-    check_image_size(img.width, img.height, name)
-    return img
 
 
 def _rgb_from_array(arr: np.ndarray, name: str) -> np.ndarray:
@@ -130,86 +35,6 @@ def _rgb_from_array(arr: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise GainMLPError(f"{name}: expected an RGB image, got shape {arr.shape}")
     return arr[:, :, :3]
-
-
-# ---------------------------------------------------------------- SDR
-
-
-def encoding_from_icc(icc: bytes | None) -> SdrEncoding | None:
-    """The SDR encoding an ICC profile names (sRGB or Display P3), or None if unknown."""
-    if not icc:
-        return None
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        desc = ImageCms.getProfileDescription(profile).lower()
-    except Exception:
-        warn("embedded ICC profile is unreadable; using the default SDR encoding")
-        return None
-    if "p3" in desc:
-        return SdrEncoding(primaries="p3", transfer="srgb")
-    if "srgb" in desc or "iec61966" in desc:
-        return SdrEncoding(primaries="srgb", transfer="srgb")
-    if "2020" in desc:
-        return SdrEncoding(primaries="bt2020", transfer="gamma2.4")
-    if "709" in desc:
-        return SdrEncoding(primaries="bt709", transfer="gamma2.4")
-    warn(f"ICC profile {desc!r} is not one gainmlp knows; reading the SDR as BT.709 2.4 gamma")
-    return None
-
-
-def decode_sdr_bytes(data: bytes, name: str = "SDR image") -> SdrImage:
-    """8-bit SDR image bytes -> pixels, encoding (from ICC or default) and ICC bytes."""
-    img = _open_pil(data, name)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (
-        img.format == "PNG" and _png_header(data)[2] == 16
-    ):
-        raise GainMLPError(f"{name}: is a 16-bit image; the SDR must be 8-bit")
-    icc = img.info.get("icc_profile")
-    try:
-        arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except Exception:
-        raise GainMLPError(f"{name}: image data is corrupt or truncated") from None
-    enc = encoding_from_icc(icc) or SdrEncoding()
-    return SdrImage(arr.copy(), enc, icc)
-
-
-def read_sdr(
-    path: str | os.PathLike,
-    primaries: str | None = None,
-    transfer: str | None = None,
-    white_nits: float | None = None,
-) -> SdrImage:
-    """Read an 8-bit SDR image; explicit arguments override ICC and defaults."""
-    name = str(path)
-    if Path(path).suffix.lower() not in SDR_EXTENSIONS:
-        raise GainMLPError(f"{name}: unsupported SDR format (use PNG, TIFF or JPEG)")
-    sdr = decode_sdr_bytes(_read_bytes(path), name)
-    overrides = {
-        k: v
-        for k, v in (("primaries", primaries), ("transfer", transfer), ("white_nits", white_nits))
-        if v is not None
-    }
-    if overrides:
-        sdr.encoding = replace(sdr.encoding, **overrides)
-    return sdr
-
-
-def write_sdr_png(path: str | os.PathLike, pixels: np.ndarray, icc: bytes | None = None) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB").save(
-        buf, format="PNG", icc_profile=icc
-    )
-    atomic_write(path, buf.getvalue())
-
-
-def encode_sdr_jpeg(pixels: np.ndarray, quality: int = 95, icc: bytes | None = None) -> bytes:
-    """A standard baseline JPEG of the SDR (4:2:0 below quality 90, 4:4:4 from 90)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB").save(
-        buf, format="JPEG", quality=quality, subsampling=0 if quality >= 90 else 2,
-        icc_profile=icc, optimize=True,
-    )
-    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- HDR in
@@ -264,7 +89,7 @@ def read_exr_linear(path: str | os.PathLike) -> np.ndarray:
     import OpenEXR
 
     name = str(path)
-    _read_bytes(path)[:0]  # existence / readability errors first
+    read_bytes(path)[:0]  # existence / readability errors first
     try:
         head = OpenEXR.File(name, header_only=True).header()
     except Exception:
@@ -292,7 +117,7 @@ def read_radiance_linear(path: str | os.PathLike) -> np.ndarray:
     import imagecodecs
 
     name = str(path)
-    data = _read_bytes(path)
+    data = read_bytes(path)
     try:
         header = data[: data.find(b"\n\n") + 2 + 64].split(b"\n\n", 1)[1].split(b"\n", 1)[0]
         dims = header.split()
@@ -324,7 +149,7 @@ def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, str]:
 
     primaries = "bt2020"
     if ext == ".png":
-        width, height, depth, cicp = _png_header(data)
+        width, height, depth, cicp = png_header(data)
         check_image_size(width, height, name)
         if depth != 16:
             raise GainMLPError(f"{name}: is {depth}-bit; an HDR PNG must be 16-bit PQ")
@@ -339,7 +164,7 @@ def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, str]:
         except Exception:
             raise GainMLPError(f"{name}: PNG data is corrupt or truncated") from None
     else:
-        img = _open_pil(data, name)  # header only: size check before decoding
+        img = open_image(data, name)  # header only: size check before decoding
         del img
         try:
             arr = imagecodecs.tiff_decode(data)
@@ -358,7 +183,7 @@ def read_hdr(path: str | os.PathLike, exr_white_nits: float = DEFAULT_EXR_WHITE_
         raise GainMLPError(f"{name}: unsupported HDR format (use EXR, .hdr, 16-bit PNG/TIFF)")
     if ext in (".exr", ".hdr"):
         return colorimetry.linear_to_pq_bt2020(read_hdr_linear(path) * exr_white_nits)
-    arr, primaries = _decode_16bit(_read_bytes(path), name, ext)
+    arr, primaries = _decode_16bit(read_bytes(path), name, ext)
     pq = arr.astype(np.float32) / 65535.0
     if primaries != "bt2020":
         pq = colorimetry.linear_to_pq_bt2020(colorimetry.pq_decode(pq), primaries)
@@ -377,7 +202,7 @@ def encode_hdr_png(pq: np.ndarray) -> bytes:
     import imagecodecs
 
     png = imagecodecs.png_encode(_to_u16(pq), level=6)
-    return _png_with_chunk(bytes(png), b"cICP", bytes([9, CICP_PQ, 0, 1]))
+    return png_with_chunk(bytes(png), b"cICP", bytes([9, CICP_PQ, 0, 1]))
 
 
 def encode_hdr_avif(pq: np.ndarray, bits: int = 10, quality: int = 90) -> bytes:

@@ -1,0 +1,123 @@
+"""What the Gain-MLP and MLP-ITM codecs share on the numpy side: inputs, normalisation, tiles.
+
+Both networks see the same inputs: the pixel centre (x, y) and the SDR's PQ code values
+(r, g, b), each normalised to [-1, 1] by a per-input centre and scale, then
+frequency-encoded. Both decoders walk the image in tiles of whole rows and factor the
+coordinate part of the first layer per column and per row. The fitters compute their
+tables with these same functions, so a decoder reproduces the fitted network's forward pass
+(to float rounding). The exact definitions are in ``docs/payload-format.md``.
+
+This module never imports torch: decoding is numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from gainmlp.errors import GainMLPError, check_image_size
+
+#: The float32 nearest to pi: the encoding's ``a = PI32 * n`` is formed in float32.
+PI32 = np.float32(np.pi)
+#: Pixels per decoding tile (whole rows): bounds the decoder's memory on large photos.
+TILE_PIXELS = 65536
+#: Rows per chunk when per-channel statistics are gathered over a whole image.
+STAT_CHUNK = 1 << 20
+
+
+def pixel_centres(n: int) -> np.ndarray:
+    """``(i + 0.5) / n`` for i = 0..n-1 (computed in float64), as float32."""
+    return ((np.arange(n, dtype=np.float64) + 0.5) / n).astype(np.float32)
+
+
+def normalise_inputs(values: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``clip((v - centre) / scale, -1, 1)`` in float32 (broadcast over the last axis)."""
+    v = np.asarray(values, dtype=np.float32)
+    n = (v - np.asarray(centre, dtype=np.float32)) / np.asarray(scale, dtype=np.float32)
+    return np.clip(n, np.float32(-1.0), np.float32(1.0))
+
+
+def encode_numpy(norm: np.ndarray, n_frequencies: int) -> np.ndarray:
+    """Frequency encoding of normalised inputs ``(N, n_in)`` -> ``(N, n_in * 2 * n_freq)``.
+
+    Per input: ``sin(2^k a)`` for k ascending, then ``cos(2^k a)``, with
+    ``a = float32(pi) * n`` in float32 (the scaling by 2^k is exact).
+    """
+    norm = np.asarray(norm, dtype=np.float32)
+    n, n_in = norm.shape
+    powers = np.exp2(np.arange(n_frequencies, dtype=np.float32))
+    args = (norm * PI32)[:, :, None] * powers[None, None, :]
+    out = np.empty((n, n_in, 2, n_frequencies), dtype=np.float32)
+    np.sin(args, out=out[:, :, 0, :])
+    np.cos(args, out=out[:, :, 1, :])
+    return out.reshape(n, n_in * 2 * n_frequencies)
+
+
+def coordinate_encodings(height: int, width: int, centre: np.ndarray, scale: np.ndarray,
+                         n_frequencies: int) -> tuple[np.ndarray, np.ndarray]:
+    """Encodings of every column's x ``(W, 2F)`` and every row's y ``(H, 2F)``.
+
+    ``centre``/``scale``: the input normalisation, x and y first. The first layer's
+    coordinate part is separable, so these per-column and per-row tables are all that a
+    decoder or a batch sampler needs of (x, y).
+    """
+    enc_x = encode_numpy(normalise_inputs(pixel_centres(width)[:, None], centre[:1],
+                                          scale[:1]), n_frequencies)
+    enc_y = encode_numpy(normalise_inputs(pixel_centres(height)[:, None], centre[1:2],
+                                          scale[1:2]), n_frequencies)
+    return enc_x, enc_y
+
+
+def checked_sdr(sdr_pq: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The SDR as an (H, W, 3) array with its height and width, size limits checked."""
+    sdr = np.asarray(sdr_pq)
+    if sdr.ndim != 3 or sdr.shape[2] != 3:
+        raise GainMLPError(f"SDR image must be (H, W, 3), got shape {sdr.shape}")
+    height, width = sdr.shape[:2]
+    check_image_size(width, height, "SDR image")
+    return sdr, height, width
+
+
+def row_tiles(sdr: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(r0, r1, tile)`` for tiles of whole rows of about :data:`TILE_PIXELS` pixels.
+
+    ``tile`` is rows ``r0..r1-1`` of the ``(H, W, 3)`` SDR as float32 ``(N, 3)`` with NaN
+    read as 0 and infinities clamped to 0 / 1.
+    """
+    height, width = sdr.shape[:2]
+    rows_per_tile = max(1, TILE_PIXELS // width)
+    for r0 in range(0, height, rows_per_tile):
+        r1 = min(height, r0 + rows_per_tile)
+        tile = np.nan_to_num(np.asarray(sdr[r0:r1], dtype=np.float32).reshape(-1, 3),
+                             nan=0.0, posinf=1.0, neginf=0.0)
+        yield r0, r1, tile
+
+
+def chunks(n: int, size: int = STAT_CHUNK) -> Iterator[slice]:
+    """Consecutive slices of at most ``size`` rows covering ``range(n)``."""
+    for i in range(0, n, size):
+        yield slice(i, i + size)
+
+
+def channel_stats(blocks: Iterable[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Per channel over the rows of all ``blocks`` ``(n_i, C)``: mean, largest deviation
+    from the mean (at least 1e-6), min and max (float64).
+
+    The blocks are folded in one at a time, so a full-resolution photo never needs a
+    float64 copy of itself (see :func:`chunks`).
+    """
+    total = lo = hi = None
+    count = 0
+    for block in blocks:
+        if total is None:
+            channels = block.shape[1]
+            total = np.zeros(channels)
+            lo, hi = np.full(channels, np.inf), np.full(channels, -np.inf)
+        total += block.sum(axis=0)
+        lo, hi = np.minimum(lo, block.min(axis=0)), np.maximum(hi, block.max(axis=0))
+        count += block.shape[0]
+    if total is None:
+        raise GainMLPError("no pixels to take statistics of")
+    mean = total / count
+    return mean, np.maximum(np.maximum(hi - mean, mean - lo), 1e-6), lo, hi

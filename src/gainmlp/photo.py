@@ -1,0 +1,137 @@
+"""The gainmlp photo: a baseline SDR JPEG with our payload in an APP segment of its own.
+
+Every JPEG viewer shows the SDR; :func:`decode_photo` rebuilds the HDR from that one
+file. By default the residual is fitted against the SDR *as decoded from the JPEG* (what
+the decoder sees: closed loop); ``open_loop=True`` fits to the original SDR as the paper
+did. These workflows sit above the containers: they run the encoder and decoder of
+:mod:`gainmlp.api` on the bytes that :mod:`gainmlp.container` reads and writes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gainmlp.api import decode, encode
+from gainmlp.colorimetry import SdrEncoding
+from gainmlp.container import gainmap_jpeg
+from gainmlp.container.app11 import embed_payload, extract_payload
+from gainmlp.container.payload import Payload
+from gainmlp.container.photo import gain_map_size, read_payload_bytes, strip_gain_map
+from gainmlp.errors import GainMLPError
+from gainmlp.image import SdrImage
+from gainmlp.io import decode_sdr_bytes, encode_sdr_jpeg
+from gainmlp.options import EncodeOptions
+from gainmlp.paper_residual import DEFAULT_EPS
+
+
+def encode_photo(
+    sdr: SdrImage, hdr_pq: np.ndarray, method: str = "gamma-mlp",
+    options: EncodeOptions | None = None, eps: float = DEFAULT_EPS,
+    jpeg_quality: int = 95, open_loop: bool = False,
+) -> tuple[bytes, dict[str, int]]:
+    """SDR + HDR -> (JPEG bytes with the payload inside, byte count of each part)."""
+    if not 1 <= jpeg_quality <= 100:
+        raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
+    base = encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)
+    seen = None if open_loop else decode_sdr_bytes(base).pixels
+    payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
+    data = embed_payload(base, payload)
+    return data, {"base": len(base), "payload": len(payload)}
+
+
+def reencode_gainmap_photo(
+    data: bytes, method: str = "gamma-mlp", options: EncodeOptions | None = None,
+    eps: float = DEFAULT_EPS, name: str = "photo",
+) -> tuple[bytes, dict[str, float]]:
+    """A gain-map JPEG (Ultra HDR, Adobe, ISO) -> a gainmlp JPEG with the same base image.
+
+    S is the base exactly as stored (its JPEG bytes are kept, so there is no generation
+    loss), H the file's full-weight HDR rendition. Returns the new file and a report:
+    the original map's bytes, our payload's bytes, and PSNR of our HDR against the file's.
+    """
+    from gainmlp import metrics
+
+    gm = gainmap_jpeg.read_gainmap_jpeg(data)
+    hdr = gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
+    encoding = SdrEncoding(gm.colour_space, "srgb", gainmap_jpeg.SDR_WHITE_NITS)
+    sdr = SdrImage(gm.sdr, encoding, gm.icc)
+    payload = encode(sdr, hdr, method, options, eps=eps)
+    out = embed_payload(strip_gain_map(data), payload.to_bytes())
+    rebuilt = decode(payload, decode_sdr_bytes(out, name).pixels)
+    return out, {"original_map_bytes": gain_map_size(data),
+                 "payload": len(payload.to_bytes()),
+                 "psnr_vs_original_hdr": round(metrics.psnr(hdr, rebuilt), 2)}
+
+
+def read_photo(data: bytes, name: str = "photo") -> tuple[SdrImage, Payload]:
+    """A gainmlp JPEG -> (its SDR, its payload)."""
+    payload = Payload.from_bytes(read_payload_bytes(data, name))
+    sdr = decode_sdr_bytes(data, name)
+    sdr.encoding = payload.sdr
+    return sdr, payload
+
+
+def decode_photo(data: bytes, name: str = "photo") -> np.ndarray:
+    """A gainmlp JPEG (or any gain-map JPEG gainmlp reads) -> HDR, PQ BT.2020 float32."""
+    if extract_payload(data) is None:
+        if gainmap_jpeg.is_gainmap_jpeg(data):
+            return gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gainmap_jpeg.read_gainmap_jpeg(data))
+        raise GainMLPError(f"{name}: JPEG carries neither a gainmlp payload nor a gain map")
+    sdr, payload = read_photo(data, name)
+    return decode(payload, sdr.pixels)
+
+
+CONTAINERS = ("gainmlp", "ultrahdr", "ultrahdr+mlp")
+
+
+def encode_jpeg(
+    sdr: SdrImage, hdr_pq: np.ndarray, method: str, options: EncodeOptions | None = None,
+    eps: float = DEFAULT_EPS, container: str = "gainmlp", jpeg_quality: int = 95,
+    open_loop: bool = False,
+) -> tuple[bytes, dict[str, int]]:
+    """An SDR/HDR pair as a JPEG file: ``container`` ``gainmlp`` (SDR JPEG + payload),
+    ``ultrahdr`` (a standard gain-map JPEG of ``gain-jpeg``'s scale and quality) or
+    ``ultrahdr+mlp`` (a 1/8 standard map for other readers plus the MLP payload gainmlp
+    prefers). Returns the bytes and the byte count of each part."""
+    from gainmlp.codecs import get_method
+    from gainmlp.container.ultrahdr import ultrahdr_from_pair
+
+    options = options or EncodeOptions()
+    family = get_method(method).family
+    if container == "gainmlp":
+        return encode_photo(sdr, hdr_pq, method, options, eps, jpeg_quality, open_loop)
+    if container == "ultrahdr":
+        if method != "gain-jpeg":
+            raise GainMLPError("--container ultrahdr stores a standard gain map: use "
+                               "--method gain-jpeg (or --container ultrahdr+mlp for an MLP)")
+        return ultrahdr_from_pair(sdr, hdr_pq, options.scale, options.quality, jpeg_quality)
+    if container == "ultrahdr+mlp":
+        if family == "conventional":
+            raise GainMLPError("--container ultrahdr+mlp carries an MLP: choose an -mlp method")
+        base = decode_sdr_bytes(encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc))
+        payload = encode(sdr, hdr_pq, method, options, eps=eps,
+                         fit_sdr_pixels=base.pixels).to_bytes()
+        return ultrahdr_from_pair(sdr, hdr_pq, 8, options.quality, jpeg_quality,
+                                  extra_payload=payload)
+    raise GainMLPError(f"unknown container {container!r}; use {', '.join(CONTAINERS)}")
+
+
+def decode_file(data: bytes, name: str, sdr: SdrImage | None = None
+                ) -> tuple[SdrImage, np.ndarray]:
+    """(SDR, HDR PQ BT.2020) of a gainmlp or gain-map JPEG, or of a bare payload plus its
+    ``sdr``."""
+    if data[:2] == b"\xff\xd8":
+        hdr = decode_photo(data, name)
+        base = decode_sdr_bytes(data, name)
+        if extract_payload(data) is not None:
+            base.encoding = read_photo(data, name)[1].sdr
+        return base, hdr
+    if not data.startswith(b"GMLP"):
+        raise GainMLPError(f"{name}: neither a JPEG nor a gainmlp payload")
+    if sdr is None:
+        raise GainMLPError(f"{name} is a bare payload: give the SDR image with --sdr")
+    return sdr, decode(Payload.from_bytes(data), sdr.pixels)
+
+
+__all__ = ["CONTAINERS", "decode_file", "decode_photo", "encode_jpeg", "encode_photo",
+           "read_photo", "reencode_gainmap_photo"]
