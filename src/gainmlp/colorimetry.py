@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import colour
 import numpy as np
 
-from gainmlp.errors import GainMLPError
+from gainmlp.errors import GainMLPError, warn
 
 # Our short names -> colour-science colourspace names (all D65 white points).
 PRIMARIES = {
@@ -25,7 +25,6 @@ PRIMARIES = {
     "p3": "Display P3",
     "bt2020": "ITU-R BT.2020",
 }
-SDR_TRANSFERS = ("gamma2.4", "srgb", "gamma2.2")
 
 # Codes stored in payloads; never renumber.
 PRIMARIES_CODE = {"bt709": 1, "srgb": 2, "p3": 3, "bt2020": 4}
@@ -68,32 +67,33 @@ def pq_decode(code: np.ndarray) -> np.ndarray:
     return np.asarray(colour.models.eotf_ST2084(code), dtype=np.float64)
 
 
+#: SDR transfer functions by name: (EOTF, inverse EOTF), code values and linear light in
+#: [0, 1] (display-relative), all from colour-science.
+SDR_EOTFS = {
+    "gamma2.4": (lambda v: colour.models.eotf_BT1886(v, L_B=0.0, L_W=1.0),
+                 lambda v: colour.models.eotf_inverse_BT1886(v, L_B=0.0, L_W=1.0)),
+    "srgb": (colour.models.eotf_sRGB, colour.models.eotf_inverse_sRGB),
+    "gamma2.2": (lambda v: colour.gamma_function(v, 2.2),
+                 lambda v: colour.gamma_function(v, 1.0 / 2.2)),
+}
+SDR_TRANSFERS = tuple(SDR_EOTFS)
+
+
+def _sdr_transfer(values: np.ndarray, transfer: str, inverse: bool) -> np.ndarray:
+    if transfer not in SDR_EOTFS:
+        raise GainMLPError(f"unknown SDR transfer function {transfer!r}")
+    values = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
+    return np.asarray(SDR_EOTFS[transfer][int(inverse)](values), dtype=np.float64)
+
+
 def sdr_eotf(code: np.ndarray, transfer: str = "gamma2.4") -> np.ndarray:
     """SDR code value in [0, 1] -> display-relative linear light in [0, 1]."""
-    code = np.clip(np.asarray(code, dtype=np.float64), 0.0, 1.0)
-    if transfer == "gamma2.4":
-        out = colour.models.eotf_BT1886(code, L_B=0.0, L_W=1.0)
-    elif transfer == "srgb":
-        out = colour.models.eotf_sRGB(code)
-    elif transfer == "gamma2.2":
-        out = colour.gamma_function(code, 2.2)
-    else:
-        raise GainMLPError(f"unknown SDR transfer function {transfer!r}")
-    return np.asarray(out, dtype=np.float64)
+    return _sdr_transfer(code, transfer, inverse=False)
 
 
 def sdr_inverse_eotf(linear: np.ndarray, transfer: str = "gamma2.4") -> np.ndarray:
     """Display-relative linear light in [0, 1] -> SDR code value in [0, 1]."""
-    linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
-    if transfer == "gamma2.4":
-        out = colour.models.eotf_inverse_BT1886(linear, L_B=0.0, L_W=1.0)
-    elif transfer == "srgb":
-        out = colour.models.eotf_inverse_sRGB(linear)
-    elif transfer == "gamma2.2":
-        out = colour.gamma_function(linear, 1.0 / 2.2)
-    else:
-        raise GainMLPError(f"unknown SDR transfer function {transfer!r}")
-    return np.asarray(out, dtype=np.float64)
+    return _sdr_transfer(linear, transfer, inverse=True)
 
 
 def convert_primaries(rgb: np.ndarray, source: str, target: str) -> np.ndarray:
@@ -154,3 +154,19 @@ def luminance_weights(primaries: str = "bt2020") -> np.ndarray:
 def luminance(rgb_linear: np.ndarray, primaries: str = "bt2020") -> np.ndarray:
     """Relative luminance Y of linear RGB (:func:`luminance_weights` of ``primaries``)."""
     return np.asarray(rgb_linear, dtype=np.float64) @ luminance_weights(primaries)
+
+
+def clean_linear_rgb(image: np.ndarray, what: str = "the HDR image") -> np.ndarray:
+    """A float64 copy of a linear (H, W, 3) image with NaN/Inf and negative values set to 0
+    (one warning counts the non-finite ones); one-line errors for a wrong shape."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise GainMLPError(f"{what} must have shape (H, W, 3), got {img.shape}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise GainMLPError(f"{what} is empty (shape {img.shape})")
+    img = np.array(img, dtype=np.float64)
+    bad = ~np.isfinite(img)
+    if bad.any():
+        warn(f"{int(bad.sum())} NaN/infinite values of {what} were set to 0")
+        img[bad] = 0.0
+    return np.maximum(img, 0.0, out=img)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp import colorimetry, tonemap
-from gainmlp.errors import GainMLPError, warn
+from gainmlp.errors import GainMLPError
 
 __all__ = [
     "HDR_REFERENCE_WHITE_NITS",
@@ -59,20 +59,11 @@ _LOG_FLOOR = 1e-6
 
 def _prepare(hdr_linear_rgb: np.ndarray, primaries: str) -> np.ndarray:
     """Validate an (H, W, 3) image; return float64 BT.2020 linear light, bad values -> 0."""
-    img = np.asarray(hdr_linear_rgb)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise GainMLPError(f"the HDR image must have shape (H, W, 3), got {img.shape}")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise GainMLPError(f"the HDR image is empty (shape {img.shape})")
     if primaries not in colorimetry.PRIMARIES:
         known = ", ".join(colorimetry.PRIMARIES)
         raise GainMLPError(f"unknown primaries {primaries!r} (known: {known})")
-    img = np.array(img, dtype=np.float64)
-    bad = ~np.isfinite(img)
-    if bad.any():
-        warn(f"{int(bad.sum())} NaN/infinite HDR values were set to 0")
-        img[bad] = 0.0
-    img = colorimetry.convert_primaries(np.maximum(img, 0.0), primaries, "bt2020")
+    img = colorimetry.clean_linear_rgb(hdr_linear_rgb, "the HDR image")
+    img = colorimetry.convert_primaries(img, primaries, "bt2020")
     return np.maximum(img, 0.0)  # colours outside BT.2020 clip
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from gainmlp import colorimetry
-from gainmlp.errors import GainMLPError, warn
+from gainmlp.errors import GainMLPError
 
 __all__ = [
     "TONE_MAPPERS",
@@ -53,18 +53,7 @@ _LOG_DELTA = 1e-6  # the toolbox's logMean offset, in the input's units
 
 def _prepare(hdr_linear: np.ndarray) -> np.ndarray:
     """Validate an (H, W, 3) image; return a float64 copy with bad values set to 0."""
-    img = np.asarray(hdr_linear)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise GainMLPError(f"tone mapping needs an (H, W, 3) image, got shape {img.shape}")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise GainMLPError(f"tone mapping got an empty image of shape {img.shape}")
-    img = np.array(img, dtype=np.float64)
-    bad = ~np.isfinite(img)
-    if bad.any():
-        warn(f"{int(bad.sum())} NaN/infinite HDR values were set to 0 before tone mapping")
-        img[bad] = 0.0
-    np.maximum(img, 0.0, out=img)
-    return img
+    return colorimetry.clean_linear_rgb(hdr_linear, "the image to tone-map")
 
 
 def _log_mean(lum: np.ndarray) -> float:
