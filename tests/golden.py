@@ -25,8 +25,11 @@ HERE = Path(__file__).resolve().parent
 PAYLOAD_DIR = HERE / "fixtures" / "payloads"
 EXPECTED = HERE / "expected" / "methods.json"
 
-# Tiny fits (the point is the format, not the quality): name -> (method, options)
-_TINY = {"steps": 20, "batch": 512, "seed": 5}
+# Tiny fits (the point is the format, not the quality): name -> (method, options). The MLP
+# fixtures were written by the autograd engine before the fused trainer existed, and pin
+# it; the "fused-" ones pin the fused trainer (the default engine).
+_TINY = {"steps": 20, "batch": 512, "seed": 5, "engine": "autograd"}
+_FUSED = {"steps": 20, "batch": 512, "seed": 5}
 PAYLOADS: dict[str, tuple[str, dict]] = {
     "v1-gamma-fp32": ("gamma-mlp", {"grid": None, **_TINY}),
     "v1-gain-fp16-relu": ("gain-mlp", {"grid": None, "precision": "fp16", "activation": "relu",
@@ -37,6 +40,9 @@ PAYLOADS: dict[str, tuple[str, dict]] = {
     "v2-gamma-fp16grid": ("gamma-mlp", {"grid": "6x5x3", "lr_schedule": "constant", **_TINY}),
     "v3-gamma-bilateral-u8": ("gamma-mlp", {"grid": "4x4x4x2:u8", **_TINY}),
     "v3-gamma-mixed": ("gamma-mlp", {"grid": "4x4x4x2+8x8x2", **_TINY}),
+    "fused-v1-gamma": ("gamma-mlp", {"grid": None, **_FUSED}),
+    "fused-v2-gain-relu": ("gain-mlp", {"grid": "6x5x3", "activation": "relu", **_FUSED}),
+    "fused-v2-gamma-default": ("gamma-mlp", {**_FUSED}),
     "itm-fp32": ("mlp-itm", {**_TINY}),
     "itm-fp16": ("mlp-itm", {"precision": "fp16", **_TINY}),
     "conv-gain-jpeg": ("gain-jpeg", {"scale": 2, "quality": 80}),

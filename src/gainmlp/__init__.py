@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from gainmlp.api import decode, encode
+from gainmlp.api import decode, encode, encode_many
 from gainmlp.codecs import METHODS, EncodeOptions
 from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
@@ -21,5 +21,5 @@ from gainmlp.io import read_hdr, read_sdr, write_hdr
 
 __all__ = [
     "METHODS", "EncodeOptions", "GainMLPError", "Payload", "SdrImage",
-    "decode", "encode", "read_hdr", "read_sdr", "write_hdr", "__version__",
+    "decode", "encode", "encode_many", "read_hdr", "read_sdr", "write_hdr", "__version__",
 ]

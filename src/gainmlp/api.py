@@ -59,6 +59,32 @@ def encode(
     return Payload(method, width, height, eps, body, sdr.encoding, hdr or HdrEncoding())
 
 
+def encode_many(
+    items: list[tuple[SdrImage, np.ndarray]],
+    method: str = "gamma-mlp",
+    options: EncodeOptions | None = None,
+    eps: float = DEFAULT_EPS,
+    seeds: list[int] | None = None,
+    fit_sdr_pixels: list[np.ndarray | None] | None = None,
+) -> list[Payload]:
+    """Encode many (SDR, HDR) pairs; MLP methods fit them all together (one fused trainer,
+    e.g. on one GPU). Each payload is what :func:`encode` gives that pair with its seed
+    (``seeds``, default ``options.seed`` for all)."""
+    entry = get_method(method)
+    options = (options or EncodeOptions()).validate()
+    fit_sdr_pixels = fit_sdr_pixels or [None] * len(items)
+    pairs = []
+    for (sdr, hdr_pq), seen in zip(items, fit_sdr_pixels, strict=True):
+        check_pair(sdr.pixels, hdr_pq)
+        pixels = sdr.pixels if seen is None else seen
+        pairs.append((sdr_in_hdr_space(pixels, sdr.encoding),
+                      np.asarray(hdr_pq, dtype=np.float32)))
+    bodies = entry.encode_many(pairs, eps, options, seeds)
+    return [Payload(method, sdr.pixels.shape[1], sdr.pixels.shape[0], eps, body, sdr.encoding,
+                    HdrEncoding())
+            for (sdr, _), body in zip(items, bodies, strict=True)]
+
+
 def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
     """Rebuild the HDR rendition (PQ BT.2020, float32) from a payload and the SDR pixels."""
     height, width = sdr_pixels.shape[:2]

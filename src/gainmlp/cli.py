@@ -88,6 +88,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from gainmlp.api import encode
     from gainmlp.io import atomic_write, read_hdr
 
+    args.sdr, args.hdr, args.more = (args.files[0], (args.files[1:2] or [None])[0],
+                                      args.files[2:])
     out = Path(args.output)
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
     options = _options(args, _progress(args))
@@ -105,6 +107,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
               f"{report['original_map_bytes']} B -> {args.method} payload {report['payload']} B,"
               f" PSNR {report['psnr_vs_original_hdr']:.2f} dB vs the original HDR")
         return 0
+    if args.more:
+        return _encode_many(args, options, start)
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
     if to_jpeg:
@@ -119,6 +123,35 @@ def cmd_encode(args: argparse.Namespace) -> int:
     detail = ", ".join(f"{k} {v} B" for k, v in parts.items())
     print(f"wrote {out}: {len(data)} bytes ({args.method}; {detail}) in "
           f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _encode_many(args: argparse.Namespace, options, start: float) -> int:
+    """``gainmlp encode SDR1 HDR1 SDR2 HDR2 ... -o DIR``: one fit for all pairs."""
+    from gainmlp import photo
+    from gainmlp.io import atomic_write, read_hdr
+
+    names = [args.sdr, args.hdr, *args.more]
+    if len(names) % 2:
+        raise GainMLPError("give SDR and HDR images in pairs: SDR1 HDR1 SDR2 HDR2 ...")
+    out = Path(args.output)
+    if out.suffix or (out.exists() and not out.is_dir()):
+        raise GainMLPError(f"{out}: with several pairs, the output is a folder")
+    if args.container != "gainmlp":
+        raise GainMLPError("several pairs are written as gainmlp JPEGs (--container gainmlp)")
+    targets = [out / f"{Path(s).stem}.jpg" for s in names[::2]]
+    if len(set(targets)) != len(targets):
+        raise GainMLPError("two SDR images share a file name; their outputs would collide")
+    items = [(_read_sdr(s, args), read_hdr(h, args.exr_white))
+             for s, h in zip(names[::2], names[1::2], strict=True)]
+    files = photo.encode_photos(items, args.method, options, args.eps, args.jpeg_quality,
+                                args.open_loop)
+    out.mkdir(parents=True, exist_ok=True)
+    for target, (data, parts) in zip(targets, files, strict=True):
+        atomic_write(target, data)
+        print(f"wrote {target}: {len(data)} bytes (payload {parts['payload']} B)")
+    seconds = time.perf_counter() - start
+    print(f"{len(files)} photos in {seconds:.1f} s ({len(files) / seconds:.2f} photos/s)")
     return 0
 
 
@@ -217,10 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Encode the HDR rendition as a residual of the SDR. "
                        "OUT ending .jpg writes the SDR JPEG with the payload inside; any other "
                        "ending writes the bare payload.")
-    p.add_argument("sdr", help="8-bit SDR image (PNG/TIFF/JPEG)")
-    p.add_argument("hdr", nargs="?", default=None,
-                   help="HDR image (EXR, .hdr, 16-bit PQ PNG/TIFF); leave out when SDR is a "
-                   "gain-map JPEG (Ultra HDR, Adobe, ISO 21496-1) to re-encode its map")
+    p.add_argument("files", nargs="+", metavar="SDR [HDR [SDR HDR ...]]",
+                   help="an 8-bit SDR image (PNG/TIFF/JPEG) and its HDR image (EXR, .hdr, "
+                   "16-bit PQ PNG/TIFF); or one gain-map JPEG (Ultra HDR, Adobe, ISO 21496-1) "
+                   "to re-encode its map; or several SDR HDR pairs, whose networks are "
+                   "fitted together, written to the folder OUT as OUT/SDR_NAME.jpg")
     p.add_argument("-o", "--output", required=True, help="OUT.jpg or payload file")
     p.add_argument("--container", choices=CONTAINERS,
                    default="gainmlp",

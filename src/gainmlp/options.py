@@ -22,6 +22,7 @@ PRECISIONS = ("auto", "fp32", "fp16")
 LOSSES = ("map", "hdr")
 LR_SCHEDULES = ("constant", "cosine-tail")
 INPUTS = ("xyrgb", "xy")
+ENGINES = ("auto", "autograd")
 GRID_NONE = ("", "none", "off", "no", "0")
 
 #: The hidden activation "auto" stands for: tcnn's sine, the authors' configuration.
@@ -71,6 +72,9 @@ class EncodeOptions:
                             "(the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
                             "(bilateral), several joined by +, [:fp16|:fp32|:u8]", _MLP,
                             metavar="SPEC")
+    engine: str = _opt("auto", "MLP fitting engine: auto (the fused trainer where it applies: "
+                       "many images at once, hand-written backward), autograd (torch autograd, "
+                       "one image)", _MLP, ENGINES)
     inputs: str = _opt("xyrgb", "network inputs: xyrgb, or xy (the paper's Table-2 ablation)",
                        _MLP, INPUTS, cli=False)
     progress: bool = _opt(False, "progress bar while fitting", _MLP, cli=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gainmlp.api import decode, encode
+from gainmlp.api import decode, encode, encode_many
 from gainmlp.colorimetry import SdrEncoding
 from gainmlp.container import gainmap_jpeg
 from gainmlp.container.app11 import embed_payload, extract_payload
@@ -37,6 +37,25 @@ def encode_photo(
     payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
     data = embed_payload(base, payload)
     return data, {"base": len(base), "payload": len(payload)}
+
+
+def encode_photos(
+    items: list[tuple[SdrImage, np.ndarray]], method: str = "gamma-mlp",
+    options: EncodeOptions | None = None, eps: float = DEFAULT_EPS, jpeg_quality: int = 95,
+    open_loop: bool = False, seeds: list[int] | None = None,
+) -> list[tuple[bytes, dict[str, int]]]:
+    """:func:`encode_photo` for many pairs, their networks fitted together
+    (:func:`gainmlp.api.encode_many`); each file is what :func:`encode_photo` writes."""
+    if not 1 <= jpeg_quality <= 100:
+        raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
+    bases = [encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc) for sdr, _ in items]
+    seen = [None if open_loop else decode_sdr_bytes(b).pixels for b in bases]
+    payloads = encode_many(items, method, options, eps, seeds, fit_sdr_pixels=seen)
+    out = []
+    for base, payload in zip(bases, payloads, strict=True):
+        data = payload.to_bytes()
+        out.append((embed_payload(base, data), {"base": len(base), "payload": len(data)}))
+    return out
 
 
 def reencode_gainmap_photo(
@@ -134,4 +153,5 @@ def decode_file(data: bytes, name: str, sdr: SdrImage | None = None
 
 
 __all__ = ["CONTAINERS", "decode_file", "decode_photo", "encode_jpeg", "encode_photo",
+           "encode_photos",
            "read_photo", "reencode_gainmap_photo"]

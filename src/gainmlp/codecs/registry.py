@@ -34,6 +34,7 @@ class Method:
     encoder: str
     decoder: str
     summary: str = ""
+    many_encoder: str | None = None
 
     @staticmethod
     def _load(target: str) -> Callable:
@@ -43,6 +44,18 @@ class Method:
     def encode(self, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, options) -> bytes:
         """Fit/compress the residual; returns the payload body."""
         return self._load(self.encoder)(self.name, sdr_pq, hdr_pq, eps, options)
+
+    def encode_many(self, pairs: list[tuple[np.ndarray, np.ndarray]], eps: float, options,
+                    seeds: list[int] | None = None) -> list[bytes]:
+        """Bodies of many pairs; fitted together where the codec can (``many_encoder``),
+        else one by one. Each body is what :meth:`encode` gives its pair with its seed."""
+        if self.many_encoder is not None:
+            return self._load(self.many_encoder)(self.name, pairs, eps, options, seeds)
+        from dataclasses import replace
+
+        seeds = [options.seed] * len(pairs) if seeds is None else seeds
+        return [self.encode(s, h, eps, replace(options, seed=seed))
+                for (s, h), seed in zip(pairs, seeds, strict=True)]
 
     def decode(self, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
         """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)``) from a body and the SDR."""
@@ -54,7 +67,7 @@ METHODS: dict[str, Method] = {}
 
 
 def register_method(name: str, *, code: int, family: str, residual: str, encoder: str,
-                    decoder: str, summary: str = "") -> Method:
+                    decoder: str, summary: str = "", many_encoder: str | None = None) -> Method:
     """Add a method to :data:`METHODS`; names and payload codes must be new."""
     if residual not in RESIDUALS:
         raise ValueError(f"method {name!r}: residual {residual!r} is not one of {RESIDUALS}")
@@ -62,7 +75,8 @@ def register_method(name: str, *, code: int, family: str, residual: str, encoder
         raise ValueError(f"method {name!r} or payload code {code} is already registered")
     if not 1 <= code <= 0xFFFF:
         raise ValueError(f"payload code {code} does not fit 16 bits")
-    METHODS[name] = Method(name, code, family, residual, encoder, decoder, summary)
+    METHODS[name] = Method(name, code, family, residual, encoder, decoder, summary,
+                           many_encoder)
     return METHODS[name]
 
 

@@ -14,5 +14,6 @@ for _code, _kind in ((17, "gamma"), (16, "gain"), (18, "direct")):
         f"{_kind}-mlp", code=_code, family="mlp", residual=_kind,
         encoder="gainmlp.codecs.mlp.fit:encode_mlp",
         decoder="gainmlp.codecs.mlp.decode:decode_mlp",
+        many_encoder="gainmlp.codecs.mlp.fit:encode_many",
         summary=("the HDR itself" if _kind == "direct" else f"the {_kind} map")
         + " fitted by a 2x16 MLP (paper §3.2)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -36,7 +36,8 @@ from gainmlp.codecs.mlp.grid import (
     parse_grid_spec,
     taps_at,
 )
-from gainmlp.codecs.mlp.model import GainMLPNet
+from gainmlp.codecs.mlp.model import GainMLPNet, model_from_params, padded_width
+from gainmlp.codecs.mlp.trainer import FusedTrainer, ImageData
 from gainmlp.codecs.torch_helpers import (
     PixelSampler,
     StepLoop,
@@ -236,20 +237,70 @@ def _torch_reconstruct(kind: str, transform: str, t_denorm: torch.Tensor, s: tor
     return torch.clamp(out, 0.0, 1.0)
 
 
-def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
-            options: EncodeOptions, *, init: MlpParams | None = None,
-            output_transform: str | None = None,
-            snapshots: Sequence[int] = (), grid_entry: int | None = None,
-            grid_lr_scale: float | None = None) -> FitResult:
-    """Fit one network to the pair; returns the params (stored layout) and the model.
+@dataclass
+class _Plan:
+    """Everything a fit needs before its first step, for either trainer."""
 
-    ``init``: start from these weights instead of ``options.meta_init``/random ones (the
-    MLP part only; grid columns and grids start as :meth:`GainMLPNet.reset_grid` sets them).
-    ``snapshots``: step counts at which a copy of the params is kept (for studies).
-    ``grid_entry`` / ``grid_lr_scale``: override :data:`GRID_ENTRY` / :data:`GRID_LR_SCALE`
-    (for studies). The grid itself comes from ``options.grid`` (see :func:`resolve_grid`).
-    """
-    kind = method_kind(method)
+    kind: str
+    activation: str
+    transform: str
+    precision: str
+    grid: GridSpec | None
+    entry: int
+    guide: tuple[float, float]
+    sdr: np.ndarray
+    hdr: np.ndarray
+    eps: float
+    seed: int
+    in_centre: np.ndarray
+    in_scale: np.ndarray
+    out_c: np.ndarray
+    out_s: np.ndarray
+    out_lo: np.ndarray
+    out_hi: np.ndarray
+    model: GainMLPNet
+
+    @property
+    def n_encoded(self) -> int:
+        return self.model.n_encoded
+
+    @property
+    def start_weights(self) -> list[np.ndarray]:
+        """The model's start weights in the stored layout, without grid columns."""
+        ws = [w.detach().cpu().numpy() for w in self.model.weights]
+        first = np.concatenate([ws[0][:, :self.n_encoded],
+                                ws[0][:, self.n_encoded:].sum(axis=1, keepdims=True)], axis=1)
+        return [first, *ws[1:]]
+
+    @property
+    def grid_weight(self) -> np.ndarray | None:
+        gw = self.model.grid_weight
+        return None if gw is None else gw.detach().cpu().numpy().copy()
+
+    def target(self) -> np.ndarray:
+        """The normalised fitted quantity per pixel, ``(H*W, 3)`` float32."""
+        out = np.empty((self.sdr.shape[0] * self.sdr.shape[1], 3), np.float32)
+        s2, h2 = self.sdr.reshape(-1, 3), self.hdr.reshape(-1, 3)
+        for sl in chunks(s2.shape[0]):
+            t = target_values(self.kind, self.transform, s2[sl], h2[sl], self.eps)
+            out[sl] = (t - self.out_c) / self.out_s
+        return out
+
+    def params(self, weights: list[np.ndarray], grids: list[np.ndarray]) -> MlpParams:
+        return MlpParams(activation=self.activation, weights=weights,
+                         in_centre=self.in_centre, in_scale=self.in_scale,
+                         out_centre=self.out_c, out_scale=self.out_s, out_min=self.out_lo,
+                         out_max=self.out_hi, output_transform=self.transform,
+                         precision=self.precision, n_frequencies=N_FREQUENCIES, grids=grids,
+                         grid_entry=self.entry,
+                         grid_precision=self.grid.precision if self.grid else "fp16",
+                         grid_guide=self.guide)
+
+
+def _plan(method: str, kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
+          options: EncodeOptions, *, init: MlpParams | None = None,
+          output_transform: str | None = None, grid_entry: int | None = None) -> _Plan:
+    """Check the options and the pair, compute the constants, build the start network."""
     sdr, hdr = check_pair(sdr_pq, hdr_pq)
     if not (0.0 < eps < 0.5):
         raise GainMLPError(f"offset eps={eps} must be in (0, 0.5)")
@@ -259,16 +310,12 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
         raise GainMLPError(f"unknown loss {options.loss!r}; use {' or '.join(LOSSES)}")
     if options.steps < 0 or options.batch < 1 or not (1 <= options.width <= MAX_WIDTH):
         raise GainMLPError(f"steps must be >= 0, batch >= 1 and width in 1..{MAX_WIDTH}")
-    device = resolve_device(options.device)
     grid = resolve_grid(options.grid, kind)
     precision = resolve_precision(options.precision, grid is not None)
     entry = GRID_ENTRY if grid_entry is None else int(grid_entry)
     if grid is not None and not (1 <= entry <= HIDDEN_LAYERS):
         raise GainMLPError(f"grid entry layer {entry} is outside 1..{HIDDEN_LAYERS}")
-    grid_lr = options.lr * (GRID_LR_SCALE if grid_lr_scale is None else float(grid_lr_scale))
-    schedule = options.lr_schedule
-    lr_factor(schedule, 0, 1)  # validates the name
-
+    lr_factor(options.lr_schedule, 0, 1)  # validates the name
     in_centre, in_scale = input_constants(sdr)
     if options.inputs not in INPUTS:
         raise GainMLPError(f"unknown inputs {options.inputs!r}; use {' or '.join(INPUTS)}")
@@ -277,16 +324,6 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     out_c, out_s, out_lo, out_hi = output_constants(kind, transform, sdr, hdr, eps)
     guide = (guide_range(sdr) if grid is not None and any(is_bilateral(g) for g in grid.shapes)
              else (0.0, 1.0))
-
-    def params_of(model: GainMLPNet) -> MlpParams:
-        return MlpParams(activation=activation, weights=model.stored_weights(),
-                         in_centre=in_centre, in_scale=in_scale, out_centre=out_c,
-                         out_scale=out_s, out_min=out_lo, out_max=out_hi,
-                         output_transform=transform, precision=precision,
-                         n_frequencies=N_FREQUENCIES, grids=model.stored_grids(),
-                         grid_entry=entry, grid_precision=grid.precision if grid else "fp16",
-                         grid_guide=guide)
-
     with torch_threads():
         torch.manual_seed(options.seed)
         model = GainMLPNet(options.width, HIDDEN_LAYERS, activation,
@@ -305,6 +342,43 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
             model.load_stored_weights(start.weights)
         else:
             model.reset_parameters(torch.Generator().manual_seed(options.seed))
+    return _Plan(kind, activation, transform, precision, grid, entry, guide, sdr, hdr, eps,
+                 options.seed, in_centre, in_scale, out_c, out_s, out_lo, out_hi, model)
+
+
+def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
+            options: EncodeOptions, *, init: MlpParams | None = None,
+            output_transform: str | None = None,
+            snapshots: Sequence[int] = (), grid_entry: int | None = None,
+            grid_lr_scale: float | None = None) -> FitResult:
+    """Fit one network to the pair; returns the params (stored layout) and the model.
+
+    ``init``: start from these weights instead of ``options.meta_init``/random ones (the
+    MLP part only; grid columns and grids start as :meth:`GainMLPNet.reset_grid` sets them).
+    ``snapshots``: step counts at which a copy of the params is kept (for studies).
+    ``grid_entry`` / ``grid_lr_scale``: override :data:`GRID_ENTRY` / :data:`GRID_LR_SCALE`
+    (for studies). The grid itself comes from ``options.grid`` (see :func:`resolve_grid`).
+    """
+    kind = method_kind(method)
+    if fused_supported(options, kind) and not snapshots and grid_entry is None \
+            and grid_lr_scale is None and options.engine != "autograd":
+        pl_init = {"init": init, "output_transform": output_transform}
+        return fit_many(method, [(sdr_pq, hdr_pq)], eps, options, _plan_args=pl_init)[0]
+    plan = _plan(method, kind, sdr_pq, hdr_pq, eps, options, init=init,
+                 output_transform=output_transform, grid_entry=grid_entry)
+    sdr, hdr, grid = plan.sdr, plan.hdr, plan.grid
+    transform, guide = plan.transform, plan.guide
+    in_centre, in_scale = plan.in_centre, plan.in_scale
+    out_c, out_s, out_lo, out_hi = plan.out_c, plan.out_s, plan.out_lo, plan.out_hi
+    grid_lr = options.lr * (GRID_LR_SCALE if grid_lr_scale is None else float(grid_lr_scale))
+    schedule = options.lr_schedule
+    device = resolve_device(options.device)
+
+    def params_of(model: GainMLPNet) -> MlpParams:
+        return plan.params(model.stored_weights(), model.stored_grids())
+
+    with torch_threads():
+        model = plan.model
         model.to(device)
 
         generator = torch.Generator(device=device).manual_seed(options.seed)
@@ -365,11 +439,72 @@ def _freeze_grids(model: GainMLPNet, optimiser: torch.optim.Optimizer, precision
     optimiser.param_groups[-1]["lr"] = 0.0
 
 
+def fused_supported(options: EncodeOptions, kind: str) -> bool:
+    """Whether :mod:`.trainer` can fit this configuration (see its docstring)."""
+    grid = resolve_grid(options.grid, kind)
+    return (options.engine != "autograd" and options.loss == "map"
+            and (grid is None or (len(grid.shapes) == 1 and not is_bilateral(grid.shapes[0]))))
+
+
+def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+             options: EncodeOptions, seeds: Sequence[int] | None = None,
+             _plan_args: dict | None = None) -> list[FitResult]:
+    """Fit one network per (SDR, HDR) pair, all together with the fused trainer.
+
+    Each pair's result does not depend on the others: its pixels come from its own seed
+    (``seeds``, default ``options.seed`` for every pair). Configurations the fused trainer
+    does not cover (:func:`fused_supported`) are fitted one by one with :func:`fit_mlp`.
+    """
+    kind = method_kind(method)
+    seeds = [options.seed] * len(pairs) if seeds is None else list(seeds)
+    if len(seeds) != len(pairs):
+        raise GainMLPError(f"{len(seeds)} seeds for {len(pairs)} images")
+    if not fused_supported(options, kind):
+        return [fit_mlp(method, s, h, eps, replace(options, seed=seed, engine="autograd"))
+                for (s, h), seed in zip(pairs, seeds, strict=True)]
+    plans = [_plan(method, kind, s, h, eps, replace(options, seed=seed), **(_plan_args or {}))
+             for (s, h), seed in zip(pairs, seeds, strict=True)]
+    first = plans[0]
+    grid = first.grid.shapes[0] if first.grid is not None else None
+    device = resolve_device(options.device)
+    with torch_threads():
+        trainer = FusedTrainer(
+            [ImageData(pl.sdr, pl.target(), pl.in_centre, pl.in_scale, pl.seed,
+                       pl.start_weights, pl.grid_weight) for pl in plans],
+            activation=first.activation, n_frequencies=N_FREQUENCIES,
+            n_pad=padded_width(first.n_encoded) - first.n_encoded, grid=grid,
+            grid_precision=first.grid.precision if first.grid else "fp16", device=device)
+        freeze_at = int(options.steps * GRID_FREEZE_AT) if grid is not None else -1
+        label = f"fitting {method}" + (f" x{len(pairs)}" if len(pairs) > 1 else "")
+        loop = StepLoop(options.steps, label, options.progress, device)
+        for step in loop:
+            if step == freeze_at:
+                trainer.freeze_grid()
+            lr = options.lr * lr_factor(options.lr_schedule, step, options.steps)
+            losses = trainer.step(step, options.batch, lr)
+            loop.log(step, losses.mean())
+    results = []
+    for k, pl in enumerate(plans):
+        weights, grids = trainer.stored(k)
+        params = pl.params(weights, grids)
+        results.append(FitResult(params=params, model=model_from_params(params),
+                                 losses=list(loop.losses),
+                                 seconds=loop.seconds))
+    return results
+
+
 def encode_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
                options: EncodeOptions) -> bytes:
     """Fit the network of ``method`` and return its payload body (:mod:`.format`)."""
     return pack_mlp_body(fit_mlp(method, sdr_pq, hdr_pq, eps, options).params)
 
 
-__all__ = ["FitResult", "choose_transform", "encode_mlp", "fit_mlp", "input_constants",
+def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+                options: EncodeOptions, seeds: Sequence[int] | None = None) -> list[bytes]:
+    """Payload bodies of many pairs fitted together (:func:`fit_many`)."""
+    return [pack_mlp_body(r.params) for r in fit_many(method, pairs, eps, options, seeds)]
+
+
+__all__ = ["FitResult", "choose_transform", "encode_many", "encode_mlp", "fit_many", "fit_mlp",
+           "input_constants",
            "lr_factor", "output_constants", "resolve_grid", "target_values", "torch_target"]

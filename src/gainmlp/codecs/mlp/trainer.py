@@ -1,0 +1,270 @@
+"""The fused trainer: many images' networks fitted together, with a hand-written backward.
+
+Every image k gets its own network (same shape: the stored layout of
+:mod:`gainmlp.codecs.mlp.format` with the grids entering the first layer) and its own
+Adam state; a step draws ``batch`` pixels of every image and runs the forward pass, the
+backward pass and one Adam update as batched matrix products over the images (``bmm``),
+so K images cost K times the arithmetic of one but the same number of kernel launches.
+The backward pass is written out (no autograd graph), the parameters of all images live in
+one flat tensor with one Adam update, and the pixels come from a counter-based hash of
+(seed, step, sample) rather than a stateful generator: an image gets the same pixels,
+hence the same payload bytes on a given device, whether it is fitted alone or with others.
+
+What it computes is the paper's recipe as :func:`gainmlp.codecs.mlp.fit.fit_mlp` runs
+it with autograd: the same network (tcnn layout; the eight constant padding columns of the
+first layer are one bias whose Adam step counts eight times, exactly as eight identical
+columns would move), the same normalised-map MSE, Adam (0.9, 0.999, 1e-8), learning-rate
+schedule and grid freezing. Supported: ReLU and sine, 2-D grids entering layer 1, the map
+loss; everything else uses the autograd fitter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gainmlp.codecs.features import PI32, coordinate_encodings
+from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+_MIX1 = 0x5851F42D4C957F2D  # multipliers of a 64-bit integer hash (PCG / splitmix family)
+_MIX2 = 0x2545F4914F6CDD1D
+
+
+def _wrap64(value: int) -> int:
+    """A Python integer as the int64 with the same low 64 bits."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def pixel_indices(seeds: torch.Tensor, step: int, batch: int, sizes: torch.Tensor) -> torch.Tensor:
+    """``(K, batch)`` pixel indices, uniform with replacement in ``[0, sizes[k])``, from a hash
+    of (seed, step, sample): independent of how many images are fitted together, and the
+    same on every device (int64 arithmetic wraps in two's complement)."""
+    j = torch.arange(batch, dtype=torch.int64, device=seeds.device)
+    x = seeds[:, None] * _wrap64(_MIX1) + (step * batch + j)[None, :] * _wrap64(_MIX2)
+    for shift in (31, 29, 32):
+        x = x ^ (x >> shift)
+        x = x * _wrap64(_MIX1)
+    return (x >> 16).remainder(sizes[:, None])
+
+
+@dataclass
+class ImageData:
+    """One image's training data: SDR PQ ``(H, W, 3)``, normalised targets ``(H*W, 3)``,
+    input normalisation (centre, scale of x, y, r, g, b), the seed, the start weights in the
+    stored layout without grid columns, and the grid-column start weights ``(width, C)``."""
+
+    sdr: np.ndarray
+    target: np.ndarray
+    in_centre: np.ndarray
+    in_scale: np.ndarray
+    seed: int
+    weights: list[np.ndarray]
+    grid_weight: np.ndarray | None = None
+
+
+class FusedTrainer:
+    """Fits K networks of one shape (see the module docstring)."""
+
+    def __init__(self, images: list[ImageData], *, activation: str, n_frequencies: int,
+                 n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
+                 device: torch.device) -> None:
+        self.k = len(images)
+        self.device = device
+        self.activation = activation
+        self.nf = n_frequencies
+        self.n_pad = n_pad
+        self.grid = grid
+        self.grid_precision = grid_precision
+        dev = {"device": device}
+        heights = [im.sdr.shape[0] for im in images]
+        widths = [im.sdr.shape[1] for im in images]
+        sizes = [h * w for h, w in zip(heights, widths, strict=True)]
+        self.widths = torch.tensor(widths, dtype=torch.int64, **dev)
+        self.sizes = torch.tensor(sizes, dtype=torch.int64, **dev)
+        self.seeds = torch.tensor([im.seed for im in images], dtype=torch.int64, **dev)
+        self.pix_off = torch.tensor(np.cumsum([0, *sizes[:-1]]), dtype=torch.int64, **dev)
+        self.col_off = torch.tensor(np.cumsum([0, *widths[:-1]]), dtype=torch.int64, **dev)
+        self.row_off = torch.tensor(np.cumsum([0, *heights[:-1]]), dtype=torch.int64, **dev)
+        tabs = [coordinate_encodings(im.sdr.shape[0], im.sdr.shape[1], im.in_centre,
+                                     im.in_scale, n_frequencies) for im in images]
+        self.tx = torch.from_numpy(np.concatenate([t[0] for t in tabs])).to(**dev)
+        self.ty = torch.from_numpy(np.concatenate([t[1] for t in tabs])).to(**dev)
+        self.sdr = torch.from_numpy(np.concatenate(
+            [np.ascontiguousarray(im.sdr, np.float32).reshape(-1, 3) for im in images])).to(**dev)
+        self.target = torch.from_numpy(np.concatenate(
+            [np.ascontiguousarray(im.target, np.float32) for im in images])).to(**dev)
+        self.centre = torch.from_numpy(np.stack([im.in_centre[2:] for im in images])
+                                       .astype(np.float32))[:, None, :].to(**dev)
+        self.scale = torch.from_numpy(np.stack([im.in_scale[2:] for im in images])
+                                      .astype(np.float32))[:, None, :].to(**dev)
+        self.pi = torch.tensor(PI32, dtype=torch.float32, **dev)
+        self.powers = torch.exp2(torch.arange(n_frequencies, dtype=torch.float32, **dev))
+        if grid is not None:
+            rows, cols, _ = grid
+            taps_x = [grid_taps(w, cols) for w in widths]
+            taps_y = [grid_taps(h, rows) for h in heights]
+            self.gx = [torch.from_numpy(np.concatenate([t[i] for t in taps_x])).to(**dev)
+                       for i in range(3)]
+            self.gy = [torch.from_numpy(np.concatenate([t[i] for t in taps_y])).to(**dev)
+                       for i in range(3)]
+            self.grid_off = (torch.arange(self.k, dtype=torch.int64, **dev) * rows * cols)[:, None]
+        self._init_params(images)
+
+    # -- parameters ---------------------------------------------------------------------
+
+    def _init_params(self, images: list[ImageData]) -> None:
+        """Flat parameters ``(K, P)``: W0ᵀ (n_enc, w), bias (1, w), W1ᵀ .., Woutᵀ, Wgᵀ, grid."""
+        nf = self.nf
+        # first-layer rows in the order the step computes them: x (sin, cos), y (sin, cos),
+        # then the sines of r, g, b, then their cosines; perm[i] = stored column of row i
+        sin_cols = [4 * nf + 2 * nf * j + f for j in range(3) for f in range(nf)]
+        self.perm = np.array([*range(4 * nf), *sin_cols, *(c + nf for c in sin_cols)])
+        self.enc_rows = (slice(0, 2 * nf), slice(2 * nf, 4 * nf), slice(4 * nf, 7 * nf),
+                         slice(7 * nf, 10 * nf))
+        n_enc = 10 * nf
+        blocks = []
+        for im in images:
+            w0 = np.asarray(im.weights[0], np.float32)
+            parts = [w0[:, self.perm].T, w0[:, n_enc:].sum(axis=1, keepdims=True).T]
+            parts += [np.asarray(w, np.float32).T for w in im.weights[1:]]
+            if self.grid is not None:
+                parts += [np.asarray(im.grid_weight, np.float32).T,
+                          np.zeros(self.grid, np.float32)]
+            blocks.append(parts)
+        self.shapes = [p.shape for p in blocks[0]]
+        flat = np.stack([np.concatenate([p.ravel() for p in parts]) for parts in blocks])
+        self.flat = torch.from_numpy(flat).to(self.device)
+        self.grad = torch.zeros_like(self.flat)
+        self.m = torch.zeros_like(self.flat)
+        self.v = torch.zeros_like(self.flat)
+        sizes = [int(np.prod(s)) for s in self.shapes]
+        self.offsets = np.cumsum([0, *sizes])
+        self.lr_scale = torch.ones(self.flat.shape[1], dtype=torch.float32, device=self.device)
+        self.lr_scale[self.offsets[1]:self.offsets[2]] = self.n_pad  # the bias (see docstring)
+        self.p = self._views(self.flat)
+        self.g = self._views(self.grad)
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return [flat[:, a:b].view(self.k, *s)
+                for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)]
+
+    def freeze_grid(self) -> None:
+        """Round the grids to their stored precision and stop training them."""
+        grid = self.p[-1]
+        rounded = [dequantise_grid(g, self.grid_precision)
+                   for g in grid.detach().cpu().numpy()]
+        grid.copy_(torch.from_numpy(np.stack(rounded)).to(self.device))
+        self.lr_scale[self.offsets[-2]:] = 0.0
+
+    def stored(self, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Image k's weights in the stored layout (grid columns inserted) and its grids."""
+        arrs = [p[k].detach().cpu().numpy() for p in self.p]
+        n_layers = len(arrs) - (2 if self.grid is not None else 0)
+        w0 = np.empty_like(arrs[0].T)
+        w0[:, self.perm] = arrs[0].T
+        mid = [arrs[n_layers].T] if self.grid is not None else []
+        first = np.concatenate([w0, *mid, arrs[1].T], axis=1)
+        weights = [first] + [a.T.copy() for a in arrs[2:n_layers]]
+        grids = [arrs[-1].copy()] if self.grid is not None else []
+        return [np.ascontiguousarray(w, np.float32) for w in weights], grids
+
+    # -- one step -----------------------------------------------------------------------
+
+    def _act(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(activation, its derivative) of a pre-activation."""
+        if self.activation == "sine":
+            return torch.sin(a), torch.cos(a)
+        return torch.relu(a), (a > 0).to(a.dtype)
+
+    def step(self, step: int, batch: int, lr: float) -> torch.Tensor:
+        """One Adam step of every image at learning rate ``lr``; returns the (K,) losses."""
+        k = self.k
+        idx = pixel_indices(self.seeds, step, batch, self.sizes)
+        row = torch.div(idx, self.widths[:, None], rounding_mode="floor")
+        col = idx - row * self.widths[:, None]
+        flat_idx = (idx + self.pix_off[:, None]).reshape(-1)
+        fcol = (col + self.col_off[:, None]).reshape(-1)
+        frow = (row + self.row_off[:, None]).reshape(-1)
+        tx = self.tx.index_select(0, fcol).view(k, batch, -1)
+        ty = self.ty.index_select(0, frow).view(k, batch, -1)
+        s = self.sdr.index_select(0, flat_idx).view(k, batch, 3)
+        norm = torch.clamp((s - self.centre) / self.scale, -1.0, 1.0)
+        args = ((norm * self.pi)[..., None] * self.powers).view(k, batch, -1)  # as the decoder
+        blocks = (tx, ty, torch.sin(args), torch.cos(args))
+
+        n_layers = len(self.p) - (2 if self.grid is not None else 0)
+        w0t, bias, *mids = self.p[:n_layers]
+        a1 = bias.expand(k, batch, -1).clone()
+        for block, rows in zip(blocks, self.enc_rows, strict=True):
+            a1.baddbmm_(block, w0t[:, rows])
+        feats = taps = None
+        if self.grid is not None:
+            wgt, grid = self.p[n_layers], self.p[n_layers + 1]
+            feats, taps = self._grid_features(grid, fcol, frow, batch)
+            a1.baddbmm_(feats, wgt)
+        acts, derivs = [None], []
+        h = a1
+        for w in mids:
+            h, deriv = self._act(h)
+            acts.append(h)
+            derivs.append(deriv)
+            h = torch.bmm(h, w)
+        out = h
+        target = self.target.index_select(0, flat_idx).view(k, batch, 3)
+        diff = out - target
+        losses = diff.square().mean(dim=(1, 2))
+        d = diff * (2.0 / (batch * 3))
+
+        grads = self.g
+        # output layer, then back through the hidden layers
+        for layer in range(len(mids), 0, -1):
+            torch.bmm(acts[layer].transpose(1, 2), d, out=grads[1 + layer])
+            d = torch.bmm(d, mids[layer - 1].transpose(1, 2)).mul_(derivs[layer - 1])
+        for block, rows in zip(blocks, self.enc_rows, strict=True):
+            grads[0][:, rows] = torch.bmm(block.transpose(1, 2), d)
+        torch.sum(d, dim=1, keepdim=True, out=grads[1])
+        if self.grid is not None:
+            torch.bmm(feats.transpose(1, 2), d, out=grads[n_layers])
+            self._grid_backward(torch.bmm(d, wgt.transpose(1, 2)), taps, grads[n_layers + 1])
+        self._adam(step + 1, lr)
+        return losses
+
+    def _grid_features(self, grid: torch.Tensor, fcol: torch.Tensor, frow: torch.Tensor,
+                       batch: int) -> tuple[torch.Tensor, tuple]:
+        k = self.k
+        rows, cols, chans = self.grid
+        flat = grid.reshape(-1, chans)
+        x0, x1, fx = (t.index_select(0, fcol) for t in self.gx)
+        y0, y1, fy = (t.index_select(0, frow) for t in self.gy)
+        base = self.grid_off.expand(k, batch).reshape(-1)
+        r0, r1 = base + y0 * cols, base + y1 * cols
+        corners = (r0 + x0, r0 + x1, r1 + x0, r1 + x1)
+        fx, fy = fx[:, None], fy[:, None]
+        g00, g01, g10, g11 = (flat.index_select(0, c) for c in corners)
+        top = torch.lerp(g00, g01, fx)
+        bottom = torch.lerp(g10, g11, fx)
+        feats = torch.lerp(top, bottom, fy).view(k, -1, chans)
+        return feats, (corners, fx, fy)
+
+    def _grid_backward(self, dfeat: torch.Tensor, taps: tuple, out: torch.Tensor) -> None:
+        corners, fx, fy = taps
+        d = dfeat.reshape(-1, dfeat.shape[-1])
+        flat = torch.zeros(out.numel() // out.shape[-1], out.shape[-1], dtype=out.dtype,
+                           device=out.device)
+        gx0, gy0 = 1.0 - fx, 1.0 - fy
+        for corner, weight in zip(corners, (gy0 * gx0, gy0 * fx, fy * gx0, fy * fx),
+                                  strict=True):
+            flat.index_add_(0, corner, d * weight)
+        out.copy_(flat.view(out.shape))
+
+    def _adam(self, t: int, lr: float) -> None:
+        b1, b2 = ADAM_BETAS
+        self.m.mul_(b1).add_(self.grad, alpha=1.0 - b1)
+        self.v.mul_(b2).addcmul_(self.grad, self.grad, value=1.0 - b2)
+        denom = (self.v / (1.0 - b2 ** t)).sqrt_().add_(ADAM_EPS)
+        self.flat.addcdiv_(self.m * self.lr_scale, denom, value=-lr / (1.0 - b1 ** t))

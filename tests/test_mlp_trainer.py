@@ -1,0 +1,117 @@
+"""The fused trainer (gainmlp.codecs.mlp.trainer): its hand-written backward equals
+autograd's, its pixel draws do not depend on the other images, and many images fitted
+together give each image what it gets alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlp_helpers import local_pair, one_fitting_thread, smooth_pair  # noqa: F401
+
+from gainmlp.codecs.features import normalise_inputs, pixel_centres
+from gainmlp.codecs.mlp.format import pack_mlp_body
+from gainmlp.codecs.mlp.grid import grid_taps
+from gainmlp.options import EncodeOptions
+
+torch = pytest.importorskip("torch")
+
+from gainmlp.codecs.mlp import fit as mlp_fit  # noqa: E402
+from gainmlp.codecs.mlp.trainer import pixel_indices  # noqa: E402
+
+
+def test_pixel_indices_are_uniform_and_independent_of_the_other_images() -> None:
+    sizes = torch.tensor([1000, 7, 123456], dtype=torch.int64)
+    seeds = torch.tensor([3, 4, 5], dtype=torch.int64)
+    many = pixel_indices(seeds, 17, 4096, sizes)
+    alone = pixel_indices(seeds[2:], 17, 4096, sizes[2:])
+    assert torch.equal(many[2], alone[0])
+    assert int(many.min()) >= 0 and bool((many < sizes[:, None]).all())
+    assert set(many[1].tolist()) == set(range(7))
+    counts = torch.bincount(pixel_indices(seeds[:1], 0, 200_000, sizes[:1])[0], minlength=1000)
+    assert counts.min() > 120 and counts.max() < 290  # mean 200, binomial sd 14
+    assert not torch.equal(pixel_indices(seeds, 18, 4096, sizes), many)
+
+
+def _autograd_grads(plan, idx: np.ndarray, grid: tuple | None) -> list[np.ndarray]:
+    """Gradients of the normalised-map MSE by autograd, through an independent forward."""
+    model = plan.model
+    h, w = plan.sdr.shape[:2]
+    row, col = idx // w, idx % w
+    raw = np.concatenate([pixel_centres(w)[col, None], pixel_centres(h)[row, None],
+                          plan.sdr.reshape(-1, 3)[idx]], axis=1)
+    norm = torch.from_numpy(normalise_inputs(raw, plan.in_centre, plan.in_scale))
+    feats = None
+    if grid is not None:
+        gr, gc, _ = grid
+        x0, x1, fx = (torch.from_numpy(a) for a in grid_taps(w, gc))
+        y0, y1, fy = (torch.from_numpy(a) for a in grid_taps(h, gr))
+        g = model.grids[0]
+        c, r = torch.from_numpy(col), torch.from_numpy(row)
+        top = torch.lerp(g[y0[r], x0[c]], g[y0[r], x1[c]], fx[c][:, None])
+        bottom = torch.lerp(g[y1[r], x0[c]], g[y1[r], x1[c]], fx[c][:, None])
+        feats = torch.lerp(top, bottom, fy[r][:, None])
+    out = model(norm, feats)
+    target = torch.from_numpy(plan.target()[idx])
+    loss = torch.mean((out - target) ** 2)
+    params = list(model.weights) + ([model.grid_weight, model.grids[0]] if grid else [])
+    return [g.numpy() for g in torch.autograd.grad(loss, params)]
+
+
+@pytest.mark.parametrize("activation", ["sine", "relu"])
+@pytest.mark.parametrize("grid", [None, "5x6x3:fp32"])
+def test_backward_equals_autograd(activation: str, grid: str | None) -> None:
+    sdr, hdr = local_pair()
+    options = EncodeOptions(grid=grid, activation=activation, steps=1, batch=512)
+    plan = mlp_fit._plan("gamma-mlp", "gamma", sdr, hdr, 1 / 64, options)
+    # give the grid values, so that its columns get non-trivial gradients
+    with torch.no_grad():
+        for g in plan.model.grids:
+            g.copy_(torch.randn(g.shape, generator=torch.Generator().manual_seed(1)) * 0.3)
+    shape = plan.grid.shapes[0] if plan.grid else None
+    trainer = mlp_fit.FusedTrainer(
+        [mlp_fit.ImageData(plan.sdr, plan.target(), plan.in_centre, plan.in_scale, 0,
+                           plan.start_weights, plan.grid_weight)],
+        activation=plan.activation, n_frequencies=12, n_pad=8, grid=shape,
+        grid_precision="fp32", device=torch.device("cpu"))
+    if shape is not None:
+        trainer.p[-1].copy_(plan.model.grids[0].detach()[None])
+    trainer.step(0, 512, lr=0.0)
+    idx = pixel_indices(torch.tensor([0]), 0, 512, torch.tensor([sdr.shape[0] * sdr.shape[1]]))
+    want = _autograd_grads(plan, idx[0].numpy(), shape)
+    g = [t[0].numpy() for t in trainer.g]
+    w0 = want[0]
+    n_enc = 120
+    np.testing.assert_allclose(g[0], w0[:, :n_enc][:, trainer.perm].T, rtol=2e-4, atol=1e-6)
+    # the bias is the eight padding columns; each gets the same gradient
+    np.testing.assert_allclose(g[1][0], w0[:, n_enc], rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(w0[:, n_enc:], w0[:, n_enc:n_enc + 1].repeat(8, 1), rtol=1e-6)
+    np.testing.assert_allclose(g[2], want[1].T, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(g[3], want[2].T, rtol=2e-4, atol=1e-6)
+    if shape is not None:
+        np.testing.assert_allclose(g[4], want[3].T, rtol=2e-4, atol=1e-6)
+        np.testing.assert_allclose(g[5], want[4], rtol=2e-4, atol=1e-7)
+
+
+def test_fused_fit_matches_the_autograd_fit() -> None:
+    """Same recipe, different pixel draws: the two engines reach the same quality."""
+    from gainmlp.codecs.mlp.decode import decode_mlp
+
+    sdr, hdr = local_pair(48, 64)
+    out = {}
+    for engine in ("auto", "autograd"):
+        opts = EncodeOptions(steps=150, batch=2048, engine=engine, grid="8x8x2")
+        params = mlp_fit.fit_mlp("gamma-mlp", sdr, hdr, 1 / 64, opts).params
+        rec = decode_mlp("gamma-mlp", pack_mlp_body(params), sdr, 1 / 64)
+        out[engine] = 10 * np.log10(1 / np.mean((rec.astype(np.float64) - hdr) ** 2))
+    assert out["auto"] > 35
+    assert abs(out["auto"] - out["autograd"]) < 1.0, out
+
+
+def test_many_images_together_equal_each_alone() -> None:
+    pairs = [local_pair(40, 56, seed=0), smooth_pair(32, 48, seed=1), local_pair(24, 72, 2)]
+    opts = EncodeOptions(steps=40, batch=1024)
+    together = mlp_fit.encode_many("gamma-mlp", pairs, 1 / 64, opts, seeds=[0, 1, 2])
+    for (sdr, hdr), seed, body in zip(pairs, [0, 1, 2], together, strict=True):
+        alone = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64,
+                                   EncodeOptions(steps=40, batch=1024, seed=seed))
+        assert alone == body
