@@ -65,3 +65,15 @@ def test_bad_encoding_rejected():
         SdrEncoding(primaries="adobe98")
     with pytest.raises(GainMLPError):
         SdrEncoding(white_nits=0)
+
+
+@pytest.mark.parametrize("enc", [colorimetry.SdrEncoding(),
+                                 colorimetry.SdrEncoding("p3", "srgb", 100.0),
+                                 colorimetry.SdrEncoding("bt2020", "gamma2.2", 203.0)])
+def test_sdr8_to_hdr_space_equals_the_plain_conversion(enc, monkeypatch) -> None:
+    monkeypatch.setattr(colorimetry, "_TILE", 4096)  # several tiles
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (300, 301, 3), dtype=np.uint8)
+    plain = colorimetry.sdr_to_hdr_space(np.asarray(pixels, np.float32) / 255.0, enc)
+    np.testing.assert_array_equal(colorimetry.sdr8_to_hdr_space(pixels, enc, threads=2), plain)
+    np.testing.assert_array_equal(colorimetry.sdr8_to_hdr_space(pixels, enc, threads=1), plain)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp.codecs import decode_residual, encode_residual, get_method
-from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr_to_hdr_space
+from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr8_to_hdr_space, sdr_to_hdr_space
 from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
@@ -24,6 +24,9 @@ from gainmlp.paper_residual import DEFAULT_EPS
 
 def sdr_in_hdr_space(pixels: np.ndarray, encoding: SdrEncoding) -> np.ndarray:
     """8-bit SDR pixels -> PQ BT.2020 code values (float32)."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype == np.uint8:
+        return sdr8_to_hdr_space(pixels, encoding)
     return sdr_to_hdr_space(np.asarray(pixels, dtype=np.float32) / 255.0, encoding)
 
 
