@@ -12,10 +12,11 @@ This module never imports torch: decoding is numpy only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from gainmlp.colorimetry import usable_cores
 from gainmlp.errors import GainMLPError, check_image_size
 
 #: The float32 nearest to pi: the encoding's ``a = PI32 * n`` is formed in float32.
@@ -92,6 +93,23 @@ def row_tiles(sdr: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
         tile = np.nan_to_num(np.asarray(sdr[r0:r1], dtype=np.float32).reshape(-1, 3),
                              nan=0.0, posinf=1.0, neginf=0.0)
         yield r0, r1, tile
+
+
+def for_row_tiles(sdr: np.ndarray, work: Callable[[int, int, np.ndarray], None],
+                  threads: int | None = None) -> None:
+    """Run ``work(r0, r1, tile)`` for every :func:`row_tiles` tile, on ``threads`` threads
+    (default: the usable cores). Tiles are independent and numpy releases the GIL in its
+    loops, so a decoder that writes each tile's rows of its output scales with the cores."""
+    workers = threads or usable_cores()
+    if workers <= 1 or sdr.shape[0] * sdr.shape[1] <= TILE_PIXELS:
+        for r0, r1, tile in row_tiles(sdr):
+            work(r0, r1, tile)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work, *args) for args in row_tiles(sdr)]:
+            future.result()
 
 
 def chunks(n: int, size: int = STAT_CHUNK) -> Iterator[slice]:

@@ -22,8 +22,8 @@ from gainmlp.codecs.features import (
     checked_sdr,
     coordinate_encodings,
     encode_numpy,
+    for_row_tiles,
     normalise_inputs,
-    row_tiles,
 )
 from gainmlp.codecs.mlp.format import N_INPUTS, N_OUTPUTS, MlpParams, unpack_mlp_body
 from gainmlp.codecs.mlp.grid import grid_dims, grid_taps, luma_guide, taps_at
@@ -211,7 +211,8 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     w_sdr = np.ascontiguousarray(w0[:, 2 * per_input:-1].T)
 
     out = np.empty((height, width, 3), dtype=np.float32)
-    for r0, r1, tile in row_tiles(sdr):
+
+    def work(r0: int, r1: int, tile: np.ndarray) -> None:
         norm = normalise_inputs(tile, params.in_centre[2:], params.in_scale[2:])
         h = encode_numpy(norm, n_freq) @ w_sdr
         h = h.reshape(r1 - r0, width, -1)
@@ -232,4 +233,6 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
         else:
             hdr = paper_residual.reconstruct(kind, tile, mapped, eps)
         out[r0:r1] = hdr.reshape(r1 - r0, width, 3)
+
+    for_row_tiles(sdr, work)
     return out

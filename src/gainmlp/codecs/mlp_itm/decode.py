@@ -19,8 +19,8 @@ from gainmlp.codecs.features import (
     checked_sdr,
     coordinate_encodings,
     encode_numpy,
+    for_row_tiles,
     normalise_inputs,
-    row_tiles,
 )
 from gainmlp.codecs.mlp_itm.format import METHOD, N_SPATIAL_INPUTS, ItmParams, unpack_itm_body
 from gainmlp.errors import GainMLPError
@@ -92,7 +92,8 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     wc, bc = params.colour[0]
 
     out = np.empty((height, width, 3), dtype=np.float32)
-    for r0, r1, tile in row_tiles(sdr):
+
+    def work(r0: int, r1: int, tile: np.ndarray) -> None:
         n = (r1 - r0) * width
         z_s = (col_terms[None, :, :] + row_terms[r0:r1, None, :]).reshape(n, -1)
         gamma, beta = _spatial_tail(params, z_s)
@@ -101,6 +102,8 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
         z_c = encode_numpy(norm, params.colour_frequencies) @ wc.T + bc
         t = _colour_tail(params, z_c, gamma, beta)
         out[r0:r1] = denormalise_outputs(params, t).reshape(r1 - r0, width, 3)
+
+    for_row_tiles(sdr, work)
     return out
 
 
