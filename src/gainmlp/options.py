@@ -52,7 +52,7 @@ class EncodeOptions:
     quality: int = _opt(80, "map image quality, 1..100", _MAP)
     width: int = _opt(16, "hidden layer width (1..1024)", _MLP, cli_choices=WIDTHS)
     steps: int = _opt(1000, "Adam steps", _MLP)
-    batch: int = _opt(65536, "pixels per step", _MLP)
+    batch: int = _opt(4096, "pixels per step", _MLP)
     lr: float = _opt(1e-2, "learning rate", _MLP)
     lr_schedule: str = _opt("cosine-tail", "cosine-tail: decay to 1%% over the second half "
                             "of the steps; constant: the paper's recipe", _MLP, LR_SCHEDULES)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gainmlp.codecs.features import PI32, coordinate_encodings
+from gainmlp.codecs.features import PI32, coordinate_encodings, encode_numpy, normalise_inputs
 from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
 
 ADAM_BETAS = (0.9, 0.999)
@@ -65,6 +65,36 @@ class ImageData:
     seed: int
     weights: list[np.ndarray]
     grid_weight: np.ndarray | None = None
+
+
+#: Most rows of the colour-encoding tables (12 MB per 2**17 rows); beyond, the encodings
+#: are computed per step.
+MAX_COLOUR_ROWS = 1 << 21
+
+
+def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.device
+                   ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Per-pixel row ids ``(sum N, 3)`` into a table of the frequency encodings of every
+    distinct value of each colour channel ``(rows, 2F)``, or (None, None) when the table
+    would be too large. The encodings are the decoder's (:func:`encode_numpy`); an 8-bit SDR
+    has far fewer distinct channel values than pixels, so a step gathers instead of
+    computing 72 sines and cosines per pixel."""
+    uniques, inverses, rows = [], [], 0
+    for im in images:
+        flat = np.ascontiguousarray(im.sdr, np.float32).reshape(-1, 3)
+        per_image = []
+        for c in range(3):
+            u, inv = np.unique(flat[:, c], return_inverse=True)
+            uniques.append((u, im.in_centre[2 + c], im.in_scale[2 + c]))
+            per_image.append(inv.reshape(-1) + rows)
+            rows += u.size
+            if rows > MAX_COLOUR_ROWS:
+                return None, None
+        inverses.append(np.stack(per_image, axis=1))
+    table = np.concatenate([encode_numpy(normalise_inputs(u[:, None], c, s), n_frequencies)
+                            for u, c, s in uniques])
+    ids = torch.from_numpy(np.concatenate(inverses).astype(np.int64)).to(device)
+    return ids, torch.from_numpy(table).to(device)
 
 
 class FusedTrainer:
@@ -108,11 +138,14 @@ class FusedTrainer:
             rows, cols, _ = grid
             taps_x = [grid_taps(w, cols) for w in widths]
             taps_y = [grid_taps(h, rows) for h in heights]
-            self.gx = [torch.from_numpy(np.concatenate([t[i] for t in taps_x])).to(**dev)
-                       for i in range(3)]
-            self.gy = [torch.from_numpy(np.concatenate([t[i] for t in taps_y])).to(**dev)
-                       for i in range(3)]
+            # (first tap, second tap, weight) per column and per row, as one float32 table
+            # each (tap indices are far below 2**24, exact in float32)
+            self.gx = torch.from_numpy(np.concatenate(
+                [np.stack(t, axis=1).astype(np.float32) for t in taps_x])).to(**dev)
+            self.gy = torch.from_numpy(np.concatenate(
+                [np.stack(t, axis=1).astype(np.float32) for t in taps_y])).to(**dev)
             self.grid_off = (torch.arange(self.k, dtype=torch.int64, **dev) * rows * cols)[:, None]
+        self.colour_ids, self.colour_tab = _colour_tables(images, n_frequencies, device)
         self._init_params(images)
 
     # -- parameters ---------------------------------------------------------------------
@@ -120,17 +153,12 @@ class FusedTrainer:
     def _init_params(self, images: list[ImageData]) -> None:
         """Flat parameters ``(K, P)``: W0ᵀ (n_enc, w), bias (1, w), W1ᵀ .., Woutᵀ, Wgᵀ, grid."""
         nf = self.nf
-        # first-layer rows in the order the step computes them: x (sin, cos), y (sin, cos),
-        # then the sines of r, g, b, then their cosines; perm[i] = stored column of row i
-        sin_cols = [4 * nf + 2 * nf * j + f for j in range(3) for f in range(nf)]
-        self.perm = np.array([*range(4 * nf), *sin_cols, *(c + nf for c in sin_cols)])
-        self.enc_rows = (slice(0, 2 * nf), slice(2 * nf, 4 * nf), slice(4 * nf, 7 * nf),
-                         slice(7 * nf, 10 * nf))
+        # the first layer's rows in the stored order: x, y, r, g, b, each 12 sines, 12 cosines
         n_enc = 10 * nf
         blocks = []
         for im in images:
             w0 = np.asarray(im.weights[0], np.float32)
-            parts = [w0[:, self.perm].T, w0[:, n_enc:].sum(axis=1, keepdims=True).T]
+            parts = [w0[:, :n_enc].T, w0[:, n_enc:].sum(axis=1, keepdims=True).T]
             parts += [np.asarray(w, np.float32).T for w in im.weights[1:]]
             if self.grid is not None:
                 parts += [np.asarray(im.grid_weight, np.float32).T,
@@ -165,10 +193,8 @@ class FusedTrainer:
         """Image k's weights in the stored layout (grid columns inserted) and its grids."""
         arrs = [p[k].detach().cpu().numpy() for p in self.p]
         n_layers = len(arrs) - (2 if self.grid is not None else 0)
-        w0 = np.empty_like(arrs[0].T)
-        w0[:, self.perm] = arrs[0].T
         mid = [arrs[n_layers].T] if self.grid is not None else []
-        first = np.concatenate([w0, *mid, arrs[1].T], axis=1)
+        first = np.concatenate([arrs[0].T, *mid, arrs[1].T], axis=1)
         weights = [first] + [a.T.copy() for a in arrs[2:n_layers]]
         grids = [arrs[-1].copy()] if self.grid is not None else []
         return [np.ascontiguousarray(w, np.float32) for w in weights], grids
@@ -192,16 +218,19 @@ class FusedTrainer:
         frow = (row + self.row_off[:, None]).reshape(-1)
         tx = self.tx.index_select(0, fcol).view(k, batch, -1)
         ty = self.ty.index_select(0, frow).view(k, batch, -1)
-        s = self.sdr.index_select(0, flat_idx).view(k, batch, 3)
-        norm = torch.clamp((s - self.centre) / self.scale, -1.0, 1.0)
-        args = ((norm * self.pi)[..., None] * self.powers).view(k, batch, -1)  # as the decoder
-        blocks = (tx, ty, torch.sin(args), torch.cos(args))
+        if self.colour_tab is not None:  # the encodings of the pixels' colour values
+            ids = self.colour_ids.index_select(0, flat_idx).view(-1)
+            colour = self.colour_tab.index_select(0, ids).view(k, batch, -1)
+        else:  # computed as the decoder computes them
+            s = self.sdr.index_select(0, flat_idx).view(k, batch, 3)
+            norm = torch.clamp((s - self.centre) / self.scale, -1.0, 1.0)
+            args = (norm * self.pi)[..., None] * self.powers
+            colour = torch.stack([torch.sin(args), torch.cos(args)], dim=3).view(k, batch, -1)
+        enc = torch.cat((tx, ty, colour), dim=2)
 
         n_layers = len(self.p) - (2 if self.grid is not None else 0)
         w0t, bias, *mids = self.p[:n_layers]
-        a1 = bias.expand(k, batch, -1).clone()
-        for block, rows in zip(blocks, self.enc_rows, strict=True):
-            a1.baddbmm_(block, w0t[:, rows])
+        a1 = torch.baddbmm(bias, enc, w0t)
         feats = taps = None
         if self.grid is not None:
             wgt, grid = self.p[n_layers], self.p[n_layers + 1]
@@ -225,8 +254,7 @@ class FusedTrainer:
         for layer in range(len(mids), 0, -1):
             torch.bmm(acts[layer].transpose(1, 2), d, out=grads[1 + layer])
             d = torch.bmm(d, mids[layer - 1].transpose(1, 2)).mul_(derivs[layer - 1])
-        for block, rows in zip(blocks, self.enc_rows, strict=True):
-            grads[0][:, rows] = torch.bmm(block.transpose(1, 2), d)
+        torch.bmm(enc.transpose(1, 2), d, out=grads[0])
         torch.sum(d, dim=1, keepdim=True, out=grads[1])
         if self.grid is not None:
             torch.bmm(feats.transpose(1, 2), d, out=grads[n_layers])
@@ -239,8 +267,10 @@ class FusedTrainer:
         k = self.k
         rows, cols, chans = self.grid
         flat = grid.reshape(-1, chans)
-        x0, x1, fx = (t.index_select(0, fcol) for t in self.gx)
-        y0, y1, fy = (t.index_select(0, frow) for t in self.gy)
+        tx = self.gx.index_select(0, fcol)
+        ty = self.gy.index_select(0, frow)
+        x0, x1, fx = tx[:, 0].long(), tx[:, 1].long(), tx[:, 2]
+        y0, y1, fy = ty[:, 0].long(), ty[:, 1].long(), ty[:, 2]
         base = self.grid_off.expand(k, batch).reshape(-1)
         r0, r1 = base + y0 * cols, base + y1 * cols
         corners = (r0 + x0, r0 + x1, r1 + x0, r1 + x1)
