@@ -130,13 +130,24 @@ def sdr8_to_hdr_space(pixels: np.ndarray, encoding: SdrEncoding | None = None,
         raise GainMLPError(f"8-bit SDR pixels expected, got {pixels.dtype}")
     codes = np.arange(256, dtype=np.float32) / np.float32(255.0)
     lut = sdr_eotf(codes, enc.transfer) * enc.white_nits
-    out = np.empty(pixels.shape, dtype=np.float32)
-    flat_in, flat_out = pixels.reshape(-1, 3), out.reshape(-1, 3)
+
+    def convert(tile: np.ndarray) -> np.ndarray:
+        bt2020 = convert_primaries(lut[tile], enc.primaries, "bt2020")
+        return pq_encode(np.maximum(bt2020, 0.0))
+
+    return map_pixel_tiles(convert, pixels, np.float32, threads)
+
+
+def map_pixel_tiles(fn, image: np.ndarray, dtype, threads: int | None = None) -> np.ndarray:
+    """``fn`` applied to tiles of an ``(..., 3)`` image's pixels ``(n, 3)``, results in a new
+    array of ``dtype`` and the image's shape; tiles run on ``threads`` threads (default
+    :func:`usable_cores`). For per-pixel functions, the same values as ``fn(image)``."""
+    image = np.asarray(image)
+    out = np.empty(image.shape, dtype=dtype)
+    flat_in, flat_out = image.reshape(-1, image.shape[-1]), out.reshape(-1, image.shape[-1])
 
     def tile(start: int) -> None:
-        linear = lut[flat_in[start:start + _TILE]]
-        bt2020 = convert_primaries(linear, enc.primaries, "bt2020")
-        flat_out[start:start + _TILE] = pq_encode(np.maximum(bt2020, 0.0))
+        flat_out[start:start + _TILE] = fn(flat_in[start:start + _TILE])
 
     starts = range(0, flat_in.shape[0], _TILE)
     workers = threads or usable_cores()
@@ -155,9 +166,16 @@ _TILE = 1 << 18  # pixels per tile: small enough to stay in cache-friendly chunk
 
 
 def usable_cores() -> int:
-    """Cores this process may run on."""
+    """Threads for gainmlp's parallel work: ``$GAINMLP_THREADS`` if set, else the cores
+    this process may run on."""
     import os
 
+    env = os.environ.get("GAINMLP_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise GainMLPError(f"GAINMLP_THREADS={env!r} is not an integer") from None
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from gainmlp.codecs.features import PI32, coordinate_encodings
+from gainmlp.colorimetry import usable_cores
 from gainmlp.errors import GainMLPError
 
 #: The fitters keep the loss every this many steps (and at the last step).
@@ -41,17 +42,9 @@ def fit_threads() -> int:
     On a CPU shared with other busy processes ``GAINMLP_THREADS=1`` is much faster:
     OpenMP threads that wait on a descheduled sibling spin instead of sleeping.
     """
-    env = os.environ.get("GAINMLP_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise GainMLPError(f"GAINMLP_THREADS={env!r} is not an integer") from None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores))
+    if os.environ.get("GAINMLP_THREADS", "").strip():
+        return usable_cores()
+    return max(1, min(torch.get_num_threads(), usable_cores()))
 
 
 @contextlib.contextmanager

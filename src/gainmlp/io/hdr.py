@@ -225,7 +225,8 @@ def encode_hdr_exr(pq: np.ndarray, white_nits: float = DEFAULT_EXR_WHITE_NITS) -
     """Linear BT.2020 half-float EXR with chromaticities; 1.0 = ``white_nits`` cd/m2."""
     import OpenEXR
 
-    linear = (colorimetry.pq_decode(pq) / white_nits).astype(np.float16)
+    linear = colorimetry.map_pixel_tiles(lambda v: colorimetry.pq_decode(v) / white_nits, pq,
+                                         np.float16)
     c = colour.RGB_COLOURSPACES[colorimetry.PRIMARIES["bt2020"]]
     chroma = tuple(float(v) for v in np.concatenate([c.primaries.ravel(), c.whitepoint]))
     header = {
