@@ -91,3 +91,17 @@ def test_pair_command_writes_8_and_16_bit(tmp_path):
     hdr = imageio.read_hdr(tmp_path / "hdr.png")
     assert sdr.pixels.dtype == np.uint8 and sdr.pixels.shape == (32, 48, 3)
     assert hdr.shape == (32, 48, 3) and hdr.max() <= 0.7518272  # 1000 cd/m2 peak
+
+
+@pytest.mark.parametrize("target", ["sdr", "hdr", "folder"])
+def test_output_that_is_an_input_or_a_folder_is_refused(tmp_path, pair_files, target):
+    sdr, hdr = pair_files
+    before = {p: p.read_bytes() for p in (sdr, hdr)}
+    out = {"sdr": sdr, "hdr": hdr, "folder": tmp_path}[target]
+    result = run("encode", sdr, hdr, "-o", out, "--method", "gain-jpeg")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("gainmlp: error:")
+    assert "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in (sdr, hdr)} == before
+    result = run("decode", sdr, "--sdr", sdr, "-o", out if target != "hdr" else sdr)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -86,11 +86,13 @@ def _progress(args: argparse.Namespace) -> bool:
 def cmd_encode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.api import encode
-    from gainmlp.io import atomic_write, read_hdr
+    from gainmlp.io import atomic_write, check_output, read_hdr
 
     args.sdr, args.hdr, args.more = (args.files[0], (args.files[1:2] or [None])[0],
                                       args.files[2:])
     out = Path(args.output)
+    if not args.more:
+        check_output(out, args.files)
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
     options = _options(args, _progress(args))
     start = time.perf_counter()
@@ -129,7 +131,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def _encode_many(args: argparse.Namespace, options, start: float) -> int:
     """``gainmlp encode SDR1 HDR1 SDR2 HDR2 ... -o DIR``: one fit for all pairs."""
     from gainmlp import photo
-    from gainmlp.io import atomic_write, read_hdr
+    from gainmlp.io import atomic_write, check_output, read_hdr
 
     names = [args.sdr, args.hdr, *args.more]
     if len(names) % 2:
@@ -142,6 +144,9 @@ def _encode_many(args: argparse.Namespace, options, start: float) -> int:
     targets = [out / f"{Path(s).stem}.jpg" for s in names[::2]]
     if len(set(targets)) != len(targets):
         raise GainMLPError("two SDR images share a file name; their outputs would collide")
+    if out.is_dir():
+        for target in targets:
+            check_output(target, names)
     items = [(_read_sdr(s, args), read_hdr(h, args.exr_white))
              for s, h in zip(names[::2], names[1::2], strict=True)]
     files = photo.encode_photos(items, args.method, options, args.eps, args.jpeg_quality,
@@ -157,7 +162,7 @@ def _encode_many(args: argparse.Namespace, options, start: float) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from gainmlp import photo
-    from gainmlp.io import HDR_OUT_EXTENSIONS, write_hdr
+    from gainmlp.io import HDR_OUT_EXTENSIONS, check_output, write_hdr
 
     out = Path(args.output)
     share = out.suffix.lower() in (".jpg", ".jpeg")
@@ -165,6 +170,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         raise GainMLPError(f"{out}: output must end in {', '.join(HDR_OUT_EXTENSIONS)}, "
                            "or .jpg for a standard Ultra HDR gain-map JPEG")
     src = Path(args.input)
+    check_output(out, [src] + ([args.sdr] if args.sdr else []))
     if not src.exists():
         raise GainMLPError(f"{src}: no such file")
     data = src.read_bytes()
