@@ -105,3 +105,14 @@ def test_output_that_is_an_input_or_a_folder_is_refused(tmp_path, pair_files, ta
     assert {p: p.read_bytes() for p in (sdr, hdr)} == before
     result = run("decode", sdr, "--sdr", sdr, "-o", out if target != "hdr" else sdr)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_inputs_are_checked_for_what_they_are(tmp_path, pair_files):
+    sdr, hdr = pair_files
+    photo = tmp_path / "photo.jpg"
+    assert run("encode", sdr, hdr, "-o", photo, "--method", "gain-jpeg").returncode == 0
+    result = run("decode", photo, "--sdr", hdr, "-o", tmp_path / "x.png")
+    assert result.returncode == 2 and "16-bit" in result.stderr
+    result = run("decode", sdr, "-o", tmp_path / "x.exr")
+    assert result.returncode == 2 and "neither a JPEG nor a gainmlp payload" in result.stderr
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.exr").exists()
