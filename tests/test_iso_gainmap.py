@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from jpeg_samples import gradient_scene
 
-from gainmlp.colorimetry import linear_to_pq_bt2020, sdr_eotf
+from gainmlp.colorimetry import linear_to_pq_bt2020
 from gainmlp.errors import GainMLPError
 from gainmlp.iso_gainmap import (
     GainMapMetadata,
@@ -30,13 +31,7 @@ def to_pq(linear: np.ndarray, primaries: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sdr uint8, sdr linear, hdr linear): smooth gradients and a bright highlight."""
-    y, x = np.mgrid[0:H, 0:W] / np.array([H, W])[:, None, None]
-    sdr = np.stack([x, y, 0.3 + 0.4 * x * y], -1)
-    sdr8 = np.round(sdr * 255).astype(np.uint8)
-    lin = sdr_eotf(sdr8 / 255.0, "srgb")
-    boost = 1 + 5 * np.exp(-((x - 0.6) ** 2 + (y - 0.4) ** 2) / 0.03)
-    hdr = lin * np.stack([boost, boost**0.9, boost**0.8], -1)
-    return sdr8, lin, hdr
+    return gradient_scene(H, W)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
