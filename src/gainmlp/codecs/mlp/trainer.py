@@ -86,15 +86,20 @@ def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.de
         for c in range(3):
             u, inv = np.unique(flat[:, c], return_inverse=True)
             uniques.append((u, im.in_centre[2 + c], im.in_scale[2 + c]))
-            per_image.append(inv.reshape(-1) + rows)
+            per_image.append((inv.reshape(-1) + rows).astype(np.int32))
             rows += u.size
             if rows > MAX_COLOUR_ROWS:
                 return None, None
         inverses.append(np.stack(per_image, axis=1))
     table = np.concatenate([encode_numpy(normalise_inputs(u[:, None], c, s), n_frequencies)
                             for u, c, s in uniques])
-    ids = torch.from_numpy(np.concatenate(inverses).astype(np.int64)).to(device)
+    ids = torch.from_numpy(_join(inverses).astype(np.int32, copy=False)).to(device)
     return ids, torch.from_numpy(table).to(device)
+
+
+def _join(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays concatenated (no copy for a single one)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 class FusedTrainer:
@@ -124,9 +129,7 @@ class FusedTrainer:
                                      im.in_scale, n_frequencies) for im in images]
         self.tx = torch.from_numpy(np.concatenate([t[0] for t in tabs])).to(**dev)
         self.ty = torch.from_numpy(np.concatenate([t[1] for t in tabs])).to(**dev)
-        self.sdr = torch.from_numpy(np.concatenate(
-            [np.ascontiguousarray(im.sdr, np.float32).reshape(-1, 3) for im in images])).to(**dev)
-        self.target = torch.from_numpy(np.concatenate(
+        self.target = torch.from_numpy(_join(
             [np.ascontiguousarray(im.target, np.float32) for im in images])).to(**dev)
         self.centre = torch.from_numpy(np.stack([im.in_centre[2:] for im in images])
                                        .astype(np.float32))[:, None, :].to(**dev)
@@ -146,6 +149,11 @@ class FusedTrainer:
                 [np.stack(t, axis=1).astype(np.float32) for t in taps_y])).to(**dev)
             self.grid_off = (torch.arange(self.k, dtype=torch.int64, **dev) * rows * cols)[:, None]
         self.colour_ids, self.colour_tab = _colour_tables(images, n_frequencies, device)
+        self.sdr = None  # only needed where the colour tables would be too large
+        if self.colour_tab is None:
+            self.sdr = torch.from_numpy(_join(
+                [np.ascontiguousarray(im.sdr, np.float32).reshape(-1, 3) for im in images])
+            ).to(**dev)
         self._init_params(images)
 
     # -- parameters ---------------------------------------------------------------------
