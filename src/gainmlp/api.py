@@ -18,6 +18,7 @@ from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr8_to_hdr_space, sdr
 from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
+from gainmlp.memory import check_memory
 from gainmlp.options import EncodeOptions
 from gainmlp.paper_residual import DEFAULT_EPS
 
@@ -54,6 +55,7 @@ def encode(
     """
     get_method(method)
     check_pair(sdr.pixels, hdr_pq)
+    check_memory("encode", sdr.pixels.shape[0] * sdr.pixels.shape[1])
     options = (options or EncodeOptions()).validate()
     pixels = sdr.pixels if fit_sdr_pixels is None else fit_sdr_pixels
     sdr_pq = sdr_in_hdr_space(pixels, sdr.encoding)
@@ -74,6 +76,8 @@ def encode_many(
     e.g. on one GPU). Each payload is what :func:`encode` gives that pair with its seed
     (``seeds``, default ``options.seed`` for all)."""
     entry = get_method(method)
+    check_memory("encode", sum(s.pixels.shape[0] * s.pixels.shape[1] for s, _ in items),
+                 len(items))
     options = (options or EncodeOptions()).validate()
     fit_sdr_pixels = fit_sdr_pixels or [None] * len(items)
     pairs = []
@@ -96,5 +100,6 @@ def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
             f"payload is for a {payload.width}x{payload.height} image but the SDR is "
             f"{width}x{height}"
         )
+    check_memory("decode", width * height)
     sdr_pq = sdr_in_hdr_space(sdr_pixels, payload.sdr)
     return decode_residual(payload.method, payload.body, sdr_pq, payload.eps)
