@@ -42,3 +42,19 @@ def test_over_budget_work_is_refused_before_it_starts(monkeypatch) -> None:
     sdr = gainmlp.SdrImage(np.zeros((16, 16, 3), np.uint8), SdrEncoding())
     with pytest.raises(GainMLPError, match="budget"):
         gainmlp.encode(sdr, np.zeros((16, 16, 3), np.float32), "gain-jpeg")
+
+
+def test_cli_refuses_over_budget_before_reading_pixels(tmp_path, pair_files) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sdr, hdr = pair_files
+    env = {**os.environ, "GAINMLP_MAX_MEMORY": "100M"}
+    for args in (["encode", sdr, hdr, "-o", tmp_path / "p.jpg"],
+                 ["decode", sdr, "-o", tmp_path / "x.exr"]):
+        result = subprocess.run([sys.executable, "-m", "gainmlp", *map(str, args)],
+                                capture_output=True, text=True, env=env)
+        assert result.returncode == 2
+        assert "budget" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "p.jpg").exists() and not (tmp_path / "x.exr").exists()

@@ -87,12 +87,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.api import encode
     from gainmlp.io import atomic_write, check_output, read_hdr
+    from gainmlp.io.files import image_pixels
+    from gainmlp.memory import check_memory
 
     args.sdr, args.hdr, args.more = (args.files[0], (args.files[1:2] or [None])[0],
                                       args.files[2:])
     out = Path(args.output)
     if not args.more:
         check_output(out, args.files)
+    check_memory("encode", sum(image_pixels(f) for f in args.files[::2]),
+                 max(1, len(args.files) // 2))
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
     options = _options(args, _progress(args))
     start = time.perf_counter()
@@ -163,6 +167,8 @@ def _encode_many(args: argparse.Namespace, options, start: float) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.io import HDR_OUT_EXTENSIONS, check_output, write_hdr
+    from gainmlp.io.files import image_pixels
+    from gainmlp.memory import check_memory
 
     out = Path(args.output)
     share = out.suffix.lower() in (".jpg", ".jpeg")
@@ -171,6 +177,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
                            "or .jpg for a standard Ultra HDR gain-map JPEG")
     src = Path(args.input)
     check_output(out, [src] + ([args.sdr] if args.sdr else []))
+    check_memory("decode", image_pixels(args.sdr or src))
     if not src.exists():
         raise GainMLPError(f"{src}: no such file")
     data = src.read_bytes()

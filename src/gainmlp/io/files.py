@@ -86,6 +86,21 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def image_pixels(path: str | os.PathLike) -> int:
+    """Width x height an image file's header declares (Pillow reads only the header), for
+    refusing work before the pixels are decoded; 0 when Pillow does not know the format
+    (the reader's own checks then apply)."""
+    p = Path(path)
+    try:
+        with Image.open(p) as img:
+            check_image_size(img.width, img.height, str(p))
+            return img.width * img.height
+    except GainMLPError:
+        raise
+    except Exception:  # noqa: BLE001 - unknown or unreadable: the readers say what is wrong
+        return 0
+
+
 def open_image(data: bytes, name: str) -> Image.Image:
     """Open image bytes with Pillow (header only) and check the size it declares."""
     try:
