@@ -361,9 +361,9 @@ def fit_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     """
     kind = method_kind(method)
     if fused_supported(options, kind) and not snapshots and grid_entry is None \
-            and grid_lr_scale is None and options.engine != "autograd":
-        pl_init = {"init": init, "output_transform": output_transform}
-        return fit_many(method, [(sdr_pq, hdr_pq)], eps, options, _plan_args=pl_init)[0]
+            and grid_lr_scale is None:
+        return fit_many(method, [(sdr_pq, hdr_pq)], eps, options, init=init,
+                        output_transform=output_transform)[0]
     plan = _plan(method, kind, sdr_pq, hdr_pq, eps, options, init=init,
                  output_transform=output_transform, grid_entry=grid_entry)
     sdr, hdr, grid = plan.sdr, plan.hdr, plan.grid
@@ -447,22 +447,26 @@ def fused_supported(options: EncodeOptions, kind: str) -> bool:
 
 
 def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
-             options: EncodeOptions, seeds: Sequence[int] | None = None,
-             _plan_args: dict | None = None) -> list[FitResult]:
+             options: EncodeOptions, seeds: Sequence[int] | None = None, *,
+             init: MlpParams | None = None,
+             output_transform: str | None = None) -> list[FitResult]:
     """Fit one network per (SDR, HDR) pair, all together with the fused trainer.
 
     Each pair's result does not depend on the others: its pixels come from its own seed
     (``seeds``, default ``options.seed`` for every pair). Configurations the fused trainer
     does not cover (:func:`fused_supported`) are fitted one by one with :func:`fit_mlp`.
+    ``init`` / ``output_transform``: as for :func:`fit_mlp`, for every pair.
     """
     kind = method_kind(method)
     seeds = [options.seed] * len(pairs) if seeds is None else list(seeds)
     if len(seeds) != len(pairs):
         raise GainMLPError(f"{len(seeds)} seeds for {len(pairs)} images")
     if not fused_supported(options, kind):
-        return [fit_mlp(method, s, h, eps, replace(options, seed=seed, engine="autograd"))
+        return [fit_mlp(method, s, h, eps, replace(options, seed=seed, engine="autograd"),
+                        init=init, output_transform=output_transform)
                 for (s, h), seed in zip(pairs, seeds, strict=True)]
-    plans = [_plan(method, kind, s, h, eps, replace(options, seed=seed), **(_plan_args or {}))
+    plans = [_plan(method, kind, s, h, eps, replace(options, seed=seed), init=init,
+                   output_transform=output_transform)
              for (s, h), seed in zip(pairs, seeds, strict=True)]
     first = plans[0]
     grid = first.grid.shapes[0] if first.grid is not None else None
@@ -473,7 +477,8 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
                        pl.start_weights, pl.grid_weight) for pl in plans],
             activation=first.activation, n_frequencies=N_FREQUENCIES,
             n_pad=padded_width(first.n_encoded) - first.n_encoded, grid=grid,
-            grid_precision=first.grid.precision if first.grid else "fp16", device=device)
+            grid_precision=first.grid.precision if first.grid else "fp16",
+            grid_lr_scale=GRID_LR_SCALE, device=device)
         freeze_at = int(options.steps * GRID_FREEZE_AT) if grid is not None else -1
         label = f"fitting {method}" + (f" x{len(pairs)}" if len(pairs) > 1 else "")
         loop = StepLoop(options.steps, label, options.progress, device)

@@ -107,6 +107,7 @@ class FusedTrainer:
 
     def __init__(self, images: list[ImageData], *, activation: str, n_frequencies: int,
                  n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
+                 grid_lr_scale: float = 1.0,
                  device: torch.device) -> None:
         self.k = len(images)
         self.device = device
@@ -115,6 +116,7 @@ class FusedTrainer:
         self.n_pad = n_pad
         self.grid = grid
         self.grid_precision = grid_precision
+        self.grid_lr_scale = grid_lr_scale
         dev = {"device": device}
         heights = [im.sdr.shape[0] for im in images]
         widths = [im.sdr.shape[1] for im in images]
@@ -182,6 +184,8 @@ class FusedTrainer:
         self.offsets = np.cumsum([0, *sizes])
         self.lr_scale = torch.ones(self.flat.shape[1], dtype=torch.float32, device=self.device)
         self.lr_scale[self.offsets[1]:self.offsets[2]] = self.n_pad  # the bias (see docstring)
+        if self.grid is not None:  # the grid values (the last block) have a rate of their own
+            self.lr_scale[self.offsets[-2]:] = self.grid_lr_scale
         self.p = self._views(self.flat)
         self.g = self._views(self.grad)
 
