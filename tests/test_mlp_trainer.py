@@ -115,3 +115,34 @@ def test_many_images_together_equal_each_alone() -> None:
         alone = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64,
                                    EncodeOptions(steps=40, batch=1024, seed=seed))
         assert alone == body
+
+
+def test_large_images_keep_only_the_drawn_pixels() -> None:
+    """When a fit draws fewer pixels than half the image, the trainer keeps per-pixel data
+    only for those; the arithmetic, hence every parameter, is unchanged."""
+    from gainmlp.codecs.mlp.trainer import drawn_pixels
+
+    sdr, hdr = local_pair(96, 128)
+    options = EncodeOptions(steps=6, batch=512, grid="6x8x2")
+    plan = mlp_fit._plan("gamma-mlp", "gamma", sdr, hdr, 1 / 64, options)
+    image = mlp_fit.ImageData(plan.sdr, plan.target, plan.in_centre, plan.in_scale, 3,
+                              plan.start_weights, plan.grid_weight)
+    kwargs = dict(activation=plan.activation, n_frequencies=12, n_pad=8,
+                  grid=plan.grid.shapes[0], grid_precision="u8", device=torch.device("cpu"))
+    full = mlp_fit.FusedTrainer([image], **kwargs)
+    drawn = mlp_fit.FusedTrainer([image], **kwargs, steps=6, batch=512)
+    assert full.kept is None and drawn.kept is not None
+    n = sdr.shape[0] * sdr.shape[1]
+    assert drawn.target.shape[0] == drawn.kept.numel() < n / 2
+    # the kept set is exactly the pixels the six steps draw
+    want = np.unique(np.concatenate([
+        pixel_indices(torch.tensor([3]), s, 512, torch.tensor([n]))[0].numpy()
+        for s in range(6)]))
+    np.testing.assert_array_equal(drawn_pixels(torch.tensor([3]), torch.tensor([n]), 6, 512)[0],
+                                  want)
+    for step in range(6):
+        full.step(step, 512, 1e-2)
+        drawn.step(step, 512, 1e-2)
+    assert torch.equal(full.flat, drawn.flat)
+    with pytest.raises(ValueError, match="outside the planned"):
+        drawn.step(6, 512, 1e-2)

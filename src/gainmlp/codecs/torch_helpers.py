@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from gainmlp.codecs.features import PI32, coordinate_encodings
+from gainmlp.codecs.features import PI32, chunks, coordinate_encodings
 from gainmlp.colorimetry import usable_cores
 from gainmlp.errors import GainMLPError
 
@@ -59,12 +59,22 @@ def torch_threads() -> Iterator[None]:
 
 
 def check_pair(sdr_pq: np.ndarray, hdr_pq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (SDR, HDR) pair as contiguous float32 ``(H, W, 3)`` arrays, NaN read as 0."""
-    sdr = np.ascontiguousarray(np.nan_to_num(np.asarray(sdr_pq, dtype=np.float32)))
-    hdr = np.ascontiguousarray(np.nan_to_num(np.asarray(hdr_pq, dtype=np.float32)))
+    """The (SDR, HDR) pair as contiguous float32 ``(H, W, 3)`` arrays, NaN and infinities
+    read as :func:`numpy.nan_to_num` does (finite float32 inputs are not copied)."""
+    sdr, hdr = (_finite_float32(a) for a in (sdr_pq, hdr_pq))
     if sdr.ndim != 3 or sdr.shape[2] != 3 or sdr.shape != hdr.shape:
         raise GainMLPError(f"SDR {sdr.shape} and HDR {hdr.shape} must both be (H, W, 3)")
     return sdr, hdr
+
+
+def _finite_float32(values: np.ndarray) -> np.ndarray:
+    """``values`` as a contiguous float32 array with non-finite values replaced; no copy
+    when it already is one (checked in slices, so a large photo needs no mask of itself)."""
+    a = np.ascontiguousarray(values, dtype=np.float32)
+    flat = a.reshape(-1)
+    if all(np.isfinite(flat[sl]).all() for sl in chunks(flat.size)):
+        return a
+    return np.nan_to_num(a)
 
 
 class FrequencyEncoding:

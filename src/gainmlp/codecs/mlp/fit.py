@@ -15,7 +15,7 @@ with the network; docs/grid.md explains the choices below and holds their measur
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -148,9 +148,8 @@ def output_constants(kind: str, transform: str, sdr: np.ndarray, hdr: np.ndarray
 
 def input_constants(sdr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre/scale of (x, y, r, g, b): x, y in (0, 1) -> [-1, 1]; SDR around its mean."""
-    s2 = sdr.reshape(-1, 3).astype(np.float64)
-    mean = s2.mean(axis=0)
-    dev = np.maximum(np.maximum(s2.max(axis=0) - mean, mean - s2.min(axis=0)), 1e-6)
+    s2 = sdr.reshape(-1, 3)
+    mean, dev, _, _ = channel_stats(s2[rows].astype(np.float64) for rows in chunks(s2.shape[0]))
     centre = np.concatenate([[0.5, 0.5], mean]).astype(np.float32)
     scale = np.concatenate([[0.5, 0.5], dev]).astype(np.float32)
     return centre, scale
@@ -277,12 +276,15 @@ class _Plan:
         gw = self.model.grid_weight
         return None if gw is None else gw.detach().cpu().numpy().copy()
 
-    def target(self) -> np.ndarray:
-        """The normalised fitted quantity per pixel, ``(H*W, 3)`` float32."""
-        out = np.empty((self.sdr.shape[0] * self.sdr.shape[1], 3), np.float32)
+    def target(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The normalised fitted quantity, ``(H*W, 3)`` float32, or ``(n, 3)`` at the flat
+        pixel indices ``rows``."""
         s2, h2 = self.sdr.reshape(-1, 3), self.hdr.reshape(-1, 3)
-        for sl in chunks(s2.shape[0]):
-            t = target_values(self.kind, self.transform, s2[sl], h2[sl], self.eps)
+        n = s2.shape[0] if rows is None else len(rows)
+        out = np.empty((n, 3), np.float32)
+        for sl in chunks(n):
+            at = sl if rows is None else rows[sl]
+            t = target_values(self.kind, self.transform, s2[at], h2[at], self.eps)
             out[sl] = (t - self.out_c) / self.out_s
         return out
 
@@ -449,19 +451,29 @@ def fused_supported(options: EncodeOptions, kind: str) -> bool:
 def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
              options: EncodeOptions, seeds: Sequence[int] | None = None, *,
              init: MlpParams | None = None,
-             output_transform: str | None = None) -> list[FitResult]:
+             output_transform: str | None = None,
+             pixels: Sequence[np.ndarray | None] | None = None,
+             stop: Callable[[int, Callable[[int], MlpParams]], bool] | None = None
+             ) -> list[FitResult]:
     """Fit one network per (SDR, HDR) pair, all together with the fused trainer.
 
     Each pair's result does not depend on the others: its pixels come from its own seed
     (``seeds``, default ``options.seed`` for every pair). Configurations the fused trainer
     does not cover (:func:`fused_supported`) are fitted one by one with :func:`fit_mlp`.
     ``init`` / ``output_transform``: as for :func:`fit_mlp`, for every pair.
+    ``pixels`` / ``stop`` (rate control, :mod:`.rate`; fused trainer only): per pair the
+    sorted flat pixel indices the sampler may draw (None: all); ``stop(steps_done,
+    params_of)`` runs after every step, ``params_of(k)`` giving pair k's params so far, and
+    a true result ends the fit there.
     """
     kind = method_kind(method)
     seeds = [options.seed] * len(pairs) if seeds is None else list(seeds)
     if len(seeds) != len(pairs):
         raise GainMLPError(f"{len(seeds)} seeds for {len(pairs)} images")
     if not fused_supported(options, kind):
+        if pixels is not None or stop is not None:
+            raise GainMLPError("held-out pixels and early stops need the fused trainer "
+                               "(--engine auto, --loss map, one plain grid)")
         return [fit_mlp(method, s, h, eps, replace(options, seed=seed, engine="autograd"),
                         init=init, output_transform=output_transform)
                 for (s, h), seed in zip(pairs, seeds, strict=True)]
@@ -473,12 +485,14 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
     device = resolve_device(options.device)
     with torch_threads():
         trainer = FusedTrainer(
-            [ImageData(pl.sdr, pl.target(), pl.in_centre, pl.in_scale, pl.seed,
-                       pl.start_weights, pl.grid_weight) for pl in plans],
+            [ImageData(pl.sdr, pl.target, pl.in_centre, pl.in_scale, pl.seed,
+                       pl.start_weights, pl.grid_weight, None if pixels is None else pixels[k])
+             for k, pl in enumerate(plans)],
             activation=first.activation, n_frequencies=N_FREQUENCIES,
             n_pad=padded_width(first.n_encoded) - first.n_encoded, grid=grid,
             grid_precision=first.grid.precision if first.grid else "fp16",
-            grid_lr_scale=GRID_LR_SCALE, device=device)
+            grid_lr_scale=GRID_LR_SCALE, device=device, steps=options.steps,
+            batch=options.batch)
         freeze_at = int(options.steps * GRID_FREEZE_AT) if grid is not None else -1
         label = f"fitting {method}" + (f" x{len(pairs)}" if len(pairs) > 1 else "")
         loop = StepLoop(options.steps, label, options.progress, device)
@@ -488,6 +502,8 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
             lr = options.lr * lr_factor(options.lr_schedule, step, options.steps)
             losses = trainer.step(step, options.batch, lr)
             loop.log(step, losses.mean())
+            if stop is not None and stop(step + 1, lambda k: plans[k].params(*trainer.stored(k))):
+                break
     results = []
     for k, pl in enumerate(plans):
         weights, grids = trainer.stored(k)

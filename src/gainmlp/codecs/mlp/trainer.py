@@ -20,6 +20,7 @@ loss; everything else uses the autograd fitter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +45,15 @@ def pixel_indices(seeds: torch.Tensor, step: int, batch: int, sizes: torch.Tenso
     """``(K, batch)`` pixel indices, uniform with replacement in ``[0, sizes[k])``, from a hash
     of (seed, step, sample): independent of how many images are fitted together, and the
     same on every device (int64 arithmetic wraps in two's complement)."""
-    j = torch.arange(batch, dtype=torch.int64, device=seeds.device)
-    x = seeds[:, None] * _wrap64(_MIX1) + (step * batch + j)[None, :] * _wrap64(_MIX2)
+    return hashed_indices(seeds, step * batch, batch, sizes)
+
+
+def hashed_indices(seeds: torch.Tensor, start: int, count: int,
+                   sizes: torch.Tensor) -> torch.Tensor:
+    """The indices of draws ``start .. start + count - 1`` (``(K, count)``); step ``s`` of
+    a fit with ``batch`` pixels per step is draws ``s * batch`` onwards."""
+    j = torch.arange(start, start + count, dtype=torch.int64, device=seeds.device)
+    x = seeds[:, None] * _wrap64(_MIX1) + j[None, :] * _wrap64(_MIX2)
     for shift in (31, 29, 32):
         x = x ^ (x >> shift)
         x = x * _wrap64(_MIX1)
@@ -54,17 +62,21 @@ def pixel_indices(seeds: torch.Tensor, step: int, batch: int, sizes: torch.Tenso
 
 @dataclass
 class ImageData:
-    """One image's training data: SDR PQ ``(H, W, 3)``, normalised targets ``(H*W, 3)``,
+    """One image's training data: SDR PQ ``(H, W, 3)``, normalised targets ``(H*W, 3)`` (or
+    a function giving the targets of given flat pixel indices, None meaning all pixels),
     input normalisation (centre, scale of x, y, r, g, b), the seed, the start weights in the
     stored layout without grid columns, and the grid-column start weights ``(width, C)``."""
 
     sdr: np.ndarray
-    target: np.ndarray
+    target: np.ndarray | Callable[[np.ndarray | None], np.ndarray]
     in_centre: np.ndarray
     in_scale: np.ndarray
     seed: int
     weights: list[np.ndarray]
     grid_weight: np.ndarray | None = None
+    #: The sorted flat pixel indices the sampler draws from (None: every pixel); rate control
+    #: (:mod:`gainmlp.codecs.mlp.rate`) leaves its hold-out pixels out.
+    pixels: np.ndarray | None = None
 
 
 #: Most rows of the colour-encoding tables (12 MB per 2**17 rows); beyond, the encodings
@@ -72,16 +84,23 @@ class ImageData:
 MAX_COLOUR_ROWS = 1 << 21
 
 
-def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.device
+#: A fit keeps per-pixel data only for the pixels its steps draw when they are fewer than
+#: this fraction of the image (large photos: memory then grows with steps x batch).
+DRAWN_FRACTION = 0.5
+
+
+def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.device,
+                   rows_of: list[np.ndarray | None]
                    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Per-pixel row ids ``(sum N, 3)`` into a table of the frequency encodings of every
     distinct value of each colour channel ``(rows, 2F)``, or (None, None) when the table
     would be too large. The encodings are the decoder's (:func:`encode_numpy`); an 8-bit SDR
     has far fewer distinct channel values than pixels, so a step gathers instead of
-    computing 72 sines and cosines per pixel."""
+    computing 72 sines and cosines per pixel. ``rows_of[k]``: image k's pixels kept (None:
+    all)."""
     uniques, inverses, rows = [], [], 0
-    for im in images:
-        flat = np.ascontiguousarray(im.sdr, np.float32).reshape(-1, 3)
+    for im, kept in zip(images, rows_of, strict=True):
+        flat = _pixels(im.sdr, kept)
         per_image = []
         for c in range(3):
             u, inv = np.unique(flat[:, c], return_inverse=True)
@@ -97,6 +116,35 @@ def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.de
     return ids, torch.from_numpy(table).to(device)
 
 
+def _pixels(image: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
+    """``(n, 3)`` float32 values of an ``(H, W, 3)`` image at the flat indices ``kept``
+    (all pixels when None)."""
+    flat = np.asarray(image).reshape(-1, 3)
+    return np.ascontiguousarray(flat if kept is None else flat[kept], np.float32)
+
+
+def _targets(im: ImageData, kept: np.ndarray | None) -> np.ndarray:
+    if callable(im.target):
+        return np.ascontiguousarray(im.target(kept), np.float32)
+    return _pixels(im.target, kept)
+
+
+def drawn_pixels(seeds: torch.Tensor, sizes: torch.Tensor, steps: int, batch: int
+                 ) -> list[np.ndarray]:
+    """Per image, the sorted flat indices of every pixel that ``steps`` steps of ``batch``
+    draws will visit."""
+    out = []
+    chunk = max(1, (1 << 22) // max(1, batch)) * batch
+    total = steps * batch
+    for k in range(seeds.shape[0]):
+        seen = torch.zeros(int(sizes[k]), dtype=torch.bool)
+        for start in range(0, total, chunk):
+            count = min(chunk, total - start)
+            seen[hashed_indices(seeds[k:k + 1].cpu(), start, count, sizes[k:k + 1].cpu())[0]] = True
+        out.append(torch.nonzero(seen).view(-1).numpy())
+    return out
+
+
 def _join(arrays: list[np.ndarray]) -> np.ndarray:
     """The arrays concatenated (no copy for a single one)."""
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
@@ -108,7 +156,8 @@ class FusedTrainer:
     def __init__(self, images: list[ImageData], *, activation: str, n_frequencies: int,
                  n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
                  grid_lr_scale: float = 1.0,
-                 device: torch.device) -> None:
+                 device: torch.device, steps: int | None = None,
+                 batch: int | None = None) -> None:
         self.k = len(images)
         self.device = device
         self.activation = activation
@@ -125,14 +174,37 @@ class FusedTrainer:
         self.sizes = torch.tensor(sizes, dtype=torch.int64, **dev)
         self.seeds = torch.tensor([im.seed for im in images], dtype=torch.int64, **dev)
         self.pix_off = torch.tensor(np.cumsum([0, *sizes[:-1]]), dtype=torch.int64, **dev)
+        self.draw_sizes, self.pool = self.sizes, None  # draws index a pool where one is given
+        pools = None
+        if any(im.pixels is not None for im in images):
+            pools = [np.arange(n) if im.pixels is None else np.asarray(im.pixels)
+                     for im, n in zip(images, sizes, strict=True)]
+            self.draw_sizes = torch.tensor([p.size for p in pools], dtype=torch.int64, **dev)
+            self.pool = torch.from_numpy(np.concatenate(pools).astype(np.int32)).to(**dev)
+            self.pool_off = torch.tensor(np.cumsum([0, *[p.size for p in pools[:-1]]]),
+                                         dtype=torch.int64, **dev)
         self.col_off = torch.tensor(np.cumsum([0, *widths[:-1]]), dtype=torch.int64, **dev)
         self.row_off = torch.tensor(np.cumsum([0, *heights[:-1]]), dtype=torch.int64, **dev)
         tabs = [coordinate_encodings(im.sdr.shape[0], im.sdr.shape[1], im.in_centre,
                                      im.in_scale, n_frequencies) for im in images]
         self.tx = torch.from_numpy(np.concatenate([t[0] for t in tabs])).to(**dev)
         self.ty = torch.from_numpy(np.concatenate([t[1] for t in tabs])).to(**dev)
+        # With ``steps`` and ``batch`` known, a large photo keeps its per-pixel data only
+        # at the pixels the fit will draw (identical arithmetic, identical bytes).
+        rows_of: list[np.ndarray | None] = [None] * self.k
+        self.kept = None
+        self.plan = (steps, batch)
+        if steps is not None and batch is not None and steps * batch < sum(sizes):
+            drawn = drawn_pixels(self.seeds.cpu(), self.draw_sizes.cpu(), steps, batch)
+            if pools is not None:  # draws index each image's pool of pixels
+                drawn = [pool[d] for pool, d in zip(pools, drawn, strict=True)]
+            if sum(d.size for d in drawn) < DRAWN_FRACTION * sum(sizes):
+                rows_of = drawn
+                self.kept = torch.from_numpy(_join(
+                    [d + off for d, off in zip(drawn, np.cumsum([0, *sizes[:-1]]),
+                                               strict=True)])).to(**dev)
         self.target = torch.from_numpy(_join(
-            [np.ascontiguousarray(im.target, np.float32) for im in images])).to(**dev)
+            [_targets(im, kept) for im, kept in zip(images, rows_of, strict=True)])).to(**dev)
         self.centre = torch.from_numpy(np.stack([im.in_centre[2:] for im in images])
                                        .astype(np.float32))[:, None, :].to(**dev)
         self.scale = torch.from_numpy(np.stack([im.in_scale[2:] for im in images])
@@ -150,11 +222,12 @@ class FusedTrainer:
             self.gy = torch.from_numpy(np.concatenate(
                 [np.stack(t, axis=1).astype(np.float32) for t in taps_y])).to(**dev)
             self.grid_off = (torch.arange(self.k, dtype=torch.int64, **dev) * rows * cols)[:, None]
-        self.colour_ids, self.colour_tab = _colour_tables(images, n_frequencies, device)
+        self.colour_ids, self.colour_tab = _colour_tables(images, n_frequencies, device,
+                                                          rows_of)
         self.sdr = None  # only needed where the colour tables would be too large
         if self.colour_tab is None:
             self.sdr = torch.from_numpy(_join(
-                [np.ascontiguousarray(im.sdr, np.float32).reshape(-1, 3) for im in images])
+                [_pixels(im.sdr, kept) for im, kept in zip(images, rows_of, strict=True)])
             ).to(**dev)
         self._init_params(images)
 
@@ -222,10 +295,18 @@ class FusedTrainer:
     def step(self, step: int, batch: int, lr: float) -> torch.Tensor:
         """One Adam step of every image at learning rate ``lr``; returns the (K,) losses."""
         k = self.k
-        idx = pixel_indices(self.seeds, step, batch, self.sizes)
+        idx = pixel_indices(self.seeds, step, batch, self.draw_sizes)
+        if self.pool is not None:
+            idx = self.pool.index_select(0, (idx + self.pool_off[:, None]).reshape(-1)
+                                         ).view(k, batch).long()
         row = torch.div(idx, self.widths[:, None], rounding_mode="floor")
         col = idx - row * self.widths[:, None]
         flat_idx = (idx + self.pix_off[:, None]).reshape(-1)
+        if self.kept is not None:  # positions among the kept pixels
+            if batch != self.plan[1] or not 0 <= step < self.plan[0]:
+                raise ValueError(f"step {step} of {batch} pixels is outside the planned "
+                                 f"{self.plan[0]} steps of {self.plan[1]}")
+            flat_idx = torch.searchsorted(self.kept, flat_idx)
         fcol = (col + self.col_off[:, None]).reshape(-1)
         frow = (row + self.row_off[:, None]).reshape(-1)
         tx = self.tx.index_select(0, fcol).view(k, batch, -1)
