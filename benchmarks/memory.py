@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,19 @@ def write_pair(folder: Path, megapixels: float) -> tuple[Path, Path]:
     return folder / "sdr.png", folder / "hdr.png"
 
 
+def _write_pair_in_child(folder: Path, megapixels: float) -> None:
+    """Write the pair in a spawned process: Linux carries a parent's peak RSS into the
+    ``ru_maxrss`` of every child it forks afterwards, so this process must stay small."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=write_pair, args=(folder, megapixels))
+    proc.start()
+    proc.join()
+    if proc.exitcode:
+        raise SystemExit(f"writing the {megapixels} MP pair failed ({proc.exitcode})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--megapixels", type=float, nargs="*", default=[12.0, 24.0])
@@ -56,7 +70,8 @@ def main() -> None:
     print(f"{'MP':>6} {'command':<8} {'seconds':>8} {'peak MB':>8}")
     for mp in args.megapixels:
         with tempfile.TemporaryDirectory() as tmp:
-            sdr, hdr = write_pair(Path(tmp), mp)
+            _write_pair_in_child(Path(tmp), mp)
+            sdr, hdr = Path(tmp) / "sdr.png", Path(tmp) / "hdr.png"
             photo = Path(tmp) / "photo.jpg"
             for name, cmd in (("encode", [*gainmlp, "encode", str(sdr), str(hdr), "-o",
                                           str(photo), "-q"]),
@@ -65,6 +80,8 @@ def main() -> None:
                 seconds, mb, status = peak_rss(cmd)
                 note = "" if status == 0 else f"  (exit {status})"
                 print(f"{mp:6.1f} {name:<8} {seconds:8.1f} {mb:8.0f}{note}", flush=True)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"(this launcher's own peak, a floor under every figure above: {own:.0f} MB)")
 
 
 if __name__ == "__main__":

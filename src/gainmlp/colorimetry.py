@@ -197,8 +197,9 @@ def linear_to_pq_bt2020(rgb_nits: np.ndarray, primaries: str = "bt2020") -> np.n
 
 
 def pq_bt2020_to_linear(pq_code: np.ndarray) -> np.ndarray:
-    """PQ BT.2020 code values -> linear BT.2020 light in cd/m2."""
-    return pq_decode(pq_code).astype(np.float32)
+    """PQ BT.2020 code values -> linear BT.2020 light in cd/m2 (float32, in threaded tiles,
+    so a large photo needs no float64 copy of itself)."""
+    return map_pixel_tiles(pq_decode, pq_code, np.float32)
 
 
 #: ITU-R BT.2020 luma coefficients K_R, K_G, K_B, as the recommendation states them

@@ -2,8 +2,9 @@
 
 The budget is ``$GAINMLP_MAX_MEMORY`` (bytes, or with a K/M/G suffix, e.g. ``2G``) or, when
 that is not set, 80 % of the machine's physical memory. Estimates are a fixed base (the
-interpreter, numpy and torch) plus bytes per pixel, from the peak resident sets measured by
-``benchmarks/memory.py`` at 12 and 24 MP (docs/speed.md), rounded up.
+interpreter, numpy and torch; for an encode also the fit's data at the pixels its steps
+draw) plus bytes per pixel, from the peak resident sets measured by
+``benchmarks/memory.py`` at 12, 24 and 100 MP (docs/speed.md), rounded up.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import os
 
 from gainmlp.errors import GainMLPError
 
-BASE_BYTES = 350 * 2**20
-BYTES_PER_PIXEL = {"encode": 120, "decode": 40}
+BASE_BYTES = {"encode": 700 * 2**20, "decode": 350 * 2**20}
+BYTES_PER_PIXEL = {"encode": 32, "decode": 40}
+#: The bound the estimates must keep for a 24-MP photo (the no-data-lost issue's target).
+BOUND_24MP = 1.5 * 2**30
 _SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -37,7 +40,7 @@ def budget() -> int:
 
 def estimate(operation: str, pixels: int) -> int:
     """Bytes ``operation`` (``encode`` or ``decode``) is expected to need for ``pixels``."""
-    return BASE_BYTES + BYTES_PER_PIXEL[operation] * int(pixels)
+    return BASE_BYTES[operation] + BYTES_PER_PIXEL[operation] * int(pixels)
 
 
 def check_memory(operation: str, pixels: int, images: int = 1) -> None:
