@@ -73,6 +73,23 @@ def test_corrupt_map_image_is_refused(pair):
         decode(Payload.from_bytes(payload.to_bytes()), sdr_u8)
 
 
+def test_map_image_declaring_a_huge_size_is_refused_before_decoding(pair):
+    # the gap behind fuzz/'s slow gain-map input, in the map-image reader: a 700-byte JPEG
+    # map declaring 12000x12000 was decoded (144 MP, seconds, ~0.5 GB) before its size
+    # was compared with the body's header
+    from gainmlp.codecs import map_image
+
+    sdr_u8, hdr = pair
+    payload = encode(SdrImage(sdr_u8, SdrEncoding()), hdr, "gain-jpeg")
+    sof = payload.body.index(b"\xff\xc0")
+    payload.body = (payload.body[:sof + 5] + (1000).to_bytes(2, "big")
+                    + (2000).to_bytes(2, "big") + payload.body[sof + 9:])
+    with pytest.raises(GainMLPError, match="declares 2000x1000 pixels"):
+        map_image.decompress(payload.body[32:], "jpeg")
+    with pytest.raises(GainMLPError, match="declares 2000x1000 pixels"):
+        decode(Payload.from_bytes(payload.to_bytes()), sdr_u8)
+
+
 def test_bad_scale_and_size_mismatch(pair):
     sdr_u8, hdr = pair
     with pytest.raises(GainMLPError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -428,3 +429,88 @@ def test_random_bytes_only_raise_gainmlp_error(data: bytes) -> None:
             except GainMLPError:
                 pass
         gj.is_gainmap_jpeg(blob)
+
+
+# ----------------------------------------------------------------- ranges, errors, real files
+
+
+def test_large_offsets_as_camera_raw_writes_them(scene) -> None:
+    sdr8, lin, hdr = scene
+    code, meta = compute_gain_map(lin, hdr, channels=3, offset_sdr=10.308957,
+                                  offset_hdr=6.695587)
+    for data in (
+        assemble(_jpeg(sdr8), [xmp_seg(ADOBE_PRIMARY_XMP)], _jpeg(code),
+                 [xmp_seg(adobe_xmp(meta))]),
+        gj.write_ultrahdr(None, sdr8, None, code, meta, gain_map_quality=100),
+    ):
+        gm = gj.read_gainmap_jpeg(data)
+        assert gm.metadata.offset_sdr[0] == pytest.approx(10.308957)
+        assert gm.metadata.offset_hdr[0] == pytest.approx(6.695587)
+        ref = apply_gain_map(lin, code / 255.0, meta)
+        assert psnr(gj.gainmap_jpeg_to_hdr_pq(gm), to_pq(ref, "srgb")) > 40
+
+
+def test_negative_xmp_offset_is_named(parts) -> None:
+    primary, gain, _ = parts
+    xml = adobe_xmp(GainMapMetadata()).replace("<rdf:li>0.015625</rdf:li>",
+                                               "<rdf:li>-0.5</rdf:li>", 1)
+    with pytest.raises(GainMLPError, match="OffsetSDR -0.5 is negative"):
+        gj.read_gainmap_jpeg(assemble(primary, [], gain, [xmp_seg(xml)]))
+
+
+def test_invalid_xmp_is_named(parts) -> None:
+    primary, gain, _ = parts
+    xml = xmp.gain_map_xmp(GainMapMetadata(gain_map_min=1.0, gain_map_max=1.0)).replace(
+        'GainMapMin="1.0"', 'GainMapMin="2.0"')
+    with pytest.raises(GainMLPError, match="hdrgm XMP gain-map metadata is invalid: gain-map "
+                       "max 1.0 is below min 2.0"):
+        gj.read_gainmap_jpeg(assemble(primary, [], gain, [xmp_seg(xml)]))
+
+
+def test_invalid_iso_record_is_named(parts) -> None:
+    """An ISO-only file whose record has max below min: the error says so."""
+    from gainmlp import photo
+    from gainmlp.container.iso21496 import encode_iso21496
+
+    primary, gain, _ = parts
+    record = bytearray(encode_iso21496(GainMapMetadata(gain_map_min=0.0, gain_map_max=1.0)))
+    struct.pack_into(">iI", record, 21, 2, 1)  # single channel: gain_map_min = 2/1 > max
+    data = assemble(primary, [iso_seg(None)], gain,
+                    [build_segment(APP2, ISO_21496_ID + bytes(record))])
+    message = "ISO 21496-1 gain-map metadata is invalid: gain-map max 1.0 is below min 2.0"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GainMLPError, match=message):
+            gj.read_gainmap_jpeg(data)
+        with pytest.raises(GainMLPError, match=message):
+            photo.decode_file(data, "iso.jpg")
+
+
+def test_unknown_icc_warning_says_srgb(scene) -> None:
+    from PIL import ImageCms
+
+    sdr8, lin, hdr = scene
+    code, meta = compute_gain_map(lin, hdr, channels=1)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("XYZ")).tobytes()
+    data = gj.write_ultrahdr(None, sdr8, icc, code, meta)
+    with pytest.warns(GainMLPWarning, match="reading the base as sRGB") as record:
+        gm = gj.read_gainmap_jpeg(data)
+    assert not any("2.4" in str(w.message) for w in record)
+    assert gm.colour_space == "srgb"
+
+
+SHARED_GAINMAPS = sorted(Path("/work/shared/data/gainmap").glob("*.jpg"))
+
+
+@pytest.mark.skipif(not SHARED_GAINMAPS, reason="shared gain-map folder absent")
+@pytest.mark.parametrize("path", SHARED_GAINMAPS, ids=lambda p: p.name)
+def test_every_shared_gain_map_jpeg_decodes(path) -> None:
+    data = path.read_bytes()
+    assert gj.is_gainmap_jpeg(data)
+    gm = gj.read_gainmap_jpeg(data)
+    assert (gm.flavour == "apple") == path.name.startswith("apple")
+    linear = gj.gainmap_jpeg_to_linear_bt2020(gm)
+    assert linear.shape == (*gm.sdr.shape[:2], 3) and np.all(np.isfinite(linear))
+    assert linear.max() > 1.5 * gj.SDR_WHITE_NITS  # the map really brightens highlights
+    pq = gj.gainmap_jpeg_to_hdr_pq(gm)  # the PQ outputs: the same light, clipped by PQ only
+    assert np.allclose(pq[::5, ::5], linear_to_pq_bt2020(linear[::5, ::5]), atol=1e-4)

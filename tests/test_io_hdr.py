@@ -5,7 +5,13 @@ import pytest
 
 from gainmlp import colorimetry
 from gainmlp.errors import GainMLPError, GainMLPWarning
-from gainmlp.io.hdr import read_exr_linear, read_hdr, read_hdr_linear, write_hdr
+from gainmlp.io.hdr import (
+    read_exr_linear,
+    read_hdr,
+    read_hdr_linear,
+    write_hdr,
+    write_hdr_linear,
+)
 from gainmlp.io.png import png_header
 from gainmlp.io.sdr import read_sdr, write_sdr_png
 
@@ -51,6 +57,25 @@ def test_exr_chromaticities_are_honoured(tmp_path):
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 
+@pytest.mark.parametrize("chroma", ["renamed-type", (0.0,) * 8, (0.3, 0.3) * 4])
+def test_exr_malformed_chromaticities_are_refused(tmp_path, chroma):
+    # fuzz/ (exr target) found the first: an attribute named chromaticities whose type is
+    # not "chromaticities" came back as an opaque object and numpy raised TypeError;
+    # degenerate primaries have no RGB -> XYZ matrix
+    import OpenEXR
+
+    path = tmp_path / "c.exr"
+    rgb = np.full((4, 4, 3), 0.5, np.float32)
+    real = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+    OpenEXR.File({"chromaticities": real if isinstance(chroma, str) else chroma},
+                 {"RGB": rgb}).write(str(path))
+    if isinstance(chroma, str):
+        tag = b"chromaticities\0chromaticities\0"
+        path.write_bytes(path.read_bytes().replace(tag, tag[:-3] + b"vs\0"))
+    with pytest.raises(GainMLPError, match="chromaticities attribute is malformed"):
+        read_hdr(path)
+
+
 def test_exr_luminance_chroma_channels(tmp_path):
     import OpenEXR
 
@@ -94,3 +119,21 @@ def test_bit_depth_errors(tmp_path, pair):
     write_hdr(tmp_path / "16.png", hdr)
     with pytest.raises(GainMLPError, match="8-bit"):
         read_sdr(tmp_path / "16.png")
+
+
+def test_linear_exr_keeps_values_above_10000_nits(tmp_path):
+    """Linear output skips PQ: 50,000 cd/m2 (a sunlit highlight) survives, PQ would clip."""
+    linear = np.full((4, 6, 3), 120.0, np.float32)
+    linear[1, 2] = (50_000.0, 40_000.0, 2_000_000.0)
+    write_hdr_linear(tmp_path / "sun.exr", linear, exr_white_nits=100)
+    back = read_exr_linear(tmp_path / "sun.exr") * 100
+    np.testing.assert_allclose(back, linear, rtol=1e-3)
+    write_hdr(tmp_path / "pq.exr", colorimetry.linear_to_pq_bt2020(linear))
+    assert read_exr_linear(tmp_path / "pq.exr").max() * 100 == pytest.approx(10_000, rel=1e-3)
+    # beyond half-float range (65,504 x white): clipped there, with a warning
+    with pytest.warns(GainMLPWarning, match="half-float"):
+        write_hdr_linear(tmp_path / "over.exr", linear, exr_white_nits=1.0)
+    assert read_exr_linear(tmp_path / "over.exr").max() == 65504.0
+    with pytest.raises(GainMLPError, match=".exr"):
+        write_hdr_linear(tmp_path / "sun.png", linear)
+    assert not (tmp_path / "sun.png").exists()

@@ -62,3 +62,24 @@ def test_strict_and_lenient_decoding(rgb):
         decode_jpeg(b"junk", strict=False)
     with pytest.raises(GainMLPError, match="cannot decode"):
         decode_jpeg(b"junk")
+
+
+def _declaring(data: bytes, width: int, height: int) -> bytes:
+    """``data`` with its SOF0 header declaring ``width`` x ``height``."""
+    sof = data.index(b"\xff\xc0")
+    return data[:sof + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[sof + 9:]
+
+
+def test_small_file_declaring_a_large_image_is_refused_before_decoding(rgb):
+    # fuzz/ (gainmap-jpeg target) found a 5.6 KB file declaring 55584x255: libjpeg fills the
+    # missing scan with grey, so it decoded 14 MP and rendering took ~20 s. A Huffman-coded
+    # JPEG holds at most 512 pixels per byte; the limit is now 1024 (it was 8192).
+    small = _pillow(rgb, quality=80)
+    assert len(small) < 2048
+    with pytest.raises(GainMLPError, match="declares 2000x1000 pixels but has only"):
+        decode_jpeg(_declaring(small, 2000, 1000))
+    # the flattest real files (about 250 pixels per byte) still decode
+    flat = _pillow(np.full((1024, 1024), 128, np.uint8), quality=50, optimize=True,
+                   progressive=True)
+    assert 1024 * 1024 / len(flat) > 200
+    assert decode_jpeg(flat)[0].shape == (1024, 1024)

@@ -40,3 +40,19 @@ def test_truncated_jpeg(tmp_path, pair):
     (tmp_path / "t.jpg").write_bytes(buf.getvalue()[:200])
     with pytest.raises(GainMLPError):
         read_sdr(tmp_path / "t.jpg")
+
+
+def test_jpeg_declaring_far_more_pixels_than_its_data_is_refused(pair):
+    # the gap behind fuzz/'s slow gain-map input, in the SDR reader: a 10 KB gainmlp JPEG whose
+    # SOF declared 12000x12000 was decoded (144 MP of grey fill, seconds, ~0.5 GB) before
+    # the payload's size was compared
+    from gainmlp.io.sdr import decode_sdr_bytes
+
+    buf = io.BytesIO()
+    Image.fromarray(pair[0][:16, :16]).save(buf, "JPEG")
+    data = buf.getvalue()
+    sof = data.index(b"\xff\xc0")
+    big = data[:sof + 5] + (1000).to_bytes(2, "big") + (2000).to_bytes(2, "big") + data[sof + 9:]
+    with pytest.raises(GainMLPError, match="declares 2000x1000 pixels"):
+        decode_sdr_bytes(big, "big.jpg")
+    assert decode_sdr_bytes(data).pixels.shape == (16, 16, 3)

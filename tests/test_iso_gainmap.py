@@ -57,7 +57,9 @@ def test_compute_then_apply_recovers_hdr(scene, channels: int, gamma: float) -> 
         {"gain_map_min": 2.0, "gain_map_max": 1.0},
         {"gamma": 0.0},
         {"gain_map_max": 1e300},
-        {"offset_sdr": 5.0},
+        {"offset_sdr": -3e9},  # beyond ISO 21496-1's int32 numerator
+        {"gamma": -1.0},
+        {"hdr_capacity_min": -1.0, "hdr_capacity_max": 1.0},  # ISO headrooms are unsigned
         {"hdr_capacity_min": 3.0, "hdr_capacity_max": 1.0},
         {"gain_map_max": (1, 2)},
         {"gamma": "x"},
@@ -66,6 +68,27 @@ def test_compute_then_apply_recovers_hdr(scene, channels: int, gamma: float) -> 
 def test_metadata_validation(kwargs) -> None:
     with pytest.raises(GainMLPError):
         GainMapMetadata(**kwargs)
+
+
+def test_large_offsets_decode_by_the_formula() -> None:
+    """Offsets as Camera Raw writes them (10.3, 6.7) are valid: no guessed limit."""
+    meta = GainMapMetadata(gain_map_min=-0.5, gain_map_max=2.0, gamma=0.8,
+                           offset_sdr=10.308957, offset_hdr=6.695587, hdr_capacity_max=2.0)
+    base = np.array([[[0.0, 0.5, 1.0], [0.25, 0.05, 0.9]]], dtype=np.float32)
+    code = np.array([[0.0, 1.0]], dtype=np.float32)
+    out = apply_gain_map(base, code, meta)
+    r = code[0][:, None] ** (1 / 0.8)
+    log_gain = -0.5 * (1 - r) + 2.0 * r
+    expected = (base[0] + 10.308957) * 2.0**log_gain - 6.695587
+    assert np.allclose(out[0], expected, rtol=1e-5, atol=1e-4)
+
+
+def test_extreme_metadata_saturates_instead_of_overflowing() -> None:
+    """Far ends of the ISO ranges overflow float32; the result stays finite."""
+    meta = GainMapMetadata(gain_map_min=0.0, gain_map_max=2.0**31 - 1, hdr_capacity_max=1.0)
+    out = apply_gain_map(np.full((1, 2, 3), 0.5, np.float32), np.array([[0.0, 1.0]]), meta)
+    assert np.all(np.isfinite(out))
+    assert out[0, 1, 0] == np.finfo(np.float32).max and 0.49 < out[0, 0, 0] < 0.51
 
 
 def test_weight_for_headroom() -> None:

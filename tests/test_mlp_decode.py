@@ -100,6 +100,16 @@ def test_decode_rejects_bad_input() -> None:
         decode_mlp("gamma-mlp", body[:-3], sdr, DEFAULT_EPS)
 
 
+@pytest.mark.parametrize("method", ["gamma-mlp", "direct-mlp"])
+def test_overflowing_network_is_refused_not_decoded_to_nan(method: str) -> None:
+    # fuzz/ (payload target) found it: finite but huge fp32 weights overflow to inf - inf
+    params = random_params(activation="relu")
+    params.weights = [w * np.float32(1e30) for w in params.weights]
+    body = pack_mlp_body(params)
+    with np.errstate(all="ignore"), pytest.raises(GainMLPError, match="overflows"):
+        decode_mlp(method, body, smooth_pair(8, 8)[0], DEFAULT_EPS)
+
+
 @pytest.mark.parametrize("grid", [None, "4x4x2+6x6x1:u8"])
 def test_decode_without_torch(tmp_path: Path, grid: str | None) -> None:
     """Version-1 bodies and version-2 (grid) bodies decode with torch blocked."""

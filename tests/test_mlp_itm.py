@@ -140,6 +140,16 @@ def test_decode_refuses_bad_calls():
         dec.decode_itm("mlp-itm", body, np.zeros((4, 4), np.float32), 1 / 64)
 
 
+def test_overflowing_network_is_refused_not_decoded_to_nan():
+    # fuzz/ (payload target) found it: finite but huge fp32 weights overflow to inf - inf
+    params = random_params(5)
+    params.colour = [(w * np.float32(1e30), b * np.float32(1e30)) for w, b in params.colour]
+    body = fmt.pack_itm_body(params)
+    sdr = np.full((4, 4, 3), 0.5, np.float32)
+    with np.errstate(all="ignore"), pytest.raises(GainMLPError, match="overflows"):
+        dec.decode_itm("mlp-itm", body, sdr, 1 / 64)
+
+
 # -- numpy decoder == torch model ---------------------------------------------------------
 
 

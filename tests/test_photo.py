@@ -111,3 +111,26 @@ def test_photo_bytes_helpers(pair):
         photo_bytes.read_payload_bytes(primary, "x.jpg")
     ours, _ = photo.encode_photo(SdrImage(sdr_u8, SdrEncoding()), hdr, "gamma-jpeg")
     assert photo_bytes.read_payload_bytes(ours) == extract_payload(ours)
+
+
+def test_gain_map_jpeg_to_exr_is_unclipped(tmp_path):
+    """A gain map 8 stops over a white base (a sunlit highlight, ~52,800 cd/m2): .exr is
+    linear without the PQ round trip and keeps it; PQ outputs clip at 10,000 cd/m2."""
+    from gainmlp.iso_gainmap import GainMapMetadata
+
+    sdr = np.full((16, 16, 3), 255, np.uint8)
+    gain = np.zeros((16, 16), np.uint8)
+    gain[:8, :8] = 255
+    meta = GainMapMetadata(gain_map_min=0.0, gain_map_max=8.0, hdr_capacity_max=8.0)
+    data = gainmap_jpeg.write_ultrahdr(None, sdr, None, gain, meta, quality=100,
+                                       gain_map_quality=100)
+    (tmp_path / "sun.jpg").write_bytes(data)
+    sun = ((1 + 1 / 64) * 2**8 - 1 / 64) * gainmap_jpeg.SDR_WHITE_NITS
+    _, linear = photo.decode_file(data, "sun.jpg", linear=True)
+    assert linear.max() == pytest.approx(sun, rel=1e-3)
+    assert main(["decode", str(tmp_path / "sun.jpg"), "-o", str(tmp_path / "sun.exr")]) == 0
+    exr = imageio.read_hdr_linear(tmp_path / "sun.exr") * 100
+    assert exr.max() == pytest.approx(sun, rel=2e-3)
+    assert exr[12, 12, 1] == pytest.approx(gainmap_jpeg.SDR_WHITE_NITS, rel=2e-3)
+    assert main(["decode", str(tmp_path / "sun.jpg"), "-o", str(tmp_path / "sun.png")]) == 0
+    assert imageio.read_hdr(tmp_path / "sun.png").max() == pytest.approx(1.0, abs=1e-4)

@@ -39,6 +39,16 @@ def check_pair(sdr_pixels: np.ndarray, hdr_pq: np.ndarray) -> None:
         )
 
 
+def check_rate_control(method: str, options: EncodeOptions) -> EncodeOptions:
+    """Refuse ``target_psnr`` / ``max_bytes`` for methods without rate control (all but
+    the Gain-MLP methods, docs/rate-control.md)."""
+    if (options.target_psnr is not None or options.max_bytes is not None) \
+            and get_method(method).family != "mlp":
+        raise GainMLPError(f"--target-psnr and --max-bytes apply to gamma-, gain- and "
+                           f"direct-mlp, not {method}")
+    return options
+
+
 def encode(
     sdr: SdrImage,
     hdr_pq: np.ndarray,
@@ -56,7 +66,7 @@ def encode(
     get_method(method)
     check_pair(sdr.pixels, hdr_pq)
     check_memory("encode", sdr.pixels.shape[0] * sdr.pixels.shape[1])
-    options = (options or EncodeOptions()).validate()
+    options = check_rate_control(method, (options or EncodeOptions()).validate())
     pixels = sdr.pixels if fit_sdr_pixels is None else fit_sdr_pixels
     sdr_pq = sdr_in_hdr_space(pixels, sdr.encoding)
     body = encode_residual(method, sdr_pq, np.asarray(hdr_pq, dtype=np.float32), eps, options)
@@ -78,7 +88,7 @@ def encode_many(
     entry = get_method(method)
     check_memory("encode", sum(s.pixels.shape[0] * s.pixels.shape[1] for s, _ in items),
                  len(items))
-    options = (options or EncodeOptions()).validate()
+    options = check_rate_control(method, (options or EncodeOptions()).validate())
     fit_sdr_pixels = fit_sdr_pixels or [None] * len(items)
     pairs = []
     for (sdr, hdr_pq), seen in zip(items, fit_sdr_pixels, strict=True):

@@ -1,4 +1,4 @@
-"""The ``gainmlp`` command line: encode, decode, eval, pair, demo.
+"""The ``gainmlp`` command line: encode, batch, decode, eval, pair, demo, report, bench.
 
 Every user error prints one line ``gainmlp: error: ...`` and exits with status 2.
 """
@@ -20,7 +20,14 @@ from gainmlp.codecs import DEFAULT_METHOD, METHODS
 from gainmlp.colorimetry import PRIMARIES, SDR_TRANSFERS
 from gainmlp.errors import GainMLPError
 from gainmlp.evaluation import EXPERIMENTS
-from gainmlp.options import DEFAULT_EPS, EncodeOptions, cli_flags, is_no_grid
+from gainmlp.options import (
+    DEFAULT_EPS,
+    DEFAULT_TARGET_PSNR,
+    EncodeOptions,
+    cli_flags,
+    is_no_grid,
+    resolve_target_psnr,
+)
 from gainmlp.photo import CONTAINERS
 from gainmlp.tonemap import TONE_MAPPERS
 
@@ -45,10 +52,16 @@ def _add_hdr_flags(p: argparse.ArgumentParser) -> None:
                    help="cd/m2 that 1.0 means in EXR/.hdr files (default 100)")
 
 
-def _add_encode_flags(p: argparse.ArgumentParser) -> None:
-    """``--method``, ``--eps`` and one flag per :class:`EncodeOptions` field."""
-    p.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD,
-                   help=f"residual codec (default {DEFAULT_METHOD})")
+def _add_encode_flags(p: argparse.ArgumentParser, many_methods: bool = False) -> None:
+    """``--method``, ``--eps`` and one flag per :class:`EncodeOptions` field
+    (``many_methods``: ``--method`` may be given several times)."""
+    if many_methods:
+        p.add_argument("--method", choices=list(METHODS), action="append", default=None,
+                       help="a method to compare; repeat for several (default: "
+                       f"{DEFAULT_METHOD} and gain-jpeg)")
+    else:
+        p.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD,
+                       help=f"residual codec (default {DEFAULT_METHOD})")
     p.add_argument("--eps", type=float, default=DEFAULT_EPS,
                    help=f"residual offset (default {DEFAULT_EPS})")
     groups: dict[str, argparse._ArgumentGroup] = {}
@@ -60,13 +73,20 @@ def _add_encode_flags(p: argparse.ArgumentParser) -> None:
     _add_hdr_flags(p)
 
 
-def _options(args: argparse.Namespace, progress: bool) -> EncodeOptions:
-    """The options the flags name, validated (one-line error naming a bad value)."""
+def _options(args: argparse.Namespace, progress: bool, rate_control: bool = False
+             ) -> EncodeOptions:
+    """The options the flags name, validated (one-line error naming a bad value).
+
+    ``--target-psnr auto`` is :data:`DEFAULT_TARGET_PSNR` where ``rate_control`` is on by
+    default (re-encoding a gain-map JPEG with an MLP method), else off."""
     if args.steps < 1:
         raise GainMLPError("--steps must be positive")
     values = {f.name: getattr(args, f.name) for f in fields(EncodeOptions) if hasattr(args, f.name)}
     if is_no_grid(values.get("grid")):
         values["grid"] = None
+    mlp = METHODS[args.method].family == "mlp" if getattr(args, "method", None) in METHODS \
+        else False
+    values["target_psnr"] = resolve_target_psnr(values.get("target_psnr"), rate_control and mlp)
     return EncodeOptions(**values, progress=progress).validate()
 
 
@@ -98,7 +118,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     check_memory("encode", sum(image_pixels(f) for f in args.files[::2]),
                  max(1, len(args.files) // 2))
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
-    options = _options(args, _progress(args))
+    options = _options(args, _progress(args), rate_control=args.hdr is None)
     start = time.perf_counter()
     if args.hdr is None:  # re-encode a gain-map JPEG's map as gainmlp
         if not to_jpeg:
@@ -109,9 +129,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
         data, report = photo.reencode_gainmap_photo(src.read_bytes(), args.method, options,
                                                     args.eps, str(src))
         atomic_write(out, data)
+        chosen = f" ({report['config']})" if "config" in report else ""
         print(f"wrote {out}: {len(data)} bytes; original gain map "
-              f"{report['original_map_bytes']} B -> {args.method} payload {report['payload']} B,"
-              f" PSNR {report['psnr_vs_original_hdr']:.2f} dB vs the original HDR")
+              f"{report['original_map_bytes']} B -> {args.method} payload {report['payload']} B"
+              f"{chosen}, PSNR {report['psnr_vs_original_hdr']:.2f} dB vs the original HDR")
         return 0
     if args.more:
         return _encode_many(args, options, start)
@@ -166,6 +187,7 @@ def _encode_many(args: argparse.Namespace, options, start: float) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from gainmlp import photo
+    from gainmlp.container.app11 import extract_payload
     from gainmlp.io import HDR_OUT_EXTENSIONS, check_output, write_hdr
     from gainmlp.io.files import image_pixels
     from gainmlp.memory import check_memory
@@ -182,7 +204,18 @@ def cmd_decode(args: argparse.Namespace) -> int:
         raise GainMLPError(f"{src}: no such file")
     data = src.read_bytes()
     given = _read_sdr(args.sdr, args) if args.sdr else None
-    sdr, hdr = photo.decode_file(data, str(src), given)
+    # a gain-map JPEG to .exr: straight to linear light, no PQ round trip (no 10,000 cap);
+    # our payloads rebuild PQ, which the EXR writer linearises in tiles
+    linear = (out.suffix.lower() == ".exr" and data[:2] == b"\xff\xd8"
+              and extract_payload(data) is None)
+    sdr, hdr = photo.decode_file(data, str(src), given, linear=linear)
+    if linear:
+        from gainmlp.io.hdr import write_hdr_linear
+
+        write_hdr_linear(out, hdr, exr_white_nits=args.exr_white)
+        print(f"wrote {out}: {hdr.shape[1]}x{hdr.shape[0]} HDR (linear BT.2020, "
+              f"1.0 = {args.exr_white:g} cd/m2, peak {float(hdr.max()):.0f} cd/m2)")
+        return 0
     if share:
         from gainmlp.container.ultrahdr import ultrahdr_from_pair
         from gainmlp.io import atomic_write
@@ -233,10 +266,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from gainmlp.evaluation.html_report import DEFAULT_METHODS, make_report
+    from gainmlp.io import read_hdr
+
+    sdr = _read_sdr(args.sdr, args)
+    hdr = read_hdr(args.hdr, args.exr_white)
+    options = _options(argparse.Namespace(**{**vars(args), "method": None}), _progress(args))
+    path = make_report(sdr, hdr, Path(args.output), args.method or list(DEFAULT_METHODS),
+                       options, args.eps, args.jpeg_quality,
+                       title=args.title or f"gainmlp report: {Path(args.sdr).name}",
+                       progress=_progress(args))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from gainmlp.batch.command import run_command
+
+    return run_command(args, _options)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gainmlp.evaluation import TONE_MAPPERS as ALL_TMOS
     from gainmlp.evaluation import default_jobs, run_experiment
 
+    if args.experiment == "photos":
+        return _bench_photos(args)
+    if len(args.data_dir) != 1:
+        raise GainMLPError(f"bench {args.experiment} takes one DATA_DIR")
+    args.data_dir = args.data_dir[0]
     tmos = tuple(args.tmo.split(",")) if args.tmo else ALL_TMOS
     images = args.images.split(",") if args.images else None
     rows = run_experiment(args.experiment, Path(args.data_dir), Path(args.output),
@@ -245,6 +304,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                           cache=Path(args.cache) if args.cache else None,
                           jobs=args.jobs or default_jobs())
     print(f"{len(rows)} results -> {Path(args.output) / 'table.md'}")
+    return 0
+
+
+def _bench_photos(args: argparse.Namespace) -> int:
+    """``gainmlp bench photos DIR [DIR ...]`` (:mod:`gainmlp.evaluation.photos`)."""
+    from gainmlp.evaluation.photos import PHOTO_TMOS, run_photos
+
+    target = resolve_target_psnr(args.target_psnr, True)
+    options = EncodeOptions(target_psnr=target, max_bytes=args.max_bytes).validate()
+    rows = run_photos([Path(d) for d in args.data_dir], Path(args.output), options=options,
+                      tmos=tuple(args.tmo.split(",")) if args.tmo else PHOTO_TMOS,
+                      long_side=args.long_side,
+                      cache=Path(args.cache) if args.cache else None)
+    print(f"{len(rows)} photos -> {Path(args.output) / 'table.md'}")
     return 0
 
 
@@ -281,10 +354,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_encode)
 
+    from gainmlp.batch.command import DESCRIPTION, add_batch_flags
+
+    p = sub.add_parser("batch", help="encode a folder or manifest of photos (local or Ray)",
+                       description=DESCRIPTION)
+    add_batch_flags(p)
+    _add_encode_flags(p)
+    p.set_defaults(func=cmd_batch)
+
     p = sub.add_parser("decode", help="rebuild the HDR image",
-                       description="Rebuild the HDR rendition from a gainmlp JPEG, or from a "
-                       "bare payload plus --sdr.")
-    p.add_argument("input", help="a .jpg written by encode, or a bare payload")
+                       description="Rebuild the HDR rendition from a gainmlp JPEG, a "
+                       "gain-map JPEG (Ultra HDR, Adobe, ISO 21496-1, Apple), or a bare payload "
+                       "plus --sdr. .png/.avif/.tif hold PQ (up to 10,000 cd/m2); .exr holds "
+                       "linear light, a gain-map JPEG's unclipped.")
+    p.add_argument("input", help="a .jpg written by encode or another gain-map JPEG, or a "
+                   "bare payload")
     p.add_argument("--sdr", help="the SDR image (needed for a bare payload)")
     p.add_argument("-o", "--output", required=True, help="OUT.png|.avif|.exr|.tif")
     p.add_argument("--avif-bits", type=int, choices=(10, 12), default=10)
@@ -326,12 +410,28 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=list(TONE_MAPPERS))
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("report", help="an HTML page comparing methods on one pair",
+                       description="Encode the pair with each --method as a gainmlp JPEG, "
+                       "decode it, and write DIR/index.html: SDR, original HDR and each "
+                       "reconstruction as PQ AVIF, error maps, metrics, and the JavaScript "
+                       "decoder running on the page. Opens from disk in a browser.")
+    p.add_argument("sdr")
+    p.add_argument("hdr")
+    p.add_argument("-o", "--output", required=True, help="output folder DIR")
+    p.add_argument("--jpeg-quality", type=int, default=95, help="SDR base JPEG quality (95)")
+    p.add_argument("--title", default=None, help="the page's title")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_encode_flags(p, many_methods=True)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("bench", help="run one of the paper's experiments",
                        description="Run an experiment over every HDR image of DATA_DIR x "
                        "tone mappers; write CSV, JSON, a markdown table and plots to OUT_DIR. "
                        "Resumable: finished runs are cached in OUT_DIR/cache.")
-    p.add_argument("experiment", choices=EXPERIMENTS)
-    p.add_argument("data_dir", help="folder of .exr/.hdr images")
+    p.add_argument("experiment", choices=[*EXPERIMENTS, "photos"])
+    p.add_argument("data_dir", nargs="+", help="folder of .exr/.hdr images; for photos, "
+                   "folders of gain-map JPEGs (and .exr/.hdr images, made into Ultra HDR "
+                   "files per tone mapper, default reinhard-devlin,local)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--quick", action="store_true",
                    help="256-pixel images and fewer variants")
@@ -345,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None,
                    help="results cache folder (default OUT_DIR/cache; share it between "
                    "experiments to reuse runs)")
+    p.add_argument("--target-psnr", default="auto", metavar="DB|auto",
+                   help=f"photos: rate control's target (auto: {DEFAULT_TARGET_PSNR:g})")
+    p.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                   help="photos: rate control's payload cap")
     p.set_defaults(func=cmd_bench)
     return parser
 

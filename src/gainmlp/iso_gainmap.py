@@ -30,11 +30,17 @@ from gainmlp.colorimetry import luminance_weights
 from gainmlp.errors import GainMLPError
 from gainmlp.resample import upsample_bilinear
 
-# Sanity limits for metadata read from files: 2**16 = 65536x gain is far beyond any
-# display; offsets are small positive numbers in practice (1/64 is the usual value).
+# Clip of the log2 gain when a map is *computed* (2**16 = 65536x is far beyond any display).
 MAX_ABS_LOG2 = 16.0
-MAX_ABS_OFFSET = 1.0
-MIN_GAMMA, MAX_GAMMA = 1e-3, 1e3
+# Ranges of ISO 21496-1 (its fields are fractions with 32-bit numerators and denominators):
+# gain-map min/max and the offsets are signed (int32 numerator), gamma and the headrooms
+# unsigned (uint32); gamma must be above 0 and max not below min. Adobe Gain Map 1.0 has the
+# same fields as real numbers with the same rules, and offsets and HDRCapacityMin >= 0
+# (checked where its XMP is read). Nothing narrower is imposed: Camera Raw writes offsets
+# above 10, and any value in these ranges decodes (the arithmetic saturates, see
+# :func:`apply_gain_map`).
+ISO_SIGNED_MAX = float(2**31 - 1)
+ISO_UNSIGNED_MAX = float(2**32 - 1)
 
 Triple = tuple[float, float, float]
 
@@ -59,9 +65,9 @@ class GainMapMetadata:
 
     ``gain_map_min``/``gain_map_max`` and ``hdr_capacity_min``/``hdr_capacity_max`` are
     log2 values. Scalars given for per-channel fields are repeated over the three
-    channels. Construction validates every field and raises :class:`GainMLPError` on
-    non-finite or absurd values, so metadata read from a hostile file never reaches the
-    arithmetic.
+    channels. Construction validates every field against the ISO 21496-1 rules (finite,
+    inside the ranges its fractions can hold, gamma above 0, max not below min, headrooms
+    non-negative and ordered) and raises :class:`GainMLPError` naming the field otherwise.
     """
 
     gain_map_min: Triple = (0.0, 0.0, 0.0)
@@ -83,24 +89,27 @@ class GainMapMetadata:
                 value = float(value)
             except (TypeError, ValueError) as exc:
                 raise GainMLPError(f"gain-map {name} is not numeric") from exc
-            if not math.isfinite(value) or abs(value) > MAX_ABS_LOG2:
-                raise GainMLPError(f"gain-map {name} = {value} is out of range")
+            if not math.isfinite(value):
+                raise GainMLPError(f"gain-map {name} = {value} is not finite")
+            if not 0.0 <= value <= ISO_UNSIGNED_MAX:
+                raise GainMLPError(
+                    f"gain-map {name} = {value} is outside 0..2^32-1 (ISO 21496-1 headroom)"
+                )
             object.__setattr__(self, name, value)
         object.__setattr__(self, "base_is_hdr", bool(self.base_is_hdr))
         object.__setattr__(self, "use_base_colour_space", bool(self.use_base_colour_space))
+        for name in ("gain_map_min", "gain_map_max", "offset_sdr", "offset_hdr"):
+            for v in getattr(self, name):
+                if abs(v) > ISO_SIGNED_MAX:
+                    raise GainMLPError(
+                        f"gain-map {name} = {v} is outside +-2^31 (ISO 21496-1 range)"
+                    )
         for lo, hi in zip(self.gain_map_min, self.gain_map_max, strict=True):
-            if abs(lo) > MAX_ABS_LOG2 or abs(hi) > MAX_ABS_LOG2:
-                raise GainMLPError(
-                    f"gain-map min/max {lo}/{hi} (log2) exceed +-{MAX_ABS_LOG2} stops"
-                )
             if hi < lo:
                 raise GainMLPError(f"gain-map max {hi} is below min {lo}")
         for g in self.gamma:
-            if not (MIN_GAMMA <= g <= MAX_GAMMA):
-                raise GainMLPError(f"gain-map gamma {g} is out of range")
-        for k in self.offset_sdr + self.offset_hdr:
-            if abs(k) > MAX_ABS_OFFSET:
-                raise GainMLPError(f"gain-map offset {k} is out of range")
+            if not 0.0 < g <= ISO_UNSIGNED_MAX:
+                raise GainMLPError(f"gain-map gamma {g} must be above 0 (ISO 21496-1)")
         if self.hdr_capacity_max < self.hdr_capacity_min:
             raise GainMLPError(
                 f"HDR capacity max {self.hdr_capacity_max} is below min {self.hdr_capacity_min}"
@@ -189,8 +198,12 @@ def apply_gain_map(
         k_alt = np.asarray(meta.offset_hdr, dtype=np.float32)
     recovery = np.power(g, 1.0 / gamma) if np.any(gamma != 1.0) else g
     log_boost = lo * (1.0 - recovery) + hi * recovery
-    out = (base + k_base) * np.exp2(log_boost * np.float32(weight)) - k_alt
-    return out.astype(np.float32, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (base + k_base) * np.exp2(log_boost * np.float32(weight)) - k_alt
+    out = out.astype(np.float32, copy=False)
+    if not np.isfinite(out).all():  # far ends of the ISO 21496-1 ranges: saturate
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
+    return out
 
 
 def compute_gain_map(

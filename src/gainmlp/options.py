@@ -32,6 +32,34 @@ DEFAULT_GRID = "32x32x4:u8"
 #: What ``grid="auto"`` means per residual kind: the grid only where it won with every
 #: tone mapper of the dev set (docs/grid.md).
 AUTO_GRID: dict[str, str | None] = {"gamma": DEFAULT_GRID, "gain": None, "direct": None}
+#: The PSNR (dB, PQ code values, held-out pixels) that ``--target-psnr auto`` aims at where
+#: rate control is on by default (docs/rate-control.md has the measurements behind it).
+DEFAULT_TARGET_PSNR = 44.0
+TARGET_PSNR_RANGE = (20.0, 90.0)
+TARGET_OFF = ("off", "none", "no")
+
+
+def parse_target_psnr(text: str) -> float | str | None:
+    """The command line's ``--target-psnr``: a number of dB, ``auto`` or ``off`` (None)."""
+    word = str(text).strip().lower()
+    if word == "auto":
+        return "auto"
+    if word in TARGET_OFF:
+        return None
+    try:
+        return float(word)
+    except ValueError:
+        raise GainMLPError(f"target_psnr {text!r} is not a number of dB, auto or off") from None
+
+
+def resolve_target_psnr(value: float | str | None, default_on: bool) -> float | None:
+    """``--target-psnr`` with ``auto`` resolved: :data:`DEFAULT_TARGET_PSNR` where rate
+    control is on by default (``default_on``), else off (None)."""
+    if isinstance(value, str):
+        value = parse_target_psnr(value)
+    if value == "auto":
+        return DEFAULT_TARGET_PSNR if default_on else None
+    return value
 
 
 def _opt(default, help: str, group: str, choices=None, flag: str | None = None,
@@ -78,6 +106,16 @@ class EncodeOptions:
     inputs: str = _opt("xyrgb", "network inputs: xyrgb, or xy (the paper's Table-2 ablation)",
                        _MLP, INPUTS, cli=False)
     progress: bool = _opt(False, "progress bar while fitting", _MLP, cli=False)
+    target_psnr: float | None = _opt(
+        None, "rate control (docs/rate-control.md): the smallest MLP (grid, width, weight "
+        "precision) whose PSNR on held-out pixels (PQ) reaches DB; auto: "
+        f"{DEFAULT_TARGET_PSNR:g} when re-encoding a gain-map JPEG (capped at the original "
+        "map's bytes), else off; an explicit --grid, --width or --precision forces that "
+        "configuration instead",
+        "rate control", metavar="DB|auto|off", cli_type=str, cli_default="auto")
+    max_bytes: int | None = _opt(None, "largest payload (bytes) rate control may choose; "
+                                 "a forced configuration must fit it too", "rate control",
+                                 metavar="N", cli_type=int)
 
     def validate(self) -> EncodeOptions:
         """Check every field; raises :class:`GainMLPError` naming the bad one."""
@@ -94,6 +132,16 @@ class EncodeOptions:
         if self.steps < 0 or self.batch < 1 or not self.lr > 0:
             raise GainMLPError("steps must be >= 0, batch >= 1 and lr > 0")
         check_grid_spec(self.grid)
+        if self.target_psnr is not None:
+            low, high = TARGET_PSNR_RANGE
+            if isinstance(self.target_psnr, str) or not low <= float(self.target_psnr) <= high:
+                raise GainMLPError(f"target_psnr must be a number of dB in {low:g}..{high:g}"
+                                   f", not {self.target_psnr!r}")
+        if self.max_bytes is not None and (isinstance(self.max_bytes, bool)
+                                           or not isinstance(self.max_bytes, int)
+                                           or self.max_bytes < 1):
+            raise GainMLPError(f"max_bytes must be a positive number of bytes, not "
+                               f"{self.max_bytes!r}")
         return self
 
 
@@ -152,13 +200,14 @@ def cli_flags() -> list[tuple[str, str, dict]]:
         if not meta.get("cli", True):
             continue
         flag = meta.get("flag") or "--" + f.name.replace("_", "-")
-        kwargs: dict = {"dest": f.name, "help": f"{meta['help']} (default {f.default})"}
+        default = meta.get("cli_default", f.default)
+        kwargs: dict = {"dest": f.name, "help": f"{meta['help']} (default {default})"}
         if isinstance(f.default, bool):
             kwargs.update(action="store_false" if f.default else "store_true",
                           help=meta["help"])
         else:
-            kwargs.update(default=f.default, type=type(f.default) if f.default is not None
-                          else str)
+            kwargs.update(default=default, type=meta.get("cli_type") or (
+                type(f.default) if f.default is not None else str))
             choices = meta.get("cli_choices") or meta.get("choices")
             if choices is not None:
                 kwargs["choices"] = choices
@@ -168,6 +217,7 @@ def cli_flags() -> list[tuple[str, str, dict]]:
     return out
 
 
-__all__ = ["AUTO_GRID", "DEFAULT_ACTIVATION", "DEFAULT_EPS", "DEFAULT_GRID", "EncodeOptions",
-           "LR_SCHEDULES", "check_grid_spec", "cli_flags", "default", "grid_for",
-           "resolve_activation", "resolve_precision"]
+__all__ = ["AUTO_GRID", "DEFAULT_ACTIVATION", "DEFAULT_EPS", "DEFAULT_GRID",
+           "DEFAULT_TARGET_PSNR", "EncodeOptions", "LR_SCHEDULES", "check_grid_spec",
+           "cli_flags", "default", "grid_for", "parse_target_psnr", "resolve_activation",
+           "resolve_precision", "resolve_target_psnr"]

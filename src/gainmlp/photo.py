@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp.api import decode, encode, encode_many
-from gainmlp.colorimetry import SdrEncoding
+from gainmlp.colorimetry import SdrEncoding, pq_bt2020_to_linear
 from gainmlp.container import gainmap_jpeg
 from gainmlp.container.app11 import embed_payload, extract_payload
 from gainmlp.container.payload import Payload
@@ -58,6 +58,29 @@ def encode_photos(
     return out
 
 
+def reencode_options(data: bytes, method: str, options: EncodeOptions | None
+                     ) -> EncodeOptions | None:
+    """The options a gain-map JPEG is re-encoded with (docs/rate-control.md): without
+    ``options``, MLP methods run rate control at :data:`gainmlp.options.DEFAULT_TARGET_PSNR`;
+    with a target and no ``max_bytes``, the payload is capped at the original gain map's
+    bytes (a re-encode never spends more than the map it replaces; at least the smallest
+    MLP payload)."""
+    from gainmlp.codecs import get_method
+    from gainmlp.options import DEFAULT_TARGET_PSNR
+
+    if get_method(method).family != "mlp":
+        return options
+    options = options or EncodeOptions(target_psnr=DEFAULT_TARGET_PSNR)
+    if options.target_psnr is not None and options.max_bytes is None:
+        from dataclasses import replace
+
+        from gainmlp.codecs.mlp.rate import LADDER
+
+        options = replace(options, max_bytes=max(gain_map_size(data),
+                                                 LADDER[0].payload_bytes))
+    return options
+
+
 def reencode_gainmap_photo(
     data: bytes, method: str = "gamma-mlp", options: EncodeOptions | None = None,
     eps: float = DEFAULT_EPS, name: str = "photo",
@@ -66,10 +89,15 @@ def reencode_gainmap_photo(
 
     S is the base exactly as stored (its JPEG bytes are kept, so there is no generation
     loss), H the file's full-weight HDR rendition. Returns the new file and a report:
-    the original map's bytes, our payload's bytes, and PSNR of our HDR against the file's.
+    the original map's bytes, our payload's bytes, and PSNR of our HDR against the file's
+    (and for MLP methods the configuration the payload holds). The options are
+    :func:`reencode_options`'s.
     """
     from gainmlp import metrics
+    from gainmlp.codecs import get_method
 
+    mlp = get_method(method).family == "mlp"
+    options = reencode_options(data, method, options)
     gm = gainmap_jpeg.read_gainmap_jpeg(data)
     hdr = gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
     encoding = SdrEncoding(gm.colour_space, "srgb", gainmap_jpeg.SDR_WHITE_NITS)
@@ -77,27 +105,47 @@ def reencode_gainmap_photo(
     payload = encode(sdr, hdr, method, options, eps=eps)
     out = embed_payload(strip_gain_map(data), payload.to_bytes())
     rebuilt = decode(payload, decode_sdr_bytes(out, name).pixels)
-    return out, {"original_map_bytes": gain_map_size(data),
-                 "payload": len(payload.to_bytes()),
-                 "psnr_vs_original_hdr": round(metrics.psnr(hdr, rebuilt), 2)}
+    report = {"original_map_bytes": gain_map_size(data), "payload": len(payload.to_bytes()),
+              "psnr_vs_original_hdr": round(metrics.psnr(hdr, rebuilt), 2)}
+    if mlp:
+        from gainmlp.codecs.mlp.format import describe_body
+
+        report["config"] = describe_body(payload.body)
+    return out, report
 
 
 def read_photo(data: bytes, name: str = "photo") -> tuple[SdrImage, Payload]:
     """A gainmlp JPEG -> (its SDR, its payload)."""
+    import warnings
+
+    from gainmlp.errors import GainMLPWarning
+
     payload = Payload.from_bytes(read_payload_bytes(data, name))
-    sdr = decode_sdr_bytes(data, name)
+    with warnings.catch_warnings():  # the payload says how to read the SDR, not its ICC
+        warnings.simplefilter("ignore", GainMLPWarning)
+        sdr = decode_sdr_bytes(data, name)
     sdr.encoding = payload.sdr
     return sdr, payload
 
 
-def decode_photo(data: bytes, name: str = "photo") -> np.ndarray:
-    """A gainmlp JPEG (or any gain-map JPEG gainmlp reads) -> HDR, PQ BT.2020 float32."""
-    if extract_payload(data) is None:
-        if gainmap_jpeg.is_gainmap_jpeg(data):
-            return gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gainmap_jpeg.read_gainmap_jpeg(data))
-        raise GainMLPError(f"{name}: JPEG carries neither a gainmlp payload nor a gain map")
-    sdr, payload = read_photo(data, name)
-    return decode(payload, sdr.pixels)
+def _gain_map_file(data: bytes, name: str, linear: bool) -> tuple[SdrImage, np.ndarray]:
+    """(base, HDR) of a gain-map JPEG without our payload, the base described as the
+    gain-map reader reads it (sRGB curve, primaries of its ICC profile, 203 cd/m2 white)."""
+    if not gainmap_jpeg.is_gainmap_jpeg(data):
+        raise GainMLPError(f"{name}: JPEG carries neither a gainmlp payload nor a gain map "
+                           "(no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)")
+    gm = gainmap_jpeg.read_gainmap_jpeg(data)
+    base = SdrImage(gm.sdr, SdrEncoding(gm.colour_space, "srgb", gainmap_jpeg.SDR_WHITE_NITS),
+                    gm.icc)
+    if linear:
+        return base, gainmap_jpeg.gainmap_jpeg_to_linear_bt2020(gm)
+    return base, gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
+
+
+def decode_photo(data: bytes, name: str = "photo", linear: bool = False) -> np.ndarray:
+    """A gainmlp JPEG (or any gain-map JPEG gainmlp reads) -> HDR, PQ BT.2020 float32, or
+    with ``linear`` linear BT.2020 cd/m2 (see :func:`decode_file`)."""
+    return decode_file(data, name, linear=linear)[1]
 
 
 CONTAINERS = ("gainmlp", "ultrahdr", "ultrahdr+mlp")
@@ -135,23 +183,28 @@ def encode_jpeg(
     raise GainMLPError(f"unknown container {container!r}; use {', '.join(CONTAINERS)}")
 
 
-def decode_file(data: bytes, name: str, sdr: SdrImage | None = None
+def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: bool = False
                 ) -> tuple[SdrImage, np.ndarray]:
-    """(SDR, HDR PQ BT.2020) of a gainmlp or gain-map JPEG, or of a bare payload plus its
-    ``sdr``."""
+    """(SDR, HDR) of a gainmlp or gain-map JPEG, or of a bare payload plus its ``sdr``.
+
+    The HDR is PQ BT.2020 code values, or with ``linear`` linear BT.2020 light in cd/m2:
+    a gain-map JPEG is then rendered straight to linear light, without PQ's clip at
+    10,000 cd/m2; our payloads rebuild PQ code values, which are decoded to linear.
+    """
     if data[:2] == b"\xff\xd8":
-        hdr = decode_photo(data, name)
-        base = decode_sdr_bytes(data, name)
-        if extract_payload(data) is not None:
-            base.encoding = read_photo(data, name)[1].sdr
-        return base, hdr
+        if extract_payload(data) is None:
+            return _gain_map_file(data, name, linear)
+        base, payload = read_photo(data, name)
+        hdr = decode(payload, base.pixels)
+        return base, pq_bt2020_to_linear(hdr) if linear else hdr
     if not data.startswith(b"GMLP"):
         raise GainMLPError(f"{name}: neither a JPEG nor a gainmlp payload")
     if sdr is None:
         raise GainMLPError(f"{name} is a bare payload: give the SDR image with --sdr")
-    return sdr, decode(Payload.from_bytes(data), sdr.pixels)
+    hdr = decode(Payload.from_bytes(data), sdr.pixels)
+    return sdr, pq_bt2020_to_linear(hdr) if linear else hdr
 
 
 __all__ = ["CONTAINERS", "decode_file", "decode_photo", "encode_jpeg", "encode_photo",
            "encode_photos",
-           "read_photo", "reencode_gainmap_photo"]
+           "read_photo", "reencode_gainmap_photo", "reencode_options"]

@@ -48,8 +48,8 @@ def compress(rgb: np.ndarray, fmt: str, quality: int) -> bytes:
 def decompress(data: bytes, fmt: str) -> np.ndarray:
     """Compressed bytes -> uint8 (H, W, 3)."""
     try:
-        if fmt == "jpeg":
-            arr, _ = decode_jpeg(data, strict=False)
+        if fmt == "jpeg":  # strict: a small map declaring a huge size is refused undecoded
+            arr, _ = decode_jpeg(data, "jpeg gain-map image in the payload")
         elif fmt == "heic":
             import pillow_heif
 

@@ -1,4 +1,4 @@
-"""Gain-map JPEG files: Google Ultra HDR, Adobe Gain Map 1.0 and ISO 21496-1.
+"""Gain-map JPEG files: Google Ultra HDR, Adobe Gain Map 1.0, ISO 21496-1 and Apple.
 
 This module assembles the format modules beside it (segments, MPF, XMP, ISO 21496-1,
 ICC, our APP11 payload) into whole files: it reads them, renders their HDR, writes them.
@@ -16,17 +16,24 @@ with a :class:`~gainmlp.errors.GainMLPWarning`). Metadata sources, in order:
 2. ``hdrgm`` XMP on the gain-map image, as attributes (Ultra HDR / libultrahdr) or as
    elements with per-channel ``rdf:Seq`` lists (Adobe Camera Raw).
 3. ``hdrgm`` XMP on the primary image (a few early writers put it there).
+4. Apple's ``HDRGainMap`` XMP on the gain-map image (iPhone JPEGs), with the headroom from
+   that XMP or the primary image's maker note (:mod:`gainmlp.container.apple`).
 
 When ISO and XMP metadata are both present and disagree, ISO wins and a warning says so.
+Metadata that is present but invalid is skipped for the next source; when none is usable,
+the error names what was wrong with the first invalid one.
 
 Rendering
 ---------
 :func:`gainmap_jpeg_to_hdr_pq` rebuilds the HDR rendition at full weight. The base is
 decoded with the sRGB transfer function (Ultra HDR and Adobe bases are sRGB or Display
 P3, both with the sRGB curve), in the primaries its ICC profile declares (sRGB when
-there is none or it is not recognised). The result, relative to SDR white, is scaled so
+there is none or it is not recognised, with a warning saying so). Apple maps are applied
+with Apple's formula instead of the ISO one. The result, relative to SDR white, is scaled so
 that SDR white is :data:`SDR_WHITE_NITS` = 203 cd/m2 (ITU-R BT.2408 reference white, the
-value libultrahdr uses for its PQ output), converted to BT.2020 and PQ-encoded.
+value libultrahdr uses for its PQ output), converted to BT.2020 and PQ-encoded
+(:func:`gainmap_jpeg_to_hdr_pq`, clipped at PQ's 10,000 cd/m2) or left linear
+(:func:`gainmap_jpeg_to_linear_bt2020`, unclipped, for linear outputs such as OpenEXR).
 
 Writing
 -------
@@ -40,18 +47,25 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from gainmlp.colorimetry import convert_primaries, linear_to_pq_bt2020, sdr_eotf
-from gainmlp.container import mpf, xmp
+from gainmlp.colorimetry import (
+    convert_primaries,
+    linear_to_pq_bt2020,
+    map_pixel_tiles,
+    sdr_eotf,
+)
+from gainmlp.container import apple, mpf, xmp
 from gainmlp.container.app11 import extract_payload, payload_segments
-from gainmlp.container.icc import detect_icc_primaries, read_icc
+from gainmlp.container.icc import detect_icc_primaries, identify_icc, read_icc
 from gainmlp.container.iso21496 import ISO_21496_ID, decode_iso21496, iso21496_segment_payload
 from gainmlp.container.segments import (
     APP1,
     APP2,
+    EXIF_ID,
     Segment,
     build_segment,
     concatenated_image_ranges,
@@ -76,9 +90,10 @@ class GainMapJpeg:
 
     ``sdr`` is (H, W, 3) uint8; ``gain_map`` is (h, w) or (h, w, 3) uint8 at its stored
     resolution. ``colour_space`` is ``"srgb"``, ``"p3"`` or ``"bt2020"`` as detected from
-    ``icc``. ``metadata_source`` is ``"iso21496"`` or ``"xmp"``; ``flavour`` is
-    ``"ultrahdr"`` (GContainer directory in the primary XMP), ``"adobe"`` (hdrgm XMP
-    without a directory) or ``"iso"`` (ISO metadata only).
+    ``icc``. ``metadata_source`` is ``"iso21496"``, ``"xmp"`` or ``"apple"``; ``flavour``
+    is ``"ultrahdr"`` (GContainer directory in the primary XMP), ``"adobe"`` (hdrgm XMP
+    without a directory), ``"iso"`` (ISO metadata only) or ``"apple"`` (Apple HDRGainMap;
+    then ``apple`` holds its headroom and ``metadata`` only summarises it).
     """
 
     sdr: np.ndarray
@@ -91,6 +106,7 @@ class GainMapJpeg:
     gain_map_icc: bytes | None = None
     extra_payload: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    apple: apple.AppleGainMap | None = None
 
 
 # --------------------------------------------------------------------------- reading
@@ -136,7 +152,7 @@ def _candidate_images(data: bytes, primary: list[Segment], notes: list[str]) -> 
 
 
 def _metadata_of(
-    img_segments: list[Segment], notes: list[str]
+    img_segments: list[Segment], notes: list[str], problems: list[str] | None = None
 ) -> tuple[GainMapMetadata | None, str | None]:
     iso_meta = None
     iso_seg = find_app(img_segments, APP2, ISO_21496_ID)
@@ -145,6 +161,8 @@ def _metadata_of(
             iso_meta = decode_iso21496(iso_seg.payload[len(ISO_21496_ID) :])
         except GainMLPError as exc:
             notes.append(f"ignoring ISO 21496-1 metadata: {exc}")
+            if problems is not None:
+                problems.append(f"ISO 21496-1 gain-map metadata is invalid: {exc}")
     xmp_meta = None
     main, extended = xmp.read_xmp(img_segments)
     xmp_text = (main or "") + (extended or "")
@@ -155,7 +173,9 @@ def _metadata_of(
                 xmp_meta = xmp.metadata_from_xmp(props)
             except GainMLPError as exc:
                 if iso_meta is None:
-                    raise
+                    text = str(exc)
+                    raise GainMLPError(text if text.startswith("XMP") else
+                                       f"hdrgm XMP gain-map metadata is invalid: {text}") from exc
                 notes.append(f"ignoring hdrgm XMP: {exc}")
     if iso_meta is not None:
         if xmp_meta is not None and not iso_meta.close_to(xmp_meta):
@@ -190,9 +210,11 @@ def read_gainmap_jpeg(data: bytes) -> GainMapJpeg:
 
     meta = source = None
     gm_image: _Image | None = None
+    apple_map: apple.AppleGainMap | None = None
+    problems: list[str] = []
     candidates = _candidate_images(data, primary, notes)
     for cand in candidates:
-        meta, source = _metadata_of(cand.segments, notes)
+        meta, source = _metadata_of(cand.segments, notes, problems)
         if meta is not None:
             gm_image = cand
             break
@@ -201,16 +223,39 @@ def read_gainmap_jpeg(data: bytes) -> GainMapJpeg:
         meta = xmp.metadata_from_xmp(props) if props else None
         if meta is not None:
             gm_image, source = candidates[0], "xmp"
+    if meta is None and not problems:
+        exif = find_app(primary, APP1, EXIF_ID)
+        for cand in candidates:
+            m, e = xmp.read_xmp(cand.segments)
+            apple_map = apple.read_apple_gain_map((m or "") + (e or ""),
+                                                  exif.payload if exif else None, notes)
+            if apple_map is not None:
+                meta, source, gm_image, flavour = apple_map.metadata(), "apple", cand, "apple"
+                break
     if meta is None or gm_image is None:
         if not candidates:
             raise GainMLPError("JPEG has no gain-map image (no secondary image found)")
-        raise GainMLPError("JPEG has no gain-map metadata (no hdrgm XMP or ISO 21496-1)")
+        if problems:
+            raise GainMLPError(problems[0])
+        raise GainMLPError("JPEG has no gain-map metadata (no hdrgm XMP, ISO 21496-1 or "
+                           "Apple HDRGainMap)")
 
     try:
         icc = read_icc(primary)
     except GainMLPError as exc:
         notes.append(f"ignoring the ICC profile: {exc}")
         icc = None
+    colour_space = detect_icc_primaries(icc)
+    if icc:
+        try:
+            named, desc = identify_icc(icc)
+        except GainMLPError:
+            named, desc = None, ""
+            notes.append("ICC profile is unreadable; reading the base as sRGB (sRGB primaries "
+                         "and curve)")
+        if named is None and desc:
+            notes.append(f"ICC profile {desc!r} is not one gainmlp knows; reading the base as "
+                         "sRGB (sRGB primaries and curve)")
     try:
         gm_icc = read_icc(gm_image.segments)
     except GainMLPError:
@@ -243,12 +288,13 @@ def read_gainmap_jpeg(data: bytes) -> GainMapJpeg:
         icc=icc,
         metadata=meta,
         gain_map=gmap,
-        colour_space=detect_icc_primaries(icc),
+        colour_space=colour_space,
         metadata_source=source or "xmp",
         flavour=flavour,
         gain_map_icc=gm_icc,
         extra_payload=extra,
         warnings=notes,
+        apple=apple_map,
     )
 
 
@@ -271,11 +317,18 @@ def is_gainmap_jpeg(data: bytes) -> bool:
                 if find_app(segs, APP2, ISO_21496_ID) is not None:
                     return True
                 m, e = xmp.read_xmp(segs)
-                if xmp.HDRGM_NS in ((m or "") + (e or "")):
+                text = (m or "") + (e or "")
+                if xmp.HDRGM_NS in text or apple.APPLE_GAINMAP_NS in text:
                     return True
     except (GainMLPError, ValueError, TypeError):
         return False
     return False
+
+
+@cache
+def _srgb_lut() -> np.ndarray:
+    """Linear value of each 8-bit sRGB code (a lookup: 1000x faster than per pixel)."""
+    return sdr_eotf(np.arange(256, dtype=np.float64) / 255.0, "srgb").astype(np.float32)
 
 
 def gainmap_jpeg_to_linear(gm: GainMapJpeg, weight: float = 1.0) -> tuple[np.ndarray, str]:
@@ -286,7 +339,9 @@ def gainmap_jpeg_to_linear(gm: GainMapJpeg, weight: float = 1.0) -> tuple[np.nda
     """
     meta = gm.metadata
     primaries = gm.colour_space
-    base = sdr_eotf(gm.sdr.astype(np.float32) / 255.0, "srgb").astype(np.float32)
+    base = _srgb_lut()[gm.sdr]
+    if gm.apple is not None:
+        return apple.apply_apple_gain_map(base, gm.gain_map, gm.apple.headroom, weight), primaries
     if not meta.use_base_colour_space and gm.gain_map_icc:
         alt = detect_icc_primaries(gm.gain_map_icc)
         if alt != primaries:
@@ -302,10 +357,22 @@ def gainmap_jpeg_to_linear(gm: GainMapJpeg, weight: float = 1.0) -> tuple[np.nda
 def gainmap_jpeg_to_hdr_pq(gm: GainMapJpeg) -> np.ndarray:
     """Full-weight HDR rendition as float32 (H, W, 3) PQ code values, BT.2020 primaries.
 
-    SDR white maps to :data:`SDR_WHITE_NITS` (203 cd/m2).
+    SDR white maps to :data:`SDR_WHITE_NITS` (203 cd/m2); PQ clips at 10,000 cd/m2.
     """
     linear, primaries = gainmap_jpeg_to_linear(gm, 1.0)
     return linear_to_pq_bt2020(linear.astype(np.float64) * SDR_WHITE_NITS, primaries)
+
+
+def gainmap_jpeg_to_linear_bt2020(gm: GainMapJpeg) -> np.ndarray:
+    """Full-weight HDR rendition as float32 (H, W, 3) linear BT.2020 light in cd/m2, SDR
+    white at :data:`SDR_WHITE_NITS`; negative values (out of the BT.2020 gamut) are set
+    to 0, nothing is clipped above (no PQ round trip)."""
+    linear, primaries = gainmap_jpeg_to_linear(gm, 1.0)
+
+    def tile(px: np.ndarray) -> np.ndarray:
+        return np.maximum(convert_primaries(px, primaries, "bt2020") * SDR_WHITE_NITS, 0.0)
+
+    return map_pixel_tiles(tile, linear, np.float32)
 
 
 # --------------------------------------------------------------------------- writing

@@ -196,6 +196,11 @@ def metadata_from_xmp(props: dict[str, list[str]]) -> GainMapMetadata | None:
     base_hdr = props.get("BaseRenditionIsHDR", ["False"])[0].strip().lower()
     if base_hdr not in ("true", "false"):
         raise GainMLPError("XMP hdrgm:BaseRenditionIsHDR must be True or False")
+    for name in ("OffsetSDR", "OffsetHDR", "HDRCapacityMin"):  # Adobe Gain Map 1.0: >= 0
+        lowest = min(get(name, 0.0))
+        if lowest < 0:
+            raise GainMLPError(f"XMP hdrgm:{name} {lowest} is negative (Adobe Gain Map 1.0 "
+                               "requires >= 0)")
     return GainMapMetadata(
         gain_map_min=get("GainMapMin", 0.0),
         gain_map_max=gmax,

@@ -4,7 +4,9 @@
   ``chromaticities`` attribute is honoured; RGB, RGBA and Y/RY/BY files), Radiance .hdr
   (same scale), 16-bit PNG / TIFF holding PQ code values (a PNG cICP chunk is honoured).
 * Out: 16-bit PNG PQ BT.2020 with a cICP chunk, 16-bit TIFF PQ, AVIF 10/12-bit PQ with
-  CICP 9/16/9, OpenEXR linear half-float BT.2020 with ``1.0 = exr_white_nits`` cd/m2.
+  CICP 9/16/9, OpenEXR linear half-float BT.2020 with ``1.0 = exr_white_nits`` cd/m2
+  (from PQ code values, :func:`write_hdr`, so at most 10,000 cd/m2; or from linear light,
+  :func:`write_hdr_linear`, unclipped up to half-float's 65,504 x ``exr_white_nits``).
 
 Readers check the size a header claims before decoding and turn codec failures into
 :class:`GainMLPError`; NaN, infinite and negative values are replaced with a warning.
@@ -51,6 +53,23 @@ def sanitise_hdr(values: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
+def _exr_chromaticities(value, name: str) -> np.ndarray | None:
+    """The ``chromaticities`` attribute as (4, 2) xy of R, G, B and white (None when absent);
+    one that is malformed or degenerate (no invertible RGB -> XYZ matrix) is refused."""
+    if value is None:
+        return None
+    try:
+        c = np.asarray(value, dtype=np.float64).reshape(4, 2)
+        with np.errstate(all="ignore"):
+            npm = colour.normalised_primary_matrix(c[:3], c[3])
+            usable = bool(np.all(np.isfinite(npm))) and abs(np.linalg.det(npm)) > 1e-9
+    except (TypeError, ValueError, ArithmeticError):
+        usable = False
+    if not usable:
+        raise GainMLPError(f"{name}: OpenEXR chromaticities attribute is malformed")
+    return c
+
+
 def _exr_to_bt2020(rgb: np.ndarray, chromaticities) -> np.ndarray:
     if chromaticities is None:
         return colorimetry.convert_primaries(rgb, "bt709", "bt2020")  # OpenEXR default: 709
@@ -94,14 +113,18 @@ def read_exr_linear(path: str | os.PathLike) -> np.ndarray:
         head = OpenEXR.File(name, header_only=True).header()
     except Exception:
         raise GainMLPError(f"{name}: not a readable OpenEXR file") from None
-    lo, hi = head.get("dataWindow", (np.zeros(2), np.zeros(2)))
-    check_image_size(int(hi[0] - lo[0] + 1), int(hi[1] - lo[1] + 1), name)
+    try:
+        lo, hi = head.get("dataWindow", (np.zeros(2), np.zeros(2)))
+        width, height = int(hi[0] - lo[0] + 1), int(hi[1] - lo[1] + 1)
+    except (TypeError, ValueError, IndexError):
+        raise GainMLPError(f"{name}: OpenEXR dataWindow attribute is malformed") from None
+    check_image_size(width, height, name)
+    chroma = _exr_chromaticities(head.get("chromaticities"), name)
     try:
         exr = OpenEXR.File(name, separate_channels=True)
         channels = {k: v.pixels for k, v in exr.channels().items()}
     except Exception:
         raise GainMLPError(f"{name}: OpenEXR data is corrupt or truncated") from None
-    chroma = head.get("chromaticities")
     if all(k in channels for k in "RGB"):
         rgb = np.stack([np.asarray(channels[k], dtype=np.float64) for k in "RGB"], axis=-1)
     elif "Y" in channels:
@@ -223,10 +246,33 @@ def encode_hdr_avif(pq: np.ndarray, bits: int = 10, quality: int = 90) -> bytes:
 
 def encode_hdr_exr(pq: np.ndarray, white_nits: float = DEFAULT_EXR_WHITE_NITS) -> bytes:
     """Linear BT.2020 half-float EXR with chromaticities; 1.0 = ``white_nits`` cd/m2."""
-    import OpenEXR
-
     linear = colorimetry.map_pixel_tiles(lambda v: colorimetry.pq_decode(v) / white_nits, pq,
                                          np.float16)
+    return _exr_bytes(linear, white_nits)
+
+
+HALF_MAX = 65504.0
+
+
+def encode_hdr_exr_linear(linear_nits: np.ndarray,
+                          white_nits: float = DEFAULT_EXR_WHITE_NITS) -> bytes:
+    """:func:`encode_hdr_exr` from linear BT.2020 light in cd/m2 (no PQ, no 10,000 cd/m2
+    limit); values above half-float's largest, 65,504 x ``white_nits`` cd/m2, are clipped
+    there with a warning."""
+    top = HALF_MAX * white_nits
+    over = int(np.count_nonzero(np.asarray(linear_nits) > top))
+    if over:
+        warn(f"{over} values above {top:.0f} cd/m2 clipped to half-float's maximum; "
+             "raise --exr-white to keep them")
+    scaled = colorimetry.map_pixel_tiles(
+        lambda v: np.clip(np.nan_to_num(v, nan=0.0) / white_nits, 0.0, HALF_MAX),
+        linear_nits, np.float16)
+    return _exr_bytes(scaled, white_nits)
+
+
+def _exr_bytes(linear: np.ndarray, white_nits: float) -> bytes:
+    import OpenEXR
+
     c = colour.RGB_COLOURSPACES[colorimetry.PRIMARIES["bt2020"]]
     chroma = tuple(float(v) for v in np.concatenate([c.primaries.ravel(), c.whitepoint]))
     header = {
@@ -262,3 +308,12 @@ def write_hdr(path: str | os.PathLike, pq: np.ndarray, avif_bits: int = 10,
     else:
         raise GainMLPError(f"{path}: HDR output must end in {', '.join(HDR_OUT_EXTENSIONS)}")
     atomic_write(path, data)
+
+
+def write_hdr_linear(path: str | os.PathLike, linear_nits: np.ndarray,
+                     exr_white_nits: float = DEFAULT_EXR_WHITE_NITS) -> None:
+    """Write linear BT.2020 light in cd/m2 as OpenEXR (:func:`encode_hdr_exr_linear`),
+    atomically; the one linear format, so ``path`` must end in ``.exr``."""
+    if Path(path).suffix.lower() != ".exr":
+        raise GainMLPError(f"{path}: linear HDR output must be .exr")
+    atomic_write(path, encode_hdr_exr_linear(linear_nits, exr_white_nits))

@@ -15,12 +15,17 @@ import io
 import numpy as np
 from PIL import Image
 
+from gainmlp.container.segments import parse_segments
 from gainmlp.errors import GainMLPError, check_image_size
 
 # A Huffman-coded JPEG spends at least one bit per 8x8 block and component (progressive
-# DC scans included), i.e. at most 512 pixels per byte; 8192 leaves a wide margin, and
-# refuses tiny corrupt files that declare huge sizes before Pillow allocates them.
-MAX_PIXELS_PER_BYTE = 8192
+# DC scans included), i.e. at most 512 pixels per byte (the flattest files Pillow writes
+# hold about 250); 1024 leaves a margin, and refuses tiny corrupt files that declare huge
+# sizes (libjpeg fills a scan cut short with grey) before Pillow allocates them.
+# Arithmetic coding (SOF9-SOF15) has no such floor and keeps a wide 8192.
+MAX_PIXELS_PER_BYTE = 1024
+MAX_PIXELS_PER_BYTE_ARITHMETIC = 8192
+_ARITHMETIC_SOF = (0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 
 
 def encode_jpeg(
@@ -66,7 +71,7 @@ def decode_jpeg(data: bytes, what: str = "JPEG image", *, strict: bool = True
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG"] if strict else None) as im:
             if strict:
-                _check_declared_size(im, len(data), what)
+                check_declared_size(im, data, what)
             mode = im.mode
             if mode not in ("L", "RGB"):
                 im = im.convert("RGB")
@@ -83,11 +88,19 @@ def decode_jpeg(data: bytes, what: str = "JPEG image", *, strict: bool = True
     return arr, mode
 
 
-def _check_declared_size(im: Image.Image, n_bytes: int, what: str) -> None:
-    if im.format != "JPEG":
+def check_declared_size(im: Image.Image, data: bytes, what: str) -> None:
+    """Refuse a JPEG (opened by Pillow, header only) whose declared size is over the limit
+    or out of proportion to its ``data`` (:data:`MAX_PIXELS_PER_BYTE`)."""
+    if im.format not in ("JPEG", "MPO"):  # MPO: Pillow's name for a JPEG with an MPF index
         raise GainMLPError(f"{what} is not a JPEG image")
     check_image_size(im.width, im.height, what)
-    if im.width * im.height > MAX_PIXELS_PER_BYTE * max(n_bytes, 1024):
+    try:
+        arithmetic = any(s.marker in _ARITHMETIC_SOF for s in parse_segments(data))
+    except GainMLPError:
+        arithmetic = False
+    per_byte = MAX_PIXELS_PER_BYTE_ARITHMETIC if arithmetic else MAX_PIXELS_PER_BYTE
+    n_bytes = len(data)
+    if im.width * im.height > per_byte * max(n_bytes, 1024):
         raise GainMLPError(
             f"{what} declares {im.width}x{im.height} pixels but has only "
             f"{n_bytes} bytes of data"

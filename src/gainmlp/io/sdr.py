@@ -21,7 +21,7 @@ from gainmlp.container.icc import identify_icc
 from gainmlp.errors import GainMLPError, warn
 from gainmlp.image import SdrImage
 from gainmlp.io.files import atomic_write, open_image, read_bytes
-from gainmlp.io.jpeg import encode_jpeg
+from gainmlp.io.jpeg import check_declared_size, encode_jpeg
 from gainmlp.io.png import png_header
 
 SDR_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -51,6 +51,8 @@ def encoding_from_icc(icc: bytes | None) -> SdrEncoding | None:
 def decode_sdr_bytes(data: bytes, name: str = "SDR image") -> SdrImage:
     """8-bit SDR image bytes -> pixels, encoding (from ICC or default) and ICC bytes."""
     img = open_image(data, name)
+    if img.format in ("JPEG", "MPO"):  # a small file declaring a huge size: before decoding
+        check_declared_size(img, data, name)
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (
         img.format == "PNG" and png_header(data)[2] == 16
     ):

@@ -227,6 +227,8 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
             else:
                 term = term.reshape(tile.shape[0], -1)
         t = _hidden_and_output(params, h.reshape(tile.shape[0], -1), ws, term)
+        if not np.all(np.isfinite(t)):
+            raise GainMLPError("MLP body's network overflows float32 (corrupt weights)")
         mapped = denormalise_outputs(params, t)
         if kind == "direct":
             hdr = np.clip(mapped, 0.0, 1.0)

@@ -373,3 +373,12 @@ def _unpack_grid_section(data: bytes, off: int, n_hidden: int, bilateral: bool
             raise GainMLPError("MLP body holds bad grid quantisation constants")
         consts = consts.astype(np.float32)
     return shapes, entry, precision, consts, guide
+
+
+def describe_body(body: bytes) -> str:
+    """The configuration a body holds, as the options spell it: grid spec with its storage
+    (or ``none``), hidden width, weight precision, e.g. ``"32x32x4:u8 w16 fp16"``."""
+    params = unpack_mlp_body(body)
+    grids = "+".join("x".join(str(d) for d in g.shape) for g in params.grids)
+    grid = f"{grids}:{params.grid_precision}" if grids else "none"
+    return f"{grid} w{params.hidden_widths[0]} {params.precision}"

@@ -101,6 +101,8 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
                                 params.in_scale[N_SPATIAL_INPUTS:])
         z_c = encode_numpy(norm, params.colour_frequencies) @ wc.T + bc
         t = _colour_tail(params, z_c, gamma, beta)
+        if not np.all(np.isfinite(t)):
+            raise GainMLPError("MLP-ITM body's network overflows float32 (corrupt weights)")
         out[r0:r1] = denormalise_outputs(params, t).reshape(r1 - r0, width, 3)
 
     for_row_tiles(sdr, work)

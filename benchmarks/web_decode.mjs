@@ -1,0 +1,89 @@
+// Timings of the JavaScript decoder on one gainmlp JPEG, run by benchmarks/web_decode.py:
+//   node benchmarks/web_decode.mjs PHOTO.jpg PYTHON.f32 [--gpu] [--skip-browser] [--skip-node]
+//                                  [--js-jpeg-only] [--weight-modes]
+// prints one JSON line per measurement: the plain-JS path in Node, then decodeGainmlp in a
+// headless Chromium (WebGL2 on SwiftShader, or on the GPU with --gpu) with the JavaScript
+// and with the browser's JPEG decoder. Each is compared with PYTHON.f32 (the Python
+// decoder's output, float32 H x W x 3).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'web');
+const { decodeGainmlpSync } = await import(join(WEB, 'gainmlp.mjs'));
+
+const [photoPath, pythonPath, ...flags] = process.argv.slice(2);
+const photo = new Uint8Array(readFileSync(photoPath));
+const python = (() => {
+  const b = readFileSync(pythonPath);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+})();
+
+function maxDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+// 1. Node, CPU (one thread)
+if (!flags.includes('--skip-node')) {
+  const r = decodeGainmlpSync(photo, { name: photoPath });
+  console.log(JSON.stringify({ label: `Node ${process.version}, plain-JS CPU path`, timings: r.timings,
+    max_diff: maxDiff(r.hdr, python) }));
+}
+
+// 2. headless Chromium, WebGL2
+const CHROMIUM = process.env.GAINMLP_CHROMIUM || '/usr/bin/chromium';
+if (!flags.includes('--skip-browser') && existsSync(CHROMIUM)) {
+  const { chromium } = await import(join(WEB, 'node_modules', 'playwright-core', 'index.mjs'));
+  const gpu = flags.includes('--gpu');
+  const server = createServer((req, res) => {
+    const path = req.url.startsWith('/web/') ? join(WEB, req.url.slice(5))
+      : req.url === '/photo.jpg' ? photoPath : req.url === '/python.f32' ? pythonPath : null;
+    if (!path || !existsSync(path)) {
+      res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>bench</title>');
+      return;
+    }
+    res.writeHead(200, { 'content-type': path.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream' });
+    res.end(readFileSync(path));
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run', '--disable-dev-shm-usage', ...(gpu
+      ? ['--use-angle=vulkan', '--enable-features=Vulkan', '--ignore-gpu-blocklist', '--enable-gpu']
+      : ['--use-angle=swiftshader', '--enable-unsafe-swiftshader'])];
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(0);
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  const runs = [['js', 'auto'], ['browser', 'auto']];
+  if (flags.includes('--weight-modes')) runs.push(['js', 'const'], ['js', 'uniform'], ['js', 'texture']);
+  for (const [jpeg, weights] of flags.includes('--js-jpeg-only') ? [runs[0]] : runs) {
+    const r = await page.evaluate(async ([jpegDecoder, webglWeights]) => {
+      const gm = await import('/web/gainmlp.mjs');
+      const bytes = new Uint8Array(await (await fetch('/photo.jpg')).arrayBuffer());
+      const result = await gm.decodeGainmlp(bytes, { backend: 'webgl', jpeg: jpegDecoder, webglWeights });
+      const python = new Float32Array(await (await fetch('/python.f32')).arrayBuffer());
+      let m = 0;
+      for (let i = 0; i < python.length; i++) {
+        const d = Math.abs(result.hdr[i] - python[i]);
+        if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+      }
+      return { timings: result.timings, max_diff: m, renderer: result.renderer, backend: result.backend };
+    }, [jpeg, weights]);
+    const how = weights === 'auto' ? '' : `, weights: ${r.timings.webgl.weights}`;
+    console.log(JSON.stringify({
+      label: `Chromium ${browser.version()}, ${r.backend} (${gpu ? 'GPU' : 'SwiftShader'}), ${jpeg} JPEG${how}`,
+      ...r,
+    }));
+    console.log(`renderer: ${r.renderer}`);
+  }
+  await browser.close();
+  server.close();
+}

@@ -1,0 +1,421 @@
+"""Rate control: the smallest Gain-MLP configuration whose PSNR reaches a target.
+
+A fixed network spends the same bytes on every photo: easy ones waste them, hard ones fall
+short. With ``EncodeOptions.target_psnr`` set (and the configuration left to gainmlp:
+``grid`` and ``precision`` "auto", the default ``width``), the encoder searches a
+:data:`LADDER` of configurations ordered by payload bytes for the smallest whose PSNR
+reaches the target. docs/rate-control.md holds the rule's measurements.
+
+* **Judged on held-out pixels.** A fixed random :func:`holdout_split` of the pixels
+  (:data:`HOLDOUT_FRACTION`, at least :data:`HOLDOUT_MIN`, at most :data:`HOLDOUT_MAX`, at
+  most a quarter) is never drawn by the sampler; the PSNR is ``gainmlp eval``'s (PQ
+  BT.2020 code values, peak 1) of the HDR the stored (rounded) network rebuilds there.
+* **The search** (:func:`walk`). The first fit is :data:`START`, gainmlp's default
+  configuration. Each fit either reaches the target (an upper bound on the answer) or not
+  (a lower bound); the next rung is the one :func:`predict` expects to reach it with the
+  fewest bytes (from the last PSNR and :data:`RUNG_GAIN`, the median gain from one rung to
+  the next), kept strictly between the bounds. The search ends when the rung below the
+  smallest success is known, or *expected*, to miss the target (so the answer may be one
+  rung larger than needed, never short of the target), when the largest rung misses it,
+  or after :data:`BUDGET` encodes' worth of steps.
+* **Early stops.** Each fit is checked at :data:`CHECKS` of its steps: when its held-out
+  PSNR plus the most the remaining steps can add is short of the target, it is stopped
+  (it cannot be the answer). "The most" is the largest gain measured on the dev photos
+  until one fit of the photo has finished, then that fit's own gain plus
+  :data:`OWN_GAIN_MARGIN`. The largest rung is never stopped when nothing has reached
+  the target: it is what is kept.
+* **The cap.** ``max_bytes`` removes the rungs above it; when no rung left reaches the
+  target, the best one is kept and a one-line warning says so. A forced configuration
+  over the cap is refused before fitting.
+
+The chosen configuration is in the body itself (grid shape and storage, width, weight
+precision: docs/payload-format.md), so every decoder reads the result as it reads any
+payload; the target is not stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from gainmlp import metrics, paper_residual
+from gainmlp.codecs.features import pixel_centres
+from gainmlp.codecs.mlp import fit
+from gainmlp.codecs.mlp.decode import denormalise_outputs, forward_numpy, method_kind
+from gainmlp.codecs.mlp.fit import HIDDEN_LAYERS, fit_many, fused_supported
+from gainmlp.codecs.mlp.format import (
+    N_FREQUENCIES,
+    N_INPUTS,
+    N_OUTPUTS,
+    MlpParams,
+    body_size,
+    pack_mlp_body,
+    unpack_mlp_body,
+)
+from gainmlp.codecs.mlp.grid import parse_grid_spec
+from gainmlp.codecs.torch_helpers import check_pair
+from gainmlp.errors import GainMLPError, warn
+from gainmlp.options import EncodeOptions, default, grid_for, resolve_precision
+
+#: Bytes a payload adds to its body: the outer header (36) and the CRC (4).
+PAYLOAD_OVERHEAD = 40
+
+HOLDOUT_FRACTION = 0.02
+HOLDOUT_MIN = 4096
+HOLDOUT_MAX = 65536
+#: Seed of the hold-out draw (mixed with ``options.seed``).
+HOLDOUT_SEED = 0x5EED
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One configuration of the ladder: grid spec (None: no grid), width, weight precision."""
+
+    grid: str | None
+    width: int = 16
+    precision: str = "fp16"
+
+    @property
+    def label(self) -> str:
+        return f"{self.grid or 'none'} w{self.width} {self.precision}"
+
+    def options(self, base: EncodeOptions) -> EncodeOptions:
+        """``base`` with this configuration forced and rate control off."""
+        return replace(base, grid=self.grid, width=self.width, precision=self.precision,
+                       target_psnr=None, max_bytes=None)
+
+    @property
+    def payload_bytes(self) -> int:
+        return config_bytes(self.grid, self.width, self.precision)
+
+
+def config_bytes(grid: str | None, width: int, precision: str) -> int:
+    """Payload bytes of a Gain-MLP configuration (fixed by its shape)."""
+    spec = parse_grid_spec(grid)
+    shapes = list(spec.shapes) if spec is not None else None
+    return PAYLOAD_OVERHEAD + body_size(N_INPUTS, N_FREQUENCIES, [width] * HIDDEN_LAYERS,
+                                        N_OUTPUTS, precision, shapes, 1,
+                                        spec.precision if spec is not None else "fp16")
+
+
+#: The configurations rate control chooses from, in increasing payload bytes.
+LADDER: tuple[Rung, ...] = (
+    Rung(None),
+    Rung("16x16x2:u8"),
+    Rung("16x16x4:u8"),
+    Rung("24x24x4:u8"),
+    Rung("32x32x4:u8"),
+    Rung("48x48x4:u8"),
+    Rung("64x64x4:u8"),
+    Rung("64x64x8:u8"),
+    Rung("96x96x8:u8"),
+)
+#: The rung fitted first: gainmlp's default configuration (docs/grid.md).
+START = 4
+#: Typical held-out PSNR gain (dB) from rung i to rung i + 1 on the dev photos (median).
+RUNG_GAIN: tuple[float, ...] = (1.17, 0.33, 0.56, 0.43, 0.93, 0.80, 0.38, 1.22)
+#: Check points (fraction of the steps) and the largest held-out PSNR gain (dB) the steps
+#: after each added on the dev photos, with a margin: a fit further than that below the
+#: target at a check is stopped.
+CHECKS: dict[float, float] = {0.25: 10.0, 0.5: 7.5}
+#: The median of those gains, to estimate where a stopped fit would have ended.
+TYPICAL_LATE_GAIN: dict[float, float] = {0.25: 2.70, 0.5: 1.66}
+#: Once one fit of the photo has finished, its own late gains replace :data:`CHECKS`, plus
+#: this margin (dB): another rung's late gains on the same photo differ by less.
+OWN_GAIN_MARGIN = 1.5
+#: The most fitting steps a search starts, in single encodes (``options.steps`` each).
+BUDGET = 3.0
+
+
+# -- the configuration -------------------------------------------------------------------
+
+
+def forced(options: EncodeOptions) -> bool:
+    """Whether the options name the configuration (an explicit grid, weight precision or
+    width), which turns the search off."""
+    grid = options.grid
+    return not (grid is not None and str(grid).strip().lower() == "auto"
+                and options.precision == "auto" and options.width == default("width"))
+
+
+def searches(options: EncodeOptions) -> bool:
+    """Whether an encode with these options runs the rate-control search."""
+    return options.target_psnr is not None and not forced(options)
+
+
+def check_cap(options: EncodeOptions, kind: str) -> None:
+    """Refuse a fixed configuration whose payload exceeds ``options.max_bytes``."""
+    if options.max_bytes is None:
+        return
+    grid = grid_for(options.grid, kind)
+    size = config_bytes(grid, options.width,
+                        resolve_precision(options.precision, grid is not None))
+    if size > options.max_bytes:
+        raise GainMLPError(f"the configuration asked for makes a {size}-byte payload, over "
+                           f"max_bytes {options.max_bytes}")
+
+
+# -- hold-out pixels -----------------------------------------------------------------------
+
+
+def holdout_split(n_pixels: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels the fit may draw, held-out pixels): sorted flat indices, int32.
+
+    The held-out set is a fixed random :data:`HOLDOUT_FRACTION` of the pixels (at least
+    :data:`HOLDOUT_MIN`, at most :data:`HOLDOUT_MAX`, never more than a quarter)."""
+    n_hold = int(np.clip(round(n_pixels * HOLDOUT_FRACTION), HOLDOUT_MIN, HOLDOUT_MAX))
+    n_hold = max(1, min(n_hold, n_pixels // 4))
+    if n_pixels < 8:
+        raise GainMLPError(f"rate control needs an image of at least 8 pixels, not {n_pixels}")
+    rng = np.random.default_rng([HOLDOUT_SEED, int(seed) & 0xFFFFFFFF])
+    hold = np.sort(rng.choice(n_pixels, n_hold, replace=False))
+    mask = np.ones(n_pixels, dtype=bool)
+    mask[hold] = False
+    return np.flatnonzero(mask).astype(np.int32), hold.astype(np.int32)
+
+
+@dataclass
+class HeldOut:
+    """The held-out pixels' network inputs (x, y, SDR) and HDR, to judge a network."""
+
+    kind: str
+    eps: float
+    inputs: np.ndarray
+    hdr: np.ndarray
+
+    @classmethod
+    def of(cls, kind: str, sdr: np.ndarray, hdr: np.ndarray, eps: float,
+           pixels: np.ndarray) -> HeldOut:
+        height, width = sdr.shape[:2]
+        rows, cols = np.divmod(pixels.astype(np.int64), width)
+        xy = np.stack([pixel_centres(width)[cols], pixel_centres(height)[rows]], axis=1)
+        s = sdr.reshape(-1, 3)[pixels]
+        return cls(kind, eps, np.concatenate([xy, s], axis=1).astype(np.float32),
+                   np.asarray(hdr.reshape(-1, 3)[pixels], np.float32))
+
+    def psnr(self, params: MlpParams) -> float:
+        """PSNR (dB) of the HDR ``params`` rebuild at the held-out pixels."""
+        mapped = denormalise_outputs(params, forward_numpy(params, self.inputs))
+        s = self.inputs[:, 2:5]
+        if self.kind == "direct":
+            rebuilt = np.clip(mapped, 0.0, 1.0)
+        else:
+            rebuilt = paper_residual.reconstruct(self.kind, s, mapped, self.eps)
+        return metrics.psnr(self.hdr, rebuilt)
+
+
+# -- one fit -------------------------------------------------------------------------------
+
+
+@dataclass
+class Trial:
+    """One fitted rung: its held-out PSNR (at the last check when stopped early), seconds,
+    steps run, the held-out PSNR at each check step, and the body (None when stopped)."""
+
+    rung: Rung
+    psnr: float
+    seconds: float
+    steps: int
+    stopped: bool = False
+    checks: dict[int, float] = field(default_factory=dict)
+    body: bytes | None = None
+
+    def late_gains(self) -> dict[int, float]:
+        """What the steps after each check added (a finished fit only)."""
+        return {} if self.stopped else {k: self.psnr - v for k, v in self.checks.items()}
+
+
+def check_steps(steps: int) -> dict[int, float]:
+    """:data:`CHECKS` as step counts: {step: largest late gain}."""
+    out = {}
+    for frac, gain in CHECKS.items():
+        step = int(steps * frac)
+        if 0 < step < steps:
+            out[step] = gain
+    return out
+
+
+def fit_rung(method: str, rung: Rung, sdr: np.ndarray, hdr: np.ndarray, eps: float,
+             options: EncodeOptions, keep: np.ndarray, held: HeldOut,
+             target: float | None = None, checks: dict[int, float] | None = None) -> Trial:
+    """Fit ``rung`` on the pixels ``keep``; judge it on ``held``.
+
+    ``checks``: {step: gain}; the held-out PSNR is recorded after each of those steps and,
+    with a ``target``, the fit stops at the first where PSNR + gain falls short of it."""
+    opts = rung.options(options)
+    checks = checks or {}
+    seen: dict[int, float] = {}
+    stopped = False
+
+    def stop(done: int, params_of) -> bool:
+        nonlocal stopped
+        if done not in checks or done >= opts.steps:
+            return False
+        seen[done] = held.psnr(params_of(0))
+        stopped = target is not None and seen[done] + checks[done] < target
+        return stopped
+
+    t0 = time.perf_counter()
+    [result] = fit_many(method, [(sdr, hdr)], eps, opts, pixels=[keep], stop=stop)
+    if stopped:
+        last = max(seen)
+        return Trial(rung, seen[last], time.perf_counter() - t0, last, True, seen)
+    body = pack_mlp_body(result.params)
+    return Trial(rung, held.psnr(unpack_mlp_body(body)), time.perf_counter() - t0, opts.steps,
+                 False, seen, body)
+
+
+# -- the search ----------------------------------------------------------------------------
+
+
+@dataclass
+class RateResult:
+    """What the search chose (``body``, ``rung``, its held-out ``psnr``), whether it reached
+    the target, and every fit it ran, in order."""
+
+    body: bytes
+    rung: Rung
+    psnr: float
+    reached: bool
+    trials: list[Trial]
+
+    @property
+    def seconds(self) -> float:
+        return sum(t.seconds for t in self.trials)
+
+    @property
+    def steps(self) -> int:
+        """Fitting steps run in all (a single encode runs ``options.steps``)."""
+        return sum(t.steps for t in self.trials)
+
+
+def ladder_under(cap: int | None) -> list[Rung]:
+    """The rungs whose payload fits ``cap`` bytes (all without a cap)."""
+    rungs = [r for r in LADDER if cap is None or r.payload_bytes <= cap]
+    if not rungs:
+        raise GainMLPError(f"max_bytes {cap} is below the smallest MLP payload "
+                           f"({LADDER[0].payload_bytes} bytes)")
+    return rungs
+
+
+def predict(psnr: float, at: int, target: float, n_rungs: int) -> int:
+    """The rung expected to reach ``target`` with the fewest bytes, from a (final) PSNR at
+    rung ``at``, stepping by :data:`RUNG_GAIN` (the typical gain from one rung to the next).
+    """
+    i = at
+    if psnr >= target:
+        while i > 0 and psnr - RUNG_GAIN[i - 1] >= target:
+            psnr -= RUNG_GAIN[i - 1]
+            i -= 1
+        return i
+    while i < n_rungs - 1 and psnr < target:
+        psnr += RUNG_GAIN[i]
+        i += 1
+    return i
+
+
+def walk(n_rungs: int, target: float, steps: int,
+         fit: Callable[[int, float | None, dict[int, float]], Trial]
+         ) -> tuple[int | None, list[Trial]]:
+    """The search's decisions (the module docstring), given ``fit(i, target, checks)`` that
+    fits rung ``i`` with early stops against ``target`` (None: never stop) at ``checks``
+    ({step: gain}). Returns the smallest rung found to reach the target (None: none did)
+    and the trials in order. Pure: :mod:`benchmarks.rate_ladder` replays it on measured fits.
+    """
+    checks = check_steps(steps)
+    typical = {int(steps * f): g for f, g in TYPICAL_LATE_GAIN.items()}
+    trials: dict[int, Trial] = {}
+    own: dict[int, float] = {}  # the photo's late gains, from its first finished fit
+
+    def estimate(t: Trial) -> float:
+        """The final held-out PSNR a trial stands for (a stopped one: its last check plus
+        the photo's own late gain, else the typical one)."""
+        return t.psnr + (own.get(t.steps, typical.get(t.steps, 0.0)) if t.stopped else 0.0)
+
+    lo, hi = -1, None  # highest rung known to fail, lowest known to reach
+    i = min(START, n_rungs - 1)
+    while True:
+        limits = {k: own[k] + OWN_GAIN_MARGIN for k in checks if k in own} or checks
+        last_resort = hi is None and i == n_rungs - 1  # kept if nothing reaches: finish it
+        t = trials[i] = fit(i, None if last_resort else target, limits)
+        own = own or t.late_gains()
+        if t.psnr >= target and not t.stopped:
+            hi = i
+        else:
+            lo = max(lo, i)
+        if (hi is None and lo >= n_rungs - 1) or (hi is not None and hi - 1 <= lo):
+            break  # nothing reaches the target, or the rung below the answer misses it
+        guess = predict(estimate(t), i, target, n_rungs)
+        if hi is not None and guess >= hi:
+            break  # the rung below the smallest success is expected to miss: stop early
+        i = max(lo + 1, guess) if hi is None else min(hi - 1, max(lo + 1, guess))
+        if sum(t.steps for t in trials.values()) >= BUDGET * steps:
+            if hi is not None or n_rungs - 1 in trials:
+                break
+            i = n_rungs - 1  # out of budget with no success: the largest rung, kept
+    return hi, list(trials.values())
+
+
+def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
+           options: EncodeOptions) -> RateResult:
+    """The smallest rung of the ladder (under ``options.max_bytes``) whose held-out PSNR
+    reaches ``options.target_psnr``, as :func:`walk` finds it."""
+    kind = method_kind(method)
+    target = float(options.target_psnr)
+    if not fused_supported(replace(options, grid=None), kind):
+        raise GainMLPError("rate control fits with the fused trainer: drop --engine autograd "
+                           "and --loss hdr, or turn it off with --target-psnr off")
+    sdr, hdr = check_pair(sdr_pq, hdr_pq)
+    rungs = ladder_under(options.max_bytes)
+    keep, hold = holdout_split(sdr.shape[0] * sdr.shape[1], options.seed)
+    held = HeldOut.of(kind, sdr, hdr, eps, hold)
+
+    def fit(i: int, stop_target: float | None, checks: dict[int, float]) -> Trial:
+        return fit_rung(method, rungs[i], sdr, hdr, eps, options, keep, held, stop_target,
+                        checks)
+
+    hi, order = walk(len(rungs), target, options.steps, fit)
+    if hi is not None:
+        best = next(t for t in order if t.rung == rungs[hi])
+        return RateResult(best.body, best.rung, best.psnr, True, order)
+    best = max((t for t in order if not t.stopped), key=lambda t: (t.psnr, -t.rung.payload_bytes))
+    cap = "" if options.max_bytes is None else f" under max_bytes {options.max_bytes}"
+    warn(f"rate control: no configuration{cap} reached {target:g} dB; kept "
+         f"{best.rung.label} ({best.rung.payload_bytes} B, {best.psnr:.2f} dB on held-out "
+         f"pixels)")
+    return RateResult(best.body, best.rung, best.psnr, False, order)
+
+
+# -- the encoders the method registry calls ------------------------------------------------
+
+
+def encode_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
+               options: EncodeOptions) -> bytes:
+    """The MLP methods' encoder: :func:`search` when rate control applies
+    (:func:`searches`), else the fixed configuration (:func:`gainmlp.codecs.mlp.fit.encode_mlp`,
+    byte for byte)."""
+    if searches(options):
+        return search(method, sdr_pq, hdr_pq, eps, options).body
+    check_cap(options, method_kind(method))
+    return fit.encode_mlp(method, sdr_pq, hdr_pq, eps, options)
+
+
+def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+                options: EncodeOptions, seeds: Sequence[int] | None = None) -> list[bytes]:
+    """Many pairs: fitted together at the fixed configuration, or searched one by one."""
+    if not searches(options):
+        check_cap(options, method_kind(method))
+        return fit.encode_many(method, pairs, eps, options, seeds)
+    seeds = [options.seed] * len(pairs) if seeds is None else list(seeds)
+    return [search(method, s, h, eps, replace(options, seed=seed)).body
+            for (s, h), seed in zip(pairs, seeds, strict=True)]
+
+
+
+__all__ = ["CHECKS", "HOLDOUT_FRACTION", "LADDER", "OWN_GAIN_MARGIN", "PAYLOAD_OVERHEAD",
+           "START", "HeldOut", "RateResult", "Rung", "Trial", "check_cap", "config_bytes",
+           "encode_many", "encode_mlp", "fit_rung", "forced", "holdout_split",
+           "ladder_under", "predict", "search", "searches"]

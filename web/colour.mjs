@@ -1,0 +1,208 @@
+// Colour: the SDR -> HDR-space conversion both decoders share (docs/payload-format.md,
+// "SDR in HDR space"), PQ, and the display conversions of the canvas view.
+//
+// "SDR in HDR space" of an 8-bit code v: c = float32(v / 255), linear = EOTF(c) * white
+// (float64), BT.2020 = M x linear (float64, the matrices below), PQ-encode max(., 0) in
+// float64, round to float32. Within a float32 rounding, these are gainmlp.colorimetry's
+// sdr8_to_hdr_space values (which gets them from colour-science 0.4).
+
+import { GainMLPError } from './errors.mjs';
+
+// Linear RGB -> linear BT.2020 (row-major), as colour-science's matrix_RGB_to_RGB gives them
+// with chromatic_adaptation_transform=None (all D65). sRGB uses IEC 61966-2-1's rounded
+// sRGB -> XYZ matrix (colour-science does), so it differs slightly from BT.709.
+export const TO_BT2020 = {
+  bt709: [0.6274038959346989, 0.3292830383778837, 0.0433130656874173,
+    0.0690972893582321, 0.9195403950754585, 0.011362315566309171,
+    0.016391438875150228, 0.08801330787722575, 0.8955952532476239],
+  srgb: [0.6274413720579781, 0.3292974595219093, 0.043351458394494675,
+    0.0690276171470781, 0.9195806668870282, 0.011361422575400862,
+    0.01636423507168072, 0.08801716247172697, 0.8955649727259828],
+  p3: [0.7538330343617214, 0.19859736905261652, 0.04756959658566191,
+    0.045743848965358304, 0.9417772198116936, 0.012478931222948124,
+    -0.0012103403545183934, 0.017601717301089993, 0.9836086230534282],
+  bt2020: null, // identity: no matrix is applied
+};
+
+// Linear BT.2020 -> linear BT.709/sRGB and Display P3, for display only.
+export const BT2020_TO_BT709 = [1.6604910021084347, -0.5876411387885497, -0.07284986331988486,
+  -0.12455047452159082, 1.1328998971259605, -0.008349422604369458,
+  -0.01815076335490522, -0.10057889800800744, 1.1187296613629127];
+export const BT2020_TO_P3 = [1.3435782525843325, -0.28217967052613613, -0.06139858205819631,
+  -0.06529745278911954, 1.0757879158485744, -0.010490463059454943,
+  0.002821787261701058, -0.019598494524494192, 1.0167767072627931];
+
+/** SDR EOTFs on code values in [0, 1] (colour-science's, display-relative). */
+export const SDR_EOTFS = {
+  'gamma2.4': (v) => Math.pow(v, 2.4), // BT.1886 with black 0, white 1
+  srgb: (v) => (v <= 0.040449936 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4)),
+  'gamma2.2': (v) => Math.pow(v, 2.2),
+};
+
+// SMPTE ST 2084
+const M1 = (2610 / 4096) * (1 / 4);
+const M2 = (2523 / 4096) * 128;
+const C1 = 3424 / 4096;
+const C2 = (2413 / 4096) * 32;
+const C3 = (2392 / 4096) * 32;
+
+/** Absolute luminance in cd/m2 -> PQ code value (float64, input clipped to [0, 10000]). */
+export function pqEncode(nits) {
+  const y = Math.pow(Math.min(Math.max(nits, 0), 10000) / 10000, M1);
+  return Math.pow((C1 + C2 * y) / (C3 * y + 1), M2);
+}
+
+/** PQ code value -> absolute luminance in cd/m2 (input clipped to [0, 1]). */
+export function pqDecode(code) {
+  const v = Math.pow(Math.min(Math.max(code, 0), 1), 1 / M2);
+  return 10000 * Math.pow(Math.max(v - C1, 0) / (C2 - C3 * v), 1 / M1);
+}
+
+/** Per 8-bit code: linear light in cd/m2 (float64), for an SDR encoding. */
+export function sdrLinearLut(transfer, whiteNits) {
+  const eotf = SDR_EOTFS[transfer];
+  if (!eotf) throw new GainMLPError(`unknown SDR transfer function '${transfer}'`);
+  const lut = new Float64Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = eotf(Math.fround(v / 255)) * whiteNits;
+  return lut;
+}
+
+/**
+ * 8-bit SDR pixels (RGB, or RGBA with `stride` 4) -> PQ BT.2020 code values, float32 RGB.
+ * Pixels are cached by colour: a photo has far fewer distinct colours than pixels.
+ */
+export function sdr8ToHdrSpace(pixels, nPixels, encoding, stride = 3, out = null) {
+  const lut = sdrLinearLut(encoding.transfer, encoding.whiteNits);
+  const m = TO_BT2020[encoding.primaries];
+  if (m === undefined) throw new GainMLPError(`unknown SDR primaries '${encoding.primaries}'`);
+  out = out || new Float32Array(nPixels * 3);
+  if (m === null) {
+    const pq = new Float32Array(256);
+    for (let v = 0; v < 256; v++) pq[v] = pqEncode(lut[v]);
+    for (let i = 0, p = 0; i < nPixels; i++, p += stride) {
+      out[3 * i] = pq[pixels[p]];
+      out[3 * i + 1] = pq[pixels[p + 1]];
+      out[3 * i + 2] = pq[pixels[p + 2]];
+    }
+    return out;
+  }
+  const cache = new ColourCache();
+  for (let i = 0, p = 0; i < nPixels; i++, p += stride) {
+    const key = (pixels[p] << 16) | (pixels[p + 1] << 8) | pixels[p + 2];
+    let slot = cache.find(key);
+    if (cache.values[slot * 4 + 3] === 0) {
+      const r = lut[pixels[p]], g = lut[pixels[p + 1]], b = lut[pixels[p + 2]];
+      cache.values[slot * 4] = pqEncode(Math.max(m[0] * r + m[1] * g + m[2] * b, 0));
+      cache.values[slot * 4 + 1] = pqEncode(Math.max(m[3] * r + m[4] * g + m[5] * b, 0));
+      cache.values[slot * 4 + 2] = pqEncode(Math.max(m[6] * r + m[7] * g + m[8] * b, 0));
+      cache.values[slot * 4 + 3] = 1;
+    }
+    out[3 * i] = cache.values[slot * 4];
+    out[3 * i + 1] = cache.values[slot * 4 + 1];
+    out[3 * i + 2] = cache.values[slot * 4 + 2];
+  }
+  return out;
+}
+
+/** An open-addressing hash table from 24-bit colours to 4 float32 slots. */
+class ColourCache {
+  constructor() {
+    const size = 1 << 16; // doubles when half full
+    this.mask = size - 1;
+    this.keys = new Int32Array(size).fill(-1);
+    this.values = new Float32Array(size * 4);
+    this.used = 0;
+  }
+
+  find(key) {
+    if (this.used * 2 > this.mask) this.grow();
+    let h = Math.imul(key, 0x9e3779b1) >>> 8 & this.mask;
+    for (;;) {
+      const k = this.keys[h];
+      if (k === key) return h;
+      if (k === -1) {
+        this.keys[h] = key;
+        this.used++;
+        return h;
+      }
+      h = (h + 1) & this.mask;
+    }
+  }
+
+  grow() {
+    const { keys, values } = this;
+    this.mask = this.mask * 2 + 1;
+    this.keys = new Int32Array(this.mask + 1).fill(-1);
+    this.values = new Float32Array((this.mask + 1) * 4);
+    this.used = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === -1) continue;
+      const slot = this.find(keys[i]);
+      this.values.set(values.subarray(i * 4, i * 4 + 4), slot * 4);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- display
+
+function srgbOetf(v) {
+  return v <= 0.0031308 ? 12.92 * v : 1.055 * Math.pow(v, 1 / 2.4) - 0.055;
+}
+
+/**
+ * PQ BT.2020 float RGB -> 8-bit sRGB RGBA for an SDR screen (docs/web.md, "SDR view"):
+ * linear light relative to `sdrWhite` cd/m2 (default 203, ITU-R BT.2408) times 2^exposure,
+ * converted to BT.709, tone-mapped on the largest channel with the extended Reinhard curve
+ * whose white is the HDR peak (`peakNits`), so hues are kept and highlights roll off
+ * instead of clipping, then sRGB-encoded.
+ */
+export function toneMapToSrgb8(hdr, nPixels, { exposure = 0, peakNits = 1000, sdrWhite = 203, out = null } = {}) {
+  out = out || new Uint8ClampedArray(nPixels * 4);
+  const gain = Math.pow(2, exposure) / sdrWhite;
+  const white = Math.max((peakNits * Math.pow(2, exposure)) / sdrWhite, 1);
+  const w2 = white * white;
+  const m = BT2020_TO_BT709;
+  const pq = new Float64Array(4096 + 1); // PQ -> nits, interpolated (display only)
+  for (let i = 0; i <= 4096; i++) pq[i] = pqDecode(i / 4096);
+  const nits = (v) => {
+    const x = Math.min(Math.max(v, 0), 1) * 4096;
+    const i = Math.min(Math.floor(x), 4095);
+    return pq[i] + (pq[i + 1] - pq[i]) * (x - i);
+  };
+  for (let i = 0; i < nPixels; i++) {
+    const r0 = nits(hdr[3 * i]) * gain, g0 = nits(hdr[3 * i + 1]) * gain, b0 = nits(hdr[3 * i + 2]) * gain;
+    let r = Math.max(m[0] * r0 + m[1] * g0 + m[2] * b0, 0);
+    let g = Math.max(m[3] * r0 + m[4] * g0 + m[5] * b0, 0);
+    let b = Math.max(m[6] * r0 + m[7] * g0 + m[8] * b0, 0);
+    const peak = Math.max(r, g, b);
+    if (peak > 0) {
+      const scale = ((1 + peak / w2) / (1 + peak));
+      r *= scale; g *= scale; b *= scale;
+    }
+    out[4 * i] = 255 * srgbOetf(Math.min(r, 1)) + 0.5;
+    out[4 * i + 1] = 255 * srgbOetf(Math.min(g, 1)) + 0.5;
+    out[4 * i + 2] = 255 * srgbOetf(Math.min(b, 1)) + 0.5;
+    out[4 * i + 3] = 255;
+  }
+  return out;
+}
+
+/**
+ * PQ BT.2020 -> linear light relative to `sdrWhite` (1.0 = SDR white), converted to the
+ * `target` primaries ('bt709' or 'p3'), then sRGB-encoded with the curve extended
+ * symmetrically beyond [0, 1]: the values an extended-range (float16) canvas expects.
+ */
+export function toExtendedSrgb(hdr, nPixels, { target = 'p3', sdrWhite = 203, exposure = 0 } = {}) {
+  const m = target === 'p3' ? BT2020_TO_P3 : BT2020_TO_BT709;
+  const gain = Math.pow(2, exposure) / sdrWhite;
+  const out = new Float32Array(nPixels * 4);
+  const enc = (v) => (v < 0 ? -srgbOetf(-v) : srgbOetf(v));
+  for (let i = 0; i < nPixels; i++) {
+    const r = pqDecode(hdr[3 * i]) * gain, g = pqDecode(hdr[3 * i + 1]) * gain, b = pqDecode(hdr[3 * i + 2]) * gain;
+    out[4 * i] = enc(m[0] * r + m[1] * g + m[2] * b);
+    out[4 * i + 1] = enc(m[3] * r + m[4] * g + m[5] * b);
+    out[4 * i + 2] = enc(m[6] * r + m[7] * g + m[8] * b);
+    out[4 * i + 3] = 1;
+  }
+  return out;
+}

@@ -1,0 +1,194 @@
+// gainmlp in JavaScript: decode a gainmlp JPEG (an SDR JPEG with the MLP payload in APP11
+// segments) into its HDR rendition, PQ BT.2020 floats, in a browser or in Node. No build
+// step and no dependencies. The format is docs/payload-format.md; docs/web.md says how to
+// use this module and what it does not do.
+//
+//   import { decodeGainmlp, drawHdr } from './gainmlp.mjs';
+//   const result = await decodeGainmlp('photo.jpg');        // URL, Blob, ArrayBuffer or bytes
+//   await drawHdr(canvas, result, { exposure: 0 });           // HDR where the browser can
+//   result.hdr;                                               // Float32Array, RGB, PQ BT.2020
+
+import { GainMLPError } from './errors.mjs';
+import { announcesGainMap, extractPayload, parsePayload, parseSegments } from './payload.mjs';
+import { decodeJpeg } from './jpeg.mjs';
+import { sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
+import { decodeCpu } from './mlp_cpu.mjs';
+import { unpackMlpBody } from './body.mjs';
+import { decodeMlpWebgl, webglContext } from './mlp_webgl.mjs';
+import { displayCapabilities, drawHdr } from './display.mjs';
+
+export { GainMLPError, decodeJpeg, displayCapabilities, drawHdr, parsePayload, toneMapToSrgb8 };
+
+export const VERSION = '0.1.0';
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+async function toBytes(input) {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return new Uint8Array(await input.arrayBuffer());
+  if (typeof input === 'string' || (typeof URL !== 'undefined' && input instanceof URL)) {
+    const response = await fetch(input);
+    if (!response.ok) throw new GainMLPError(`${input}: cannot fetch (HTTP ${response.status})`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+  throw new TypeError('decodeGainmlp takes a URL, Blob, ArrayBuffer or Uint8Array');
+}
+
+function startsWithBytes(bytes, text) {
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return bytes.length >= text.length;
+}
+
+/**
+ * The payload of a gainmlp JPEG (or of a bare payload), checked, with the checks and
+ * messages of gainmlp.photo.decode_file.
+ * @returns {{payload: object, jpeg: boolean}}
+ */
+export function readGainmlp(bytes, name = 'photo', { bare = false } = {}) {
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    const segments = parseSegments(bytes);
+    const raw = extractPayload(bytes, segments);
+    if (raw === null) {
+      if (announcesGainMap(segments)) {
+        throw new GainMLPError(`${name}: JPEG carries a standard gain map but no gainmlp payload ` +
+          '(the JavaScript decoder reads gainmlp payloads only)');
+      }
+      throw new GainMLPError(`${name}: JPEG carries neither a gainmlp payload nor a gain map ` +
+        '(no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)');
+    }
+    return { payload: parsePayload(raw), jpeg: true };
+  }
+  if (!startsWithBytes(bytes, 'GMLP')) throw new GainMLPError(`${name}: neither a JPEG nor a gainmlp payload`);
+  if (!bare) throw new GainMLPError(`${name} is a bare payload: give the SDR image with --sdr`);
+  return { payload: parsePayload(bytes), jpeg: false };
+}
+
+/** The base JPEG's pixels through the browser's decoder (fast; see docs/web.md on exactness). */
+async function decodeJpegBrowser(bytes, name) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }),
+      { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch {
+    throw new GainMLPError(`${name}: image data is corrupt or truncated`);
+  }
+  const { width, height } = bitmap;
+  const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(width, height)
+    : Object.assign(document.createElement('canvas'), { width, height });
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const pixels = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    pixels[3 * i] = rgba[4 * i];
+    pixels[3 * i + 1] = rgba[4 * i + 1];
+    pixels[3 * i + 2] = rgba[4 * i + 2];
+  }
+  return { width, height, pixels };
+}
+
+function checkSize(payload, base) {
+  if (base.width !== payload.width || base.height !== payload.height) {
+    throw new GainMLPError(`payload is for a ${payload.width}x${payload.height} image but the SDR is ` +
+      `${base.width}x${base.height}`);
+  }
+}
+
+let webgl = null; // one context for every decode (browsers cap the live contexts)
+
+function sharedWebgl() {
+  if (!webgl || (webgl.gl && webgl.gl.isContextLost())) webgl = webglContext();
+  return webgl;
+}
+
+function evaluate(payload, base, backend, timings, onProgress, webglWeights = 'auto') {
+  let t = now();
+  const sdrPq = sdr8ToHdrSpace(base.pixels, base.width * base.height, payload.sdr);
+  timings.colour = now() - t;
+  t = now();
+  let hdr = null;
+  let used = 'cpu';
+  let renderer = null;
+  if (backend !== 'cpu' && payload.family === 'mlp') {
+    const ctx = sharedWebgl();
+    if (ctx.gl) {
+      try {
+        const params = unpackMlpBody(payload.body);
+        const stats = {};
+        hdr = decodeMlpWebgl(ctx.gl, params, payload.residual, sdrPq, payload.width, payload.height, payload.eps,
+          { onRows: onProgress, stats, weights: webglWeights });
+        timings.webgl = stats;
+        used = 'webgl';
+        renderer = ctx.renderer;
+      } catch (err) {
+        if (backend === 'webgl') throw err;
+        timings.webglError = err.message; // 'auto': the CPU path decodes (or gives the error)
+      }
+    } else if (backend === 'webgl') {
+      throw new Error(`the WebGL2 path cannot run here: ${ctx.reason}`);
+    }
+  }
+  if (!hdr) hdr = decodeCpu(payload, sdrPq, { onRows: onProgress });
+  timings.network = now() - t;
+  return { hdr, used, renderer };
+}
+
+/**
+ * Decode a gainmlp JPEG into its HDR rendition.
+ * @param input URL string, URL, Blob, ArrayBuffer or Uint8Array: a gainmlp JPEG, or a bare
+ *   payload with `options.sdr` = {width, height, pixels (RGB uint8)}
+ * @param options.backend 'auto' (WebGL2 when the browser has it, else CPU) | 'webgl' | 'cpu'
+ * @param options.jpeg 'js' (default: bit-exact with gainmlp's Python decoder) | 'browser'
+ * @param options.name how error messages name the input
+ * @param options.onProgress (rowsDone, rows) callback
+ * @param options.webglWeights where the shader reads the weights: 'auto' (literals for
+ *   networks of up to 16k weights, else a texture) | 'const' | 'uniform' | 'texture'
+ * @returns {Promise<{width, height, hdr: Float32Array, sdr: Uint8Array, payload, backend, renderer,
+ *   timings}>} hdr: PQ BT.2020 code values, RGB interleaved, row-major
+ */
+export async function decodeGainmlp(input, options = {}) {
+  const { backend = 'auto', jpeg = 'js', name = 'photo', onProgress = null } = options;
+  const timings = {};
+  const t0 = now();
+  const bytes = await toBytes(input);
+  const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
+  let t = now();
+  let base = options.sdr;
+  if (isJpeg) base = jpeg === 'browser' ? await decodeJpegBrowser(bytes, name) : decodeJpeg(bytes, name);
+  timings.jpeg = now() - t;
+  checkSize(payload, base);
+  const { hdr, used, renderer } = evaluate(payload, base, backend, timings, onProgress, options.webglWeights);
+  timings.total = now() - t0;
+  return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
+    backend: used, renderer, timings };
+}
+
+/** decodeGainmlp for bytes already in memory, on the CPU with the JavaScript JPEG decoder. */
+export function decodeGainmlpSync(bytes, options = {}) {
+  const { name = 'photo', onProgress = null } = options;
+  const timings = {};
+  const t0 = now();
+  const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
+  let t = now();
+  const base = isJpeg ? decodeJpeg(bytes, name) : options.sdr;
+  timings.jpeg = now() - t;
+  checkSize(payload, base);
+  const { hdr } = evaluate(payload, base, 'cpu', timings, onProgress);
+  timings.total = now() - t0;
+  return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
+    backend: 'cpu', renderer: null, timings };
+}
+
+function summary(payload) {
+  const { body, ...rest } = payload;
+  return { ...rest, bodyBytes: body.length, bodyVersion: body[0] };
+}
+
+/** Whether the WebGL2 path can run here, and on what. */
+export function webglInfo() {
+  const { gl, renderer, reason } = sharedWebgl();
+  return { available: !!gl, renderer: renderer || null, reason };
+}

@@ -1,0 +1,83 @@
+// The plain-JavaScript decoder against what gainmlp's Python decoder writes
+// (tests/web_fixtures.py): every body version, bare payloads, the colour conversion.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { decodeGainmlpSync, GainMLPError } from '../gainmlp.mjs';
+import { sdr8ToHdrSpace } from '../colour.mjs';
+import { bytes, floats, manifest, maxAbsDiff } from './fixtures.mjs';
+
+const TOLERANCE = 1e-4; // PQ code values
+
+const m = manifest();
+const sdr = { width: m.width, height: m.height, pixels: bytes('sdr.rgb') };
+const JS_MAP_FORMATS = ['jpeg'];
+
+for (const entry of m.payloads) {
+  const mapFormat = entry.method.split('-')[1];
+  const conventional = !entry.method.endsWith('mlp') && entry.method !== 'mlp-itm';
+  const label = `${entry.name} (${entry.method}, body v${entry.body_version}, base q${entry.quality}` +
+    `${entry.progressive ? ' progressive' : ''})`;
+  if (conventional && !JS_MAP_FORMATS.includes(mapFormat)) {
+    test(`${label}: a clear error for a map format the JS decoder does not decode`, () => {
+      assert.throws(() => decodeGainmlpSync(bytes(`${entry.name}.jpg`), { name: entry.name }),
+        (err) => err instanceof GainMLPError && err.message.includes(`the ${mapFormat} gain-map image cannot be decoded`));
+    });
+    continue;
+  }
+  test(`${label}: JPEG decodes as in Python`, () => {
+    const result = decodeGainmlpSync(bytes(`${entry.name}.jpg`), { name: entry.name });
+    assert.equal(result.width, m.width);
+    assert.equal(result.height, m.height);
+    assert.equal(result.payload.method, entry.method);
+    const diff = maxAbsDiff(result.hdr, floats(`${entry.name}.f32`));
+    assert.ok(diff <= TOLERANCE, `max |JS - Python| = ${diff}`);
+  });
+  test(`${label}: bare payload + SDR decodes to the committed pixels`, () => {
+    const result = decodeGainmlpSync(bytes(`${entry.name}.gmlp`), { name: entry.name, sdr });
+    const diff = maxAbsDiff(result.hdr, floats(`${entry.name}.bare.f32`));
+    assert.ok(diff <= TOLERANCE, `max |JS - Python| = ${diff}`);
+  });
+}
+
+test('every body version of the MLP and MLP-ITM formats is covered', () => {
+  const versions = new Set(m.payloads.map((e) => `${e.method.endsWith('mlp') ? 'mlp' : e.method}:${e.body_version}`));
+  for (const v of ['mlp:1', 'mlp:2', 'mlp:3', 'mlp-itm:1', 'gain-jpeg:1']) assert.ok(versions.has(v), v);
+});
+
+test('SDR in HDR space matches gainmlp.colorimetry for every colour set-up', () => {
+  const pixels = bytes('colour.rgb');
+  const n = pixels.length / 3;
+  let worst = 0;
+  for (const c of m.colour) {
+    const got = sdr8ToHdrSpace(pixels, n, { primaries: c.primaries, transfer: c.transfer, whiteNits: c.white });
+    const want = floats(`${c.name}.f32`);
+    const diff = maxAbsDiff(got, want);
+    worst = Math.max(worst, diff);
+    // float32 results: at most one float32 step apart (different pow() implementations)
+    assert.ok(diff <= 1.2e-7, `${c.name}: max diff ${diff}`);
+  }
+  assert.ok(worst < 1.2e-7);
+});
+
+test('corrupt and truncated files give the errors Python gives', () => {
+  for (const e of m.errors) {
+    assert.ok(e.message, `${e.name}: Python decoded it`);
+    assert.throws(() => decodeGainmlpSync(bytes('errors', `${e.name}.jpg`), { name: `${e.name}.jpg` }),
+      (err) => {
+        assert.ok(err instanceof GainMLPError, `${e.name}: ${err.stack}`);
+        assert.equal(err.message, e.message, e.name);
+        return true;
+      });
+  }
+});
+
+test('without WebGL2 (Node) the async API falls back to the CPU path, unless WebGL2 is required', async () => {
+  const { decodeGainmlp, webglInfo } = await import('../gainmlp.mjs');
+  assert.equal(webglInfo().available, false);
+  const result = await decodeGainmlp(bytes('v2-gamma-default.jpg'));
+  assert.equal(result.backend, 'cpu');
+  assert.ok(maxAbsDiff(result.hdr, floats('v2-gamma-default.f32')) <= TOLERANCE);
+  await assert.rejects(decodeGainmlp(bytes('v2-gamma-default.jpg'), { backend: 'webgl' }), /cannot run here/);
+});
