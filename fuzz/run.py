@@ -30,10 +30,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -222,9 +225,15 @@ def run_target(name: str, runs: int, work: Path, timeout: int, rss_mb: int,
             f"-dict={DICTIONARY}", *extra, str(corpus), str(seeds)]
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--work",
            str(work), "--", *args]
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    tmp = tempfile.mkdtemp(prefix="gainmlp-fuzz-", dir=shm)  # the path-based readers' files
     start = time.time()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace", check=False)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              errors="replace", check=False,
+                              env={**os.environ, "GAINMLP_FUZZ_TMP": tmp})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     end = time.time()
     first = artifacts / "started"
     fuzz_s = end - (float(first.read_text()) if first.exists() else start)

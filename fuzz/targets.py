@@ -127,8 +127,11 @@ def check_hdr(hdr: np.ndarray, height: int, width: int, what: str) -> None:
 
 @cache
 def _tmp_dir() -> Path:
-    """A private folder for path-based readers (in /dev/shm when there is one), removed
-    at exit."""
+    """A private folder for path-based readers: ``$GAINMLP_FUZZ_TMP`` (fuzz/run.py makes
+    and removes it: libFuzzer exits without running atexit), else a new one in /dev/shm
+    when there is one, removed at exit."""
+    if os.environ.get("GAINMLP_FUZZ_TMP"):
+        return Path(os.environ["GAINMLP_FUZZ_TMP"])
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     path = Path(tempfile.mkdtemp(prefix="gainmlp-fuzz-", dir=shm))
     atexit.register(shutil.rmtree, path, True)
