@@ -9,9 +9,13 @@ full; recorded per fit (JSON lines in ``--out``, resumable): the held-out PSNR a
 real decode, payload bytes and seconds. ``--summary`` prints the per-rung medians and
 the late gains that set ``rate.RUNG_GAIN`` and ``rate.LATE_GAIN``.
 
+``--rendition IMAGE TMO`` only fits one dev image as a pair and as Ultra HDR files made
+from it (why those files are hard).
+
 Example (docs/rate-control.md)::
 
-    GAINMLP_THREADS=2 nice python benchmarks/rate_ladder.py --out docs/results/rate/ladder.jsonl
+    GAINMLP_THREADS=1 nice python benchmarks/rate_ladder.py --out docs/results/rate/ladder.jsonl
+    GAINMLP_THREADS=1 nice python benchmarks/rate_ladder.py --rendition Tree reinhard-devlin
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXTRA_RUNGS = (("none", 16, "fp32"), ("32x32x4:fp16", 16, "fp16"), ("32x32x4:u8", 32, "fp16"))
 CHECKS = (100, 250, 500, 750)
+DEFAULT_TARGET = 44.0  # the photo paths are printed for this target
 
 
 def rungs(names: list[str] | None):
@@ -172,6 +177,14 @@ def simulate(path: Path, dirs: list[str], cache: str, tmos: list[str],
             hi, trials = rate.walk(len(rungs), target, 1000, fit)
             best = next((i for i, v in enumerate(held) if v >= target), None)
             costs.append(sum(t.steps for t in trials) / 1000)
+            if target == DEFAULT_TARGET and capped:
+                kept = rungs[hi] if hi is not None else max(
+                    (t for t in trials if not t.stopped), key=lambda t: t.psnr).rung
+                path_text = ", ".join(f"{t.rung.label.split(' ')[0]}"
+                                      + (f" (stopped at {t.steps})" if t.stopped else "")
+                                      for t in trials)
+                print(f"  {name}: {path_text} -> {kept.label}; "
+                      f"{sum(t.steps for t in trials) / 1000:.2f} encodes")
             if best is None:
                 stats["none" if hi is None else "wrong"] += 1
             elif hi == best:
@@ -186,6 +199,35 @@ def simulate(path: Path, dirs: list[str], cache: str, tmos: list[str],
               f"median {np.median(costs):.2f}, max {max(costs):.2f}")
 
 
+def rendition(stem: str, tmo: str, cache: str) -> None:
+    """Why our own Ultra HDR files are hard: the same HDR image fitted as a pair and as the
+    rendition of Ultra HDR files made from that pair (maps at 1/4 and full scale), at the
+    start rung, held-out PSNR; and how far each rendition is from the pair's HDR."""
+    from gainmlp import metrics
+    from gainmlp.api import sdr_in_hdr_space
+    from gainmlp.codecs.mlp.rate import LADDER, START, HeldOut, fit_rung, holdout_split
+    from gainmlp.container.ultrahdr import ultrahdr_from_pair
+    from gainmlp.evaluation.pairs import prepare_pairs, read_pair
+    from gainmlp.evaluation.photos import ULTRAHDR_QUALITY, load_photo, pq_pair
+    from gainmlp.options import EncodeOptions
+
+    [(_, _, folder)] = prepare_pairs(SHARED / "hdr", Path(cache), (tmo,), None, [stem])
+    sdr, hdr = read_pair(folder)
+    cases = [("pair", sdr_in_hdr_space(sdr.pixels, sdr.encoding), hdr)]
+    for scale in (4, 1):
+        data, _ = ultrahdr_from_pair(sdr, hdr, scale, ULTRAHDR_QUALITY)
+        s, h = pq_pair(load_photo(data))
+        print(f"{stem} {tmo}: Ultra HDR map 1/{scale}: rendition vs the pair's HDR "
+              f"{metrics.psnr(hdr, h):.2f} dB")
+        cases.append((f"Ultra HDR 1/{scale}", s, h))
+    for name, s, h in cases:
+        keep, hold = holdout_split(s.shape[0] * s.shape[1])
+        held = HeldOut.of("gamma", s, h, 1 / 64, hold)
+        trial = fit_rung("gamma-mlp", LADDER[START], s, h, 1 / 64, EncodeOptions(), keep, held)
+        print(f"{stem} {tmo}: {name} fitted at {LADDER[START].label}: {trial.psnr:.2f} dB "
+              "held-out")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dirs", nargs="+",
@@ -197,7 +239,18 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/gainmlp-photos-cache")
     parser.add_argument("--out", default="rate_ladder.jsonl")
     parser.add_argument("--summary", action="store_true", help="only summarise --out")
+    parser.add_argument("--start", type=int, default=None,
+                        help="replay with this start rung instead of rate.START")
+    parser.add_argument("--rendition", nargs=2, metavar=("IMAGE", "TMO"),
+                        help="only the pair-versus-Ultra-HDR check of one dev image")
     args = parser.parse_args()
+    if args.rendition:
+        rendition(*args.rendition, args.cache)
+        return
+    if args.start is not None:
+        from gainmlp.codecs.mlp import rate
+
+        rate.START = args.start
     if not args.summary:
         run(args)
     summary(Path(args.out))

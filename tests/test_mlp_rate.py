@@ -34,8 +34,9 @@ from gainmlp.codecs.mlp.format import (  # noqa: E402
 
 EPS = 1 / 64
 FAST = {"steps": 150, "batch": 1024}
-#: local_pair(64, 96) at FAST: no grid ~54 dB, 16x16x2 ~59.6 dB on held-out pixels
-DETAILED_TARGET = 57.0
+#: local_pair(64, 96) at FAST: no grid ~54 dB, 16x16x2 to 32x32x4 ~59.5 dB on held-out
+#: pixels (larger grids fit this tiny image's own pixels and do worse)
+DETAILED_TARGET = 56.0
 
 
 def _search(pair, target: float, **extra) -> rate.RateResult:
@@ -61,7 +62,9 @@ def test_smooth_map_gets_the_smallest_configuration() -> None:
     assert len(result.body) + rate.PAYLOAD_OVERHEAD == rate.LADDER[0].payload_bytes == 4620
 
 
-def test_detailed_map_gets_a_grid_and_the_rung_below_misses() -> None:
+def test_detailed_map_gets_a_grid_and_the_rung_below_misses(monkeypatch) -> None:
+    # no early stops: their limits are measured on 1000-step fits, these have 150
+    monkeypatch.setattr(rate, "CHECKS", {})
     pair = local_pair(64, 96)
     result = _search(pair, DETAILED_TARGET)
     assert result.reached and result.psnr >= DETAILED_TARGET
@@ -218,6 +221,14 @@ def _fake_fits(final: list[float], steps: int = 1000, late: float = 2.0):
     return fit, calls
 
 
+def test_walk_starts_with_the_smallest_rung() -> None:
+    fit, calls = _fake_fits([50, 51, 51.5, 52, 52.5, 53, 54, 55, 56])
+    assert rate.walk(len(rate.LADDER), 44.0, 1000, fit)[0] == 0 and calls == [0]
+    fit, calls = _fake_fits([20, 21, 22, 23, 24, 25, 26, 27, 28])
+    hi, trials = rate.walk(len(rate.LADDER), 44.0, 1000, fit)
+    assert hi is None and calls == [0, 8] and trials[0].steps == 250  # probe, then the top
+
+
 @pytest.mark.parametrize("final, target, answer, path", [
     # easy photo: the default reaches it far above, the prediction jumps to the smallest
     ([50, 51, 51.5, 52, 52.5, 53, 54, 55, 56], 44.0, 0, [4, 0]),
@@ -229,7 +240,9 @@ def _fake_fits(final: list[float], steps: int = 1000, late: float = 2.0):
     ([20, 21, 22, 23, 24, 25, 26, 27, 28], 44.0, None, [4, 8]),
 ])
 def test_walk_decisions(monkeypatch, final, target, answer, path) -> None:
+    """The decisions from a middle start (gainmlp's fixed default, rung 4)."""
     monkeypatch.setattr(rate, "RUNG_GAIN", (1.0,) * (len(rate.LADDER) - 1))
+    monkeypatch.setattr(rate, "START", 4)
     fit, calls = _fake_fits(final)
     hi, trials = rate.walk(len(rate.LADDER), target, 1000, fit)
     assert hi == answer and calls == path
@@ -242,6 +255,7 @@ def test_walk_stays_within_its_budget(monkeypatch) -> None:
     """With rung gains far too small the search would probe rung after rung between a
     failure and a success; the budget ends it on the success."""
     monkeypatch.setattr(rate, "RUNG_GAIN", (0.01,) * (len(rate.LADDER) - 1))
+    monkeypatch.setattr(rate, "START", 4)
     fit, calls = _fake_fits([40, 40.5, 41, 41.5, 42, 42.5, 43, 43.5, 44.5], late=0.1)
     hi, trials = rate.walk(len(rate.LADDER), 44.0, 1000, fit)
     assert hi == 8 and calls == [4, 8, 5]  # 4 fails, 8 reaches, 5 fails: 3 encodes spent

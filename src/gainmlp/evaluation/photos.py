@@ -365,6 +365,7 @@ def rd_plot(rows: list[dict], path: Path, target: float | None) -> None:
     conventional map at matched bytes (object-oriented matplotlib: no global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(8, 5.5))
     FigureCanvasAgg(fig)
@@ -376,17 +377,24 @@ def rd_plot(rows: list[dict], path: Path, target: float | None) -> None:
               ("bytes", "psnr", "gainmlp, rate control", "o", "tab:blue"),
               ("conv_bytes", "conv_psnr", "conventional map, matched bytes", "s", "tab:red"))
     for kb, db, label, marker, colour in series:
-        ax.scatter([r[kb] / 1024 for r in rows], [r[db] for r in rows], marker=marker,
-                   color=colour, label=label, zorder=2, s=28)
+        for made, face, suffix in ((False, colour, ""), (True, "none", " (made from HDR)")):
+            pts = [r for r in rows if r["source"].startswith("ultrahdr from") == made]
+            if pts:
+                ax.scatter([r[kb] / 1024 for r in pts], [r[db] for r in pts], marker=marker,
+                           edgecolors=colour, facecolors=face, label=label + suffix, zorder=2,
+                           s=28)
     if target is not None:
         ax.axhline(target, color="tab:blue", linestyle=":", linewidth=1,
                    label=f"target {target:g} dB")
     ax.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_xlabel("gain-map bytes (KB)")
     ax.set_ylabel("PSNR vs the photo's HDR (dB, PQ)")
     ax.set_title("Gain-map photos re-encoded: gainmlp vs the conventional map")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
