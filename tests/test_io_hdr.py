@@ -137,3 +137,15 @@ def test_linear_exr_keeps_values_above_10000_nits(tmp_path):
     with pytest.raises(GainMLPError, match=".exr"):
         write_hdr_linear(tmp_path / "sun.png", linear)
     assert not (tmp_path / "sun.png").exists()
+
+
+def test_hdr_png_of_a_non_contiguous_view(tmp_path) -> None:
+    """A flipped or transposed view is written as the image it shows (imagecodecs needs
+    C-contiguous data)."""
+    from gainmlp.io.hdr import encode_hdr_png
+
+    pq = np.random.default_rng(3).random((6, 5, 3)).astype(np.float32)
+    for view in (pq[:, ::-1], pq.transpose(1, 0, 2)):
+        path = tmp_path / "view.png"
+        path.write_bytes(encode_hdr_png(view))
+        np.testing.assert_allclose(read_hdr(path), view, atol=1 / 65535)

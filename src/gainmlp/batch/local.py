@@ -2,9 +2,10 @@
 
 Workers are forked from a ``forkserver`` that has imported the encoder (torch included)
 once, so a pool starts in a fraction of a second after the first, and each is set up once
-(:func:`~gainmlp.batch.work.init_worker`: one fitting thread, an equal share of the
-memory budget). One task more than there are workers is in flight at a time, so a long
-batch holds little in memory. With one job the tasks run in this process, without a pool.
+(:func:`~gainmlp.batch.work.init_worker`: one thread for torch, numpy's BLAS and
+gainmlp's pools, an equal share of the memory budget). One task more than there are
+workers is in flight at a time, so a long batch holds little in memory. With one job the
+tasks run in this process, without a pool.
 
 A worker that dies (killed, out of memory, a crash in a native library) breaks the
 pool: every task that was in flight is then run again alone in a fresh pool, so the one
@@ -16,6 +17,7 @@ is reported twice.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -28,6 +30,11 @@ from gainmlp.batch.work import BatchSpec, init_worker, new_row, one_line, run_ta
 MAX_SOLO_CRASHES = 2
 #: What the forkserver imports once for every worker it forks.
 PRELOAD = ["gainmlp.batch.work", "gainmlp.codecs.mlp.fit", "gainmlp.photo"]
+#: The forkserver's environment: one thread for torch, the BLAS under numpy and gainmlp's
+#: own pools in every worker (jobs x threads must not exceed the cores), set before the
+#: forkserver imports numpy and torch.
+WORKER_ENV = {"GAINMLP_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "MKL_NUM_THREADS": "1"}
 
 Results = list[tuple[dict, bytes | None]]
 OnResult = Callable[[Results], None]
@@ -36,6 +43,23 @@ OnResult = Callable[[Results], None]
 def failed(task: list[Item], spec: BatchSpec, error: str) -> Results:
     """Failed rows for every item of ``task``."""
     return [(new_row(item, spec, error), None) for item in task]
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver (if it is not running) with :data:`WORKER_ENV`; this
+    process's environment is restored afterwards."""
+    from multiprocessing import forkserver
+
+    saved = {k: os.environ.get(k) for k in WORKER_ENV}
+    os.environ.update(WORKER_ENV)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class LocalRunner:
@@ -62,6 +86,7 @@ class LocalRunner:
         suspects: deque[tuple[list[Item], int]] = deque()
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
+        _start_forkserver()
         while pending or suspects:
             pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=init_worker,
                                        initargs=(self.memory_budget,))

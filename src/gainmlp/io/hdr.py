@@ -217,7 +217,7 @@ def read_hdr(path: str | os.PathLike, exr_white_nits: float = DEFAULT_EXR_WHITE_
 
 
 def _to_u16(pq: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(pq, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    return np.ascontiguousarray(np.round(np.clip(pq, 0.0, 1.0) * 65535.0), dtype=np.uint16)
 
 
 def encode_hdr_png(pq: np.ndarray) -> bytes:
