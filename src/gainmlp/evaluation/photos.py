@@ -22,7 +22,6 @@ are cached per file and options (``OUT/cache/photos``), so an interrupted run re
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import platform
@@ -334,15 +333,10 @@ def _summary(done: list[dict]) -> str:
 
 def write_outputs(rows: list[dict], out_dir: Path, method: str, options: EncodeOptions) -> None:
     """``results.csv``, ``results.json``, ``table.md`` and ``rd.png`` in ``out_dir``."""
+    from gainmlp.evaluation.report import write_records
     from gainmlp.io import atomic_write
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    keys = sorted({k for r in rows for k in r})
-    with open(out_dir / "results.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic_write(out_dir / "results.json", json.dumps(rows, indent=1).encode())
+    write_records(rows, out_dir)
     done = [r for r in rows if "skipped" not in r]
     reached = sum(r["psnr"] >= options.target_psnr for r in done) if options.target_psnr else 0
     header = (f"# bench photos\n\nCommand: `{' '.join(['gainmlp'] + sys.argv[1:])}`  \n"

@@ -57,9 +57,8 @@ def markdown_table(table: list[dict], group: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(experiment: str, rows: list[dict], out_dir: Path,
-                  long_side: int | None) -> None:
-    """Write the records, the table and the plot of one experiment to ``out_dir``."""
+def write_records(rows: list[dict], out_dir: Path) -> None:
+    """``results.csv`` (one column per key of any row) and ``results.json`` in ``out_dir``."""
     from gainmlp.io import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +68,14 @@ def write_outputs(experiment: str, rows: list[dict], out_dir: Path,
         writer.writeheader()
         writer.writerows(rows)
     atomic_write(out_dir / "results.json", json.dumps(rows, indent=1).encode())
+
+
+def write_outputs(experiment: str, rows: list[dict], out_dir: Path,
+                  long_side: int | None) -> None:
+    """Write the records, the table and the plot of one experiment to ``out_dir``."""
+    from gainmlp.io import atomic_write
+
+    write_records(rows, out_dir)
     group = ("tmo", "label") if experiment == "table4" else ("label",)
     table = mean_table(rows, group)
     if experiment == "table4":
