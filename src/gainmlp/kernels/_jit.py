@@ -5,5 +5,12 @@ from __future__ import annotations
 
 import numba
 
-#: ``@jit`` compiles a function in nopython mode, caches it on disk and releases the GIL.
-jit = numba.njit(cache=True, nogil=True)
+
+def jit(fn=None, **options):
+    """numba ``njit`` with gainmlp's defaults: ``cache=True`` (machine code kept on disk
+    after the first compile) and ``nogil=True`` (callers run kernels on row tiles in
+    threads). ``options`` add to or override them (e.g. ``fastmath={"contract"}``)."""
+    settings = {"cache": True, "nogil": True, **options}
+    if fn is None:
+        return numba.njit(**settings)
+    return numba.njit(**settings)(fn)
