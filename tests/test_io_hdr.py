@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gainmlp import colorimetry
+from gainmlp.colourspaces import COLOURSPACES
 from gainmlp.errors import GainMLPError, GainMLPWarning
 from gainmlp.io.hdr import (
     read_exr_linear,
@@ -80,7 +81,7 @@ def test_exr_luminance_chroma_channels(tmp_path):
     import OpenEXR
 
     rgb = np.array([0.2, 0.5, 0.8])
-    w = colorimetry.colour.RGB_COLOURSPACES["ITU-R BT.709"].matrix_RGB_to_XYZ[1]
+    w = COLOURSPACES["bt709"].rgb_to_xyz[1]  # colour-science's BT.709
     y = float(rgb @ w)
     ch = {"Y": np.full((4, 4), y, np.float32),
           "RY": np.full((4, 4), rgb[0] / y - 1, np.float32),

@@ -290,7 +290,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from gainmlp.evaluation import TONE_MAPPERS as ALL_TMOS
     from gainmlp.evaluation import default_jobs, run_experiment
+    from gainmlp.evaluation.report import require_matplotlib
 
+    require_matplotlib(f"gainmlp bench {args.experiment}")  # before hours of work, not after
     if args.experiment == "photos":
         return _bench_photos(args)
     if len(args.data_dir) != 1:

@@ -1,7 +1,9 @@
 """Colour set-up: transfer functions, primaries, and the SDR -> HDR-space conversion.
 
-All transfer functions and primaries come from colour-science. Images are float arrays of
-shape (H, W, 3). Conventions of the paper's data (README, "Colour set-up"):
+Transfer functions and primaries are colour-science's, through :mod:`gainmlp.colourspaces`
+(the same floats, checked bit for bit, without importing ``colour``, whose import pulls in
+matplotlib). Images are float arrays of shape (H, W, 3). Conventions of the paper's data
+(README, "Colour set-up"):
 
 * SDR: BT.709 primaries, pure 2.4 gamma (BT.1886 with black at 0), 100 cd/m2 white.
 * HDR: BT.2020 primaries, SMPTE ST 2084 (PQ) code values in [0, 1], graded for 1000 cd/m2.
@@ -13,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import colour
 import numpy as np
 
+from gainmlp import colourspaces
 from gainmlp.errors import GainMLPError, warn
 
 # Our short names -> colour-science colourspace names (all D65 white points).
@@ -58,23 +60,22 @@ class HdrEncoding:
 def pq_encode(nits: np.ndarray) -> np.ndarray:
     """Absolute luminance in cd/m2 -> PQ code value in [0, 1] (SMPTE ST 2084)."""
     nits = np.clip(np.asarray(nits, dtype=np.float64), 0.0, 10000.0)
-    return np.asarray(colour.models.eotf_inverse_ST2084(nits), dtype=np.float64)
+    return np.asarray(colourspaces.eotf_inverse_ST2084(nits), dtype=np.float64)
 
 
 def pq_decode(code: np.ndarray) -> np.ndarray:
     """PQ code value in [0, 1] -> absolute luminance in cd/m2 (SMPTE ST 2084 EOTF)."""
     code = np.clip(np.asarray(code, dtype=np.float64), 0.0, 1.0)
-    return np.asarray(colour.models.eotf_ST2084(code), dtype=np.float64)
+    return np.asarray(colourspaces.eotf_ST2084(code), dtype=np.float64)
 
 
 #: SDR transfer functions by name: (EOTF, inverse EOTF), code values and linear light in
-#: [0, 1] (display-relative), all from colour-science.
+#: [0, 1] (display-relative), all colour-science's (:mod:`gainmlp.colourspaces`).
 SDR_EOTFS = {
-    "gamma2.4": (lambda v: colour.models.eotf_BT1886(v, L_B=0.0, L_W=1.0),
-                 lambda v: colour.models.eotf_inverse_BT1886(v, L_B=0.0, L_W=1.0)),
-    "srgb": (colour.models.eotf_sRGB, colour.models.eotf_inverse_sRGB),
-    "gamma2.2": (lambda v: colour.gamma_function(v, 2.2),
-                 lambda v: colour.gamma_function(v, 1.0 / 2.2)),
+    "gamma2.4": (colourspaces.eotf_BT1886, colourspaces.eotf_inverse_BT1886),  # black 0
+    "srgb": (colourspaces.eotf_sRGB, colourspaces.eotf_inverse_sRGB),
+    "gamma2.2": (lambda v: colourspaces.gamma_function(v, 2.2),
+                 lambda v: colourspaces.gamma_function(v, 1.0 / 2.2)),
 }
 SDR_TRANSFERS = tuple(SDR_EOTFS)
 
@@ -100,9 +101,7 @@ def convert_primaries(rgb: np.ndarray, source: str, target: str) -> np.ndarray:
     """Linear RGB in ``source`` primaries -> linear RGB in ``target`` (all D65, via XYZ)."""
     if source == target:
         return np.asarray(rgb, dtype=np.float64)
-    src = colour.RGB_COLOURSPACES[PRIMARIES[source]]
-    dst = colour.RGB_COLOURSPACES[PRIMARIES[target]]
-    matrix = colour.matrix_RGB_to_RGB(src, dst, chromatic_adaptation_transform=None)
+    matrix = colourspaces.matrix_RGB_to_RGB(source, target)
     return np.asarray(rgb, dtype=np.float64) @ matrix.T
 
 
@@ -212,8 +211,7 @@ def luminance_weights(primaries: str = "bt2020") -> np.ndarray:
     """The RGB -> Y row of the colourspace's RGB->XYZ matrix (float64, sums to 1)."""
     if primaries not in PRIMARIES:
         raise GainMLPError(f"unknown primaries {primaries!r}")
-    space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
-    return np.asarray(space.matrix_RGB_to_XYZ[1], dtype=np.float64)
+    return np.array(colourspaces.COLOURSPACES[primaries].rgb_to_xyz[1], dtype=np.float64)
 
 
 def luminance(rgb_linear: np.ndarray, primaries: str = "bt2020") -> np.ndarray:

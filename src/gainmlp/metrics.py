@@ -22,7 +22,6 @@ All functions take PQ BT.2020 code values in [0, 1], shape (H, W, 3):
 
 from __future__ import annotations
 
-import colour
 import numpy as np
 
 from gainmlp import colorimetry
@@ -48,6 +47,8 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def _lab(pq: np.ndarray, reference_white_nits: float) -> np.ndarray:
+    import colour  # on first use: importing colour-science imports matplotlib
+
     bt2020 = colour.RGB_COLOURSPACES[colorimetry.PRIMARIES["bt2020"]]
     xyz = colorimetry.pq_decode(pq) @ bt2020.matrix_RGB_to_XYZ.T / reference_white_nits
     return colour.XYZ_to_Lab(xyz, bt2020.whitepoint)
@@ -56,16 +57,22 @@ def _lab(pq: np.ndarray, reference_white_nits: float) -> np.ndarray:
 def delta_e00(reference: np.ndarray, test: np.ndarray,
               reference_white_nits: float = 1000.0) -> float:
     """Mean CIEDE2000 between two PQ BT.2020 images (see module doc for the white)."""
+    import colour
+
     return float(np.mean(colour.delta_E(_lab(reference, reference_white_nits),
                                         _lab(test, reference_white_nits), method="CIE 2000")))
 
 
 def _ictcp(pq: np.ndarray) -> np.ndarray:
+    import colour
+
     return colour.RGB_to_ICtCp(colorimetry.pq_decode(pq), method="ITU-R BT.2100-2 PQ")
 
 
 def delta_e_itp(reference: np.ndarray, test: np.ndarray) -> float:
     """Mean ΔE_ITP (ITU-R BT.2124) between two PQ BT.2020 images."""
+    import colour
+
     return float(np.mean(colour.difference.delta_E_ITP(_ictcp(reference), _ictcp(test))))
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
 
 from gainmlp import colorimetry
 from gainmlp.errors import GainMLPError
@@ -323,6 +322,8 @@ def bilateral_filter(
                 wt = wij * wk
                 weights += np.bincount(idx, weights=wt, minlength=size)
                 sums += np.bincount(idx, weights=wt * flat_values, minlength=size)
+    from scipy import ndimage  # on first use: scipy.ndimage is slow to import
+
     weights = ndimage.gaussian_filter(weights.reshape(shape), 1.0, mode="constant")
     sums = ndimage.gaussian_filter(sums.reshape(shape), 1.0, mode="constant")
     coords = np.stack(

@@ -14,10 +14,10 @@ import math
 import struct
 from functools import cache
 
-import colour
 import numpy as np
 
 from gainmlp.colorimetry import PRIMARIES, sdr_eotf
+from gainmlp.colourspaces import COLOURSPACES
 from gainmlp.container.segments import APP2, Segment
 from gainmlp.errors import GainMLPError
 
@@ -51,11 +51,7 @@ def read_icc(segments: list[Segment]) -> bytes | None:
 
 def _d50_matrix(primaries: str) -> np.ndarray:
     """RGB -> XYZ of ``primaries`` adapted to D50 (Bradford), as ICC colorants are stored."""
-    space = colour.RGB_COLOURSPACES[PRIMARIES[primaries]]
-    cat = colour.adaptation.matrix_chromatic_adaptation_VonKries(
-        colour.xy_to_XYZ(space.whitepoint), _D50, transform="Bradford"
-    )
-    return cat @ space.matrix_RGB_to_XYZ
+    return np.array(COLOURSPACES[primaries].rgb_to_xyz_d50)  # colour-science's Bradford CAT
 
 
 @cache

@@ -91,10 +91,10 @@ def error_map(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
 
 
 def _colourmap(n: int = 256) -> np.ndarray:
-    import matplotlib
+    """``n`` colours of :data:`ERROR_COLOURMAP` (a table: no matplotlib needed)."""
+    from gainmlp.evaluation.colourmap import MAGMA, sample
 
-    return (np.asarray(matplotlib.colormaps[ERROR_COLOURMAP](np.linspace(0, 1, n)))[:, :3] * 255
-            ).round().astype(np.uint8)
+    return sample(MAGMA, n)
 
 
 def heat_map(errors: np.ndarray) -> np.ndarray:

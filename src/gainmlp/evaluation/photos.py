@@ -357,6 +357,9 @@ def write_outputs(rows: list[dict], out_dir: Path, method: str, options: EncodeO
 def rd_plot(rows: list[dict], path: Path, target: float | None) -> None:
     """Payload bytes against PSNR per photo: ours (rate control and default) and the
     conventional map at matched bytes (object-oriented matplotlib: no global state)."""
+    from gainmlp.evaluation.report import require_matplotlib
+
+    require_matplotlib("gainmlp bench photos")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gainmlp.errors import GainMLPError
+
 #: The measured columns that tables average.
 COLUMNS = ("psnr", "ssim", "delta_e00", "delta_e_itp", "pu21_psnr", "cvvdp_jod",
            "payload_bytes", "bpp", "encode_seconds")
@@ -90,9 +92,20 @@ def write_outputs(experiment: str, rows: list[dict], out_dir: Path,
     _plots(experiment, table, out_dir)
 
 
-def _plots(experiment: str, table: list[dict], out_dir: Path) -> None:
-    import matplotlib
+def require_matplotlib(what: str):
+    """matplotlib, imported, for ``what`` (a command or function that draws plots); a
+    one-line :class:`GainMLPError` naming the extra to install when it is missing.
+    matplotlib is the optional extra ``gainmlp[plot]``: only plotting needs it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise GainMLPError(f"{what} draws plots with matplotlib, which is not installed: "
+                           'pip install "gainmlp[plot]"') from None
+    return matplotlib
 
+
+def _plots(experiment: str, table: list[dict], out_dir: Path) -> None:
+    matplotlib = require_matplotlib("gainmlp bench")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

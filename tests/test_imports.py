@@ -1,0 +1,95 @@
+"""The import diet (issue 19): ``gainmlp --version`` and the decode path load neither torch
+nor matplotlib. colour-science imports matplotlib (``colour.plotting``) whenever ``colour``
+is imported, so those paths must not import ``colour`` either (they use
+:mod:`gainmlp.colourspaces`). Each check runs in a fresh interpreter and reads
+``sys.modules``; how long the imports take is measured by ``benchmarks/decode_speed.py``,
+never asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "payloads"
+HEAVY = ("torch", "matplotlib", "colour", "numba", "scipy", "skimage", "tqdm", "ray")
+
+_PROBE = """
+import json, sys
+from gainmlp.cli import main
+for argv in json.loads(sys.argv[1]):
+    try:
+        status = main(argv)
+    except SystemExit as stop:
+        status = stop.code
+    if status:
+        raise SystemExit(f"gainmlp {argv} exited with {status}")
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(json.loads(sys.argv[2])))))
+"""
+
+
+def _loaded(*commands: list[str]) -> set[str]:
+    """The heavy top-level packages a fresh interpreter holds after running ``commands``."""
+    out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(commands), json.dumps(HEAVY)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_version_imports_nothing_heavy() -> None:
+    assert _loaded(["--version"]) == set()
+
+
+def test_import_gainmlp_imports_nothing_heavy() -> None:
+    code = ("import sys, gainmlp; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            f"{set(HEAVY)!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_decode_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
+    from gainmlp.container.app11 import embed_payload
+    from gainmlp.io import encode_sdr_jpeg, read_sdr
+
+    sdr = read_sdr(FIXTURES / "sdr.png")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(embed_payload(encode_sdr_jpeg(np.asarray(sdr.pixels), 95),
+                                    (FIXTURES / "v3-gamma-mixed.gmlp").read_bytes()))
+    commands = [["decode", str(photo), "-o", str(tmp_path / f"out.{ext}")]
+                for ext in ("png", "exr", "avif", "tif")]
+    uhdr = tmp_path / "ultrahdr.jpg"
+    commands += [["decode", str(photo), "-o", str(uhdr)],  # our payload -> Ultra HDR
+                 ["decode", str(uhdr), "-o", str(tmp_path / "std.exr")],  # standard map
+                 ["decode", str(uhdr), "-o", str(tmp_path / "std.png")],
+                 ["decode", str(FIXTURES / "v3-gamma-mixed.gmlp"), "--sdr",
+                  str(FIXTURES / "sdr.png"), "-o", str(tmp_path / "bare.png")]]
+    loaded = _loaded(*commands)
+    # numba may serve the decoders' kernels (and numba imports scipy, when installed, to
+    # check its version); the rest has no place on the decode path
+    assert loaded - {"numba", "scipy"} == set(), loaded
+
+
+def test_the_plotting_commands_name_the_extra_they_need(tmp_path, monkeypatch, capsys) -> None:
+    from gainmlp.cli import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    for experiment in ("table4", "photos"):
+        assert main(["bench", experiment, str(tmp_path), "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and 'pip install "gainmlp[plot]"' in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_reports_colour_map_is_matplotlibs_magma() -> None:
+    import matplotlib
+
+    from gainmlp.evaluation.colourmap import MAGMA, sample
+
+    for n in (2, 8, 256, 1000):
+        ref = (np.asarray(matplotlib.colormaps["magma"](np.linspace(0, 1, n)))[:, :3] * 255)
+        np.testing.assert_array_equal(sample(MAGMA, n), ref.round().astype(np.uint8))
