@@ -78,11 +78,19 @@ def test_reencode_gain_map_jpeg_and_share(tmp_path, pair):
     sdr_u8, hdr = pair
     data, _ = ultrahdr_from_pair(SdrImage(sdr_u8, SdrEncoding()), hdr, scale=1)
     (tmp_path / "in.jpg").write_bytes(data)
-    assert main(["encode", str(tmp_path / "in.jpg"), "-o", str(tmp_path / "mlp.jpg"),
+    base_in = imageio.decode_sdr_bytes(data).pixels
+    # default container: a new small standard map beside the payload, base bytes kept
+    assert main(["encode", str(tmp_path / "in.jpg"), "-o", str(tmp_path / "both.jpg"),
                  "--method", "gamma-jpeg", "--scale", "2"]) == 0
+    both = (tmp_path / "both.jpg").read_bytes()
+    assert gainmap_jpeg.is_gainmap_jpeg(both) and extract_payload(both) is not None
+    assert photo_bytes.gain_map_size(both) < photo_bytes.gain_map_size(data)
+    assert imagecodecs.ultrahdr_decode(both).shape[:2] == sdr_u8.shape[:2]
+    np.testing.assert_array_equal(imageio.decode_sdr_bytes(both).pixels, base_in)
+    assert main(["encode", str(tmp_path / "in.jpg"), "-o", str(tmp_path / "mlp.jpg"),
+                 "--method", "gamma-jpeg", "--scale", "2", "--container", "gainmlp"]) == 0
     mlp = (tmp_path / "mlp.jpg").read_bytes()
     assert not gainmap_jpeg.is_gainmap_jpeg(mlp)  # old map gone, base bytes kept
-    base_in = imageio.decode_sdr_bytes(data).pixels
     np.testing.assert_array_equal(imageio.decode_sdr_bytes(mlp).pixels, base_in)
     assert main(["decode", str(tmp_path / "mlp.jpg"), "-o", str(tmp_path / "shared.jpg")]) == 0
     shared = (tmp_path / "shared.jpg").read_bytes()

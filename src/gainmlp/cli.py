@@ -118,6 +118,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
     check_memory("encode", sum(image_pixels(f) for f in args.files[::2]),
                  max(1, len(args.files) // 2))
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
+    if not to_jpeg and args.container not in (None, "gainmlp"):
+        raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
+    args.method, container = photo.resolve_container(args.method, args.container)
     options = _options(args, _progress(args), rate_control=args.hdr is None)
     start = time.perf_counter()
     if args.hdr is None:  # re-encode a gain-map JPEG's map as gainmlp
@@ -127,7 +130,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if not src.is_file():
             raise GainMLPError(f"{src}: no such file")
         data, report = photo.reencode_gainmap_photo(src.read_bytes(), args.method, options,
-                                                    args.eps, str(src))
+                                                    args.eps, str(src), container)
         atomic_write(out, data)
         chosen = f" ({report['config']})" if "config" in report else ""
         print(f"wrote {out}: {len(data)} bytes; original gain map "
@@ -135,14 +138,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
               f"{chosen}, PSNR {report['psnr_vs_original_hdr']:.2f} dB vs the original HDR")
         return 0
     if args.more:
-        return _encode_many(args, options, start)
+        return _encode_many(args, options, start, container)
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
     if to_jpeg:
         data, parts = photo.encode_jpeg(sdr, hdr, args.method, options, args.eps,
-                                        args.container, args.jpeg_quality, args.open_loop)
-    elif args.container != "gainmlp":
-        raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
+                                        container, args.jpeg_quality, args.open_loop)
     else:
         data = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
         parts = {"payload": len(data)}
@@ -153,7 +154,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _encode_many(args: argparse.Namespace, options, start: float) -> int:
+def _encode_many(args: argparse.Namespace, options, start: float, container: str) -> int:
     """``gainmlp encode SDR1 HDR1 SDR2 HDR2 ... -o DIR``: one fit for all pairs."""
     from gainmlp import photo
     from gainmlp.io import atomic_write, check_output, read_hdr
@@ -164,8 +165,9 @@ def _encode_many(args: argparse.Namespace, options, start: float) -> int:
     out = Path(args.output)
     if out.suffix or (out.exists() and not out.is_dir()):
         raise GainMLPError(f"{out}: with several pairs, the output is a folder")
-    if args.container != "gainmlp":
-        raise GainMLPError("several pairs are written as gainmlp JPEGs (--container gainmlp)")
+    if container == "ultrahdr":
+        raise GainMLPError("several pairs are fitted together: --container ultrahdr has no "
+                           "fit, encode them one by one")
     targets = [out / f"{Path(s).stem}.jpg" for s in names[::2]]
     if len(set(targets)) != len(targets):
         raise GainMLPError("two SDR images share a file name; their outputs would collide")
@@ -175,7 +177,7 @@ def _encode_many(args: argparse.Namespace, options, start: float) -> int:
     items = [(_read_sdr(s, args), read_hdr(h, args.exr_white))
              for s, h in zip(names[::2], names[1::2], strict=True)]
     files = photo.encode_photos(items, args.method, options, args.eps, args.jpeg_quality,
-                                args.open_loop)
+                                args.open_loop, container=container)
     out.mkdir(parents=True, exist_ok=True)
     for target, (data, parts) in zip(targets, files, strict=True):
         atomic_write(target, data)
@@ -344,12 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "to re-encode its map; or several SDR HDR pairs, whose networks are "
                    "fitted together, written to the folder OUT as OUT/SDR_NAME.jpg")
     p.add_argument("-o", "--output", required=True, help="OUT.jpg or payload file")
-    p.add_argument("--container", choices=CONTAINERS,
-                   default="gainmlp",
-                   help="for .jpg output: gainmlp (SDR JPEG + payload), ultrahdr (standard "
-                   "gain-map JPEG, --method gain-jpeg), ultrahdr+mlp (a 1/8 standard map for "
-                   "other viewers plus the MLP payload gainmlp prefers)")
+    p.add_argument("--container", choices=CONTAINERS, default=None,
+                   help="for .jpg output: ultrahdr+mlp (default: a standard gain-map JPEG "
+                   "that every HDR viewer shows, with a small 1/8 map, plus the payload "
+                   "gainmlp prefers), gainmlp (SDR JPEG + payload, the smallest file, HDR in "
+                   "gainmlp's decoders only), ultrahdr (a standard gain map alone; implies "
+                   "--method gain-jpeg)")
     _add_encode_flags(p)
+    p.set_defaults(method=None)  # resolved with the container (photo.resolve_container)
     p.add_argument("--jpeg-quality", type=int, default=95, help="SDR base JPEG quality (95)")
     p.add_argument("--open-loop", action="store_true",
                    help="fit to the original SDR instead of the JPEG-decoded one (paper)")

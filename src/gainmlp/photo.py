@@ -42,19 +42,29 @@ def encode_photo(
 def encode_photos(
     items: list[tuple[SdrImage, np.ndarray]], method: str = "gamma-mlp",
     options: EncodeOptions | None = None, eps: float = DEFAULT_EPS, jpeg_quality: int = 95,
-    open_loop: bool = False, seeds: list[int] | None = None,
+    open_loop: bool = False, seeds: list[int] | None = None, container: str = "gainmlp",
 ) -> list[tuple[bytes, dict[str, int]]]:
-    """:func:`encode_photo` for many pairs, their networks fitted together
-    (:func:`gainmlp.api.encode_many`); each file is what :func:`encode_photo` writes."""
+    """:func:`encode_jpeg` for many pairs, their networks fitted together
+    (:func:`gainmlp.api.encode_many`); each file is what :func:`encode_jpeg` writes with
+    the same ``container`` (``gainmlp`` or ``ultrahdr+mlp``)."""
+    from gainmlp.container.ultrahdr import ultrahdr_from_pair
+
     if not 1 <= jpeg_quality <= 100:
         raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
+    if container not in ("gainmlp", "ultrahdr+mlp"):
+        raise GainMLPError(f"pairs fitted together are written as gainmlp or ultrahdr+mlp "
+                           f"JPEGs, not {container}")
     bases = [encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc) for sdr, _ in items]
     seen = [None if open_loop else decode_sdr_bytes(b).pixels for b in bases]
     payloads = encode_many(items, method, options, eps, seeds, fit_sdr_pixels=seen)
     out = []
-    for base, payload in zip(bases, payloads, strict=True):
+    for (sdr, hdr), base, payload in zip(items, bases, payloads, strict=True):
         data = payload.to_bytes()
-        out.append((embed_payload(base, data), {"base": len(base), "payload": len(data)}))
+        if container == "ultrahdr+mlp":
+            out.append(ultrahdr_from_pair(sdr, hdr, MAP_SCALE, MAP_QUALITY, jpeg_quality,
+                                          extra_payload=data))
+        else:
+            out.append((embed_payload(base, data), {"base": len(base), "payload": len(data)}))
     return out
 
 
@@ -83,31 +93,51 @@ def reencode_options(data: bytes, method: str, options: EncodeOptions | None
 
 def reencode_gainmap_photo(
     data: bytes, method: str = "gamma-mlp", options: EncodeOptions | None = None,
-    eps: float = DEFAULT_EPS, name: str = "photo",
+    eps: float = DEFAULT_EPS, name: str = "photo", container: str | None = None,
 ) -> tuple[bytes, dict[str, float]]:
-    """A gain-map JPEG (Ultra HDR, Adobe, ISO) -> a gainmlp JPEG with the same base image.
+    """A gain-map JPEG (Ultra HDR, Adobe, ISO, Apple) -> a gainmlp photo with the same base.
 
-    S is the base exactly as stored (its JPEG bytes are kept, so there is no generation
-    loss), H the file's full-weight HDR rendition. Returns the new file and a report:
-    the original map's bytes, our payload's bytes, and PSNR of our HDR against the file's
-    (and for MLP methods the configuration the payload holds). The options are
-    :func:`reencode_options`'s.
+    The one rule for re-encoding, used by ``gainmlp encode PHOTO.jpg`` and ``gainmlp
+    batch``. S is the base exactly as stored (its JPEG bytes, EXIF, ICC, IPTC and APP14
+    are kept, so there is no generation loss), H the file's full-weight HDR rendition. The
+    photo's own primary XMP is kept with only its gain-map fields replaced.
+    ``container`` (default :data:`DEFAULT_CONTAINER`): ``ultrahdr+mlp`` writes a new
+    small standard map (:data:`MAP_SCALE`) beside the payload, ``gainmlp`` the payload
+    alone, ``ultrahdr`` a new standard map alone (``--method gain-jpeg``'s scale and
+    quality). Returns the new file and a report: the original map's bytes, our payload's
+    bytes, and PSNR of our HDR against the file's (and for MLP methods the configuration
+    the payload holds). The options are :func:`reencode_options`'s.
     """
     from gainmlp import metrics
     from gainmlp.codecs import get_method
+    from gainmlp.container.gainmap_writer import with_primary_xmp
+    from gainmlp.container.photo import primary_xmp_of
+    from gainmlp.container.ultrahdr import part_sizes, replace_gain_map
 
-    mlp = get_method(method).family == "mlp"
-    options = reencode_options(data, method, options)
+    method, container = resolve_container(method, container)
     gm = gainmap_jpeg.read_gainmap_jpeg(data)
     hdr = gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
     encoding = SdrEncoding(gm.colour_space, "srgb", gainmap_jpeg.SDR_WHITE_NITS)
     sdr = SdrImage(gm.sdr, encoding, gm.icc)
+    report: dict = {"original_map_bytes": gain_map_size(data)}
+    if container == "ultrahdr":
+        options = options or EncodeOptions()
+        out = replace_gain_map(data, sdr, hdr, options.scale, options.quality, None)
+        rebuilt = decode_photo(out, name)
+        report.update(part_sizes(out), payload=0,
+                      psnr_vs_original_hdr=round(metrics.psnr(hdr, rebuilt), 2))
+        return out, report
+    options = reencode_options(data, method, options)
     payload = encode(sdr, hdr, method, options, eps=eps)
-    out = embed_payload(strip_gain_map(data), payload.to_bytes())
+    body = payload.to_bytes()
+    if container == "ultrahdr+mlp":
+        out = replace_gain_map(data, sdr, hdr, MAP_SCALE, MAP_QUALITY, body)
+        report.update(part_sizes(out, body))
+    else:
+        out = embed_payload(with_primary_xmp(strip_gain_map(data), primary_xmp_of(data)), body)
     rebuilt = decode(payload, decode_sdr_bytes(out, name).pixels)
-    report = {"original_map_bytes": gain_map_size(data), "payload": len(payload.to_bytes()),
-              "psnr_vs_original_hdr": round(metrics.psnr(hdr, rebuilt), 2)}
-    if mlp:
+    report.update(payload=len(body), psnr_vs_original_hdr=round(metrics.psnr(hdr, rebuilt), 2))
+    if get_method(method).family == "mlp":
         from gainmlp.codecs.mlp.format import describe_body
 
         report["config"] = describe_body(payload.body)
@@ -149,38 +179,62 @@ def decode_photo(data: bytes, name: str = "photo", linear: bool = False) -> np.n
 
 
 CONTAINERS = ("gainmlp", "ultrahdr", "ultrahdr+mlp")
+#: What JPEG output is by default: a standard gain-map JPEG (every HDR viewer) that also
+#: carries the payload gainmlp's decoders prefer.
+DEFAULT_CONTAINER = "ultrahdr+mlp"
+#: Scale and JPEG quality of the standard map beside a payload (docs/containers.md).
+MAP_SCALE = 8
+MAP_QUALITY = 80
+
+
+def resolve_container(method: str | None, container: str | None) -> tuple[str, str]:
+    """``(method, container)`` with the defaults filled in: the container
+    :data:`DEFAULT_CONTAINER`; the method ``gain-jpeg`` for ``--container ultrahdr`` (a
+    standard gain map alone), else :data:`gainmlp.options.DEFAULT_METHOD`. A method the
+    container cannot hold is a :class:`GainMLPError`."""
+    from gainmlp.codecs import DEFAULT_METHOD
+
+    container = container or DEFAULT_CONTAINER
+    if container not in CONTAINERS:
+        raise GainMLPError(f"unknown container {container!r}; use {', '.join(CONTAINERS)}")
+    if method is None:
+        method = "gain-jpeg" if container == "ultrahdr" else DEFAULT_METHOD
+    if container == "ultrahdr" and method != "gain-jpeg":
+        raise GainMLPError("--container ultrahdr stores a standard gain map alone (--method "
+                           "gain-jpeg); --container ultrahdr+mlp adds the payload of "
+                           f"{method}")
+    return method, container
 
 
 def encode_jpeg(
-    sdr: SdrImage, hdr_pq: np.ndarray, method: str, options: EncodeOptions | None = None,
-    eps: float = DEFAULT_EPS, container: str = "gainmlp", jpeg_quality: int = 95,
-    open_loop: bool = False,
+    sdr: SdrImage, hdr_pq: np.ndarray, method: str | None = None,
+    options: EncodeOptions | None = None, eps: float = DEFAULT_EPS,
+    container: str | None = None, jpeg_quality: int = 95, open_loop: bool = False,
 ) -> tuple[bytes, dict[str, int]]:
-    """An SDR/HDR pair as a JPEG file: ``container`` ``gainmlp`` (SDR JPEG + payload),
-    ``ultrahdr`` (a standard gain-map JPEG of ``gain-jpeg``'s scale and quality) or
-    ``ultrahdr+mlp`` (a 1/8 standard map for other readers plus the MLP payload gainmlp
-    prefers). Returns the bytes and the byte count of each part."""
-    from gainmlp.codecs import get_method
+    """An SDR/HDR pair as a JPEG file.
+
+    ``container`` (default :data:`DEFAULT_CONTAINER`): ``ultrahdr+mlp`` (a small standard
+    gain map, :data:`MAP_SCALE`, for every other reader plus the payload gainmlp prefers),
+    ``gainmlp`` (SDR JPEG + payload, the smallest file) or ``ultrahdr`` (a standard gain-map
+    JPEG of ``gain-jpeg``'s scale and quality). The base JPEG is the same for every
+    container (:func:`gainmlp.io.encode_sdr_jpeg` at ``jpeg_quality``). Returns the bytes
+    and the byte count of each part.
+    """
     from gainmlp.container.ultrahdr import ultrahdr_from_pair
 
+    method, container = resolve_container(method, container)
     options = options or EncodeOptions()
-    family = get_method(method).family
     if container == "gainmlp":
         return encode_photo(sdr, hdr_pq, method, options, eps, jpeg_quality, open_loop)
     if container == "ultrahdr":
-        if method != "gain-jpeg":
-            raise GainMLPError("--container ultrahdr stores a standard gain map: use "
-                               "--method gain-jpeg (or --container ultrahdr+mlp for an MLP)")
         return ultrahdr_from_pair(sdr, hdr_pq, options.scale, options.quality, jpeg_quality)
-    if container == "ultrahdr+mlp":
-        if family == "conventional":
-            raise GainMLPError("--container ultrahdr+mlp carries an MLP: choose an -mlp method")
-        base = decode_sdr_bytes(encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc))
-        payload = encode(sdr, hdr_pq, method, options, eps=eps,
-                         fit_sdr_pixels=base.pixels).to_bytes()
-        return ultrahdr_from_pair(sdr, hdr_pq, 8, options.quality, jpeg_quality,
-                                  extra_payload=payload)
-    raise GainMLPError(f"unknown container {container!r}; use {', '.join(CONTAINERS)}")
+    if not 1 <= jpeg_quality <= 100:
+        raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
+    seen = None if open_loop else decode_sdr_bytes(
+        encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)).pixels
+    payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
+    return ultrahdr_from_pair(sdr, hdr_pq, MAP_SCALE, MAP_QUALITY, jpeg_quality,
+                              extra_payload=payload)
 
 
 def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: bool = False
@@ -205,6 +259,6 @@ def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: boo
     return sdr, pq_bt2020_to_linear(hdr) if linear else hdr
 
 
-__all__ = ["CONTAINERS", "decode_file", "decode_photo", "encode_jpeg", "encode_photo",
-           "encode_photos",
-           "read_photo", "reencode_gainmap_photo", "reencode_options"]
+__all__ = ["CONTAINERS", "DEFAULT_CONTAINER", "MAP_QUALITY", "MAP_SCALE", "decode_file",
+           "decode_photo", "encode_jpeg", "encode_photo", "encode_photos", "read_photo",
+           "reencode_gainmap_photo", "reencode_options", "resolve_container"]

@@ -34,8 +34,9 @@ def add_batch_flags(p: argparse.ArgumentParser) -> None:
                    "'gainmlp pair' does")
     p.add_argument("--peak", type=float, default=1000.0,
                    help="HDR peak cd/m2 of pairs made with --tmo (1000)")
-    p.add_argument("--container", choices=CONTAINERS, default="gainmlp",
-                   help="container of pairs' outputs (as for encode; default gainmlp)")
+    p.add_argument("--container", choices=CONTAINERS, default=None,
+                   help="container of the outputs, as for encode (default ultrahdr+mlp: a "
+                   "standard gain-map JPEG plus the payload)")
     p.add_argument("--jpeg-quality", type=int, default=95, help="SDR base JPEG quality (95)")
     p.add_argument("--open-loop", action="store_true",
                    help="fit to the original SDR instead of the JPEG-decoded one (paper)")
@@ -71,7 +72,9 @@ def run_command(args: argparse.Namespace, build: Callable) -> int:
     """
     from gainmlp.batch.run import run_batch
     from gainmlp.batch.work import BatchSpec
+    from gainmlp.photo import resolve_container
 
+    args.method, args.container = resolve_container(args.method, args.container)
     options = build(args, False)
     gainmap_options = build(args, False, rate_control=True)
 

@@ -56,7 +56,7 @@ class BatchSpec:
     eps: float = DEFAULT_EPS
     jpeg_quality: int = 95
     open_loop: bool = False
-    container: str = "gainmlp"
+    container: str = "ultrahdr+mlp"
     tmo: str | None = None
     peak: float = 1000.0
     exr_white: float = 100.0
@@ -79,10 +79,11 @@ class BatchSpec:
         (not the gainmlp version, the worker count or the grouping)."""
         options = asdict(self.options_for(kind))
         options.pop("progress", None)
-        keys: dict = {"method": self.method, "eps": self.eps, "options": options}
+        keys: dict = {"method": self.method, "eps": self.eps, "options": options,
+                      "container": self.container}
         if kind in ("pair", "tonemap"):
             keys.update(jpeg_quality=self.jpeg_quality, open_loop=self.open_loop,
-                        container=self.container, sdr=[self.sdr_primaries, self.sdr_transfer,
+                        sdr=[self.sdr_primaries, self.sdr_transfer,
                                                        self.sdr_white])
         if kind == "pair":
             keys.update(exr_white=self.exr_white)
@@ -205,9 +206,6 @@ def _read(item: Item, spec: BatchSpec) -> tuple[SdrImage, np.ndarray, bytes | No
         from gainmlp.container import gainmap_jpeg
         from gainmlp.io.files import read_bytes
 
-        if spec.container != "gainmlp":
-            raise GainMLPError("a gain-map JPEG is re-encoded as a gainmlp photo; "
-                               f"--container {spec.container} applies to pairs only")
         _check_header(item.photo)
         data = read_bytes(item.photo)
         try:
@@ -239,28 +237,23 @@ def _prepare(index: int, item: Item, spec: BatchSpec, row: dict) -> _Prepared | 
 
 def _encode_group(group: list[_Prepared], spec: BatchSpec) -> list[tuple[bytes, int | None]]:
     """(file bytes, payload bytes) of each prepared item, fitted together if several."""
-    from gainmlp import api, photo
-    from gainmlp.container.app11 import embed_payload
-    from gainmlp.container.photo import strip_gain_map
+    from gainmlp import photo
 
     pairs = [(p.sdr, p.hdr) for p in group]
     options = spec.options_for(group[0].item.kind)
-    if group[0].item.kind == "gainmap":  # photo.reencode_gainmap_photo, several at once
-        if len(group) == 1:
-            payloads = [api.encode(*pairs[0], spec.method, options, eps=spec.eps)]
-        else:
-            payloads = api.encode_many(pairs, spec.method, options, spec.eps)
+    if group[0].item.kind == "gainmap":  # the one re-encode rule, item by item
         out = []
-        for p, payload in zip(group, payloads, strict=True):
-            body = payload.to_bytes()
-            out.append((embed_payload(strip_gain_map(p.photo), body), len(body)))
+        for p in group:
+            data, report = photo.reencode_gainmap_photo(p.photo, spec.method, options,
+                                                        spec.eps, p.item.name, spec.container)
+            out.append((data, report["payload"] or None))
         return out
-    if len(group) == 1 or spec.container != "gainmlp":
+    if len(group) == 1 or spec.container == "ultrahdr":
         files = [photo.encode_jpeg(s, h, spec.method, options, spec.eps, spec.container,
                                    spec.jpeg_quality, spec.open_loop) for s, h in pairs]
     else:
         files = photo.encode_photos(pairs, spec.method, options, spec.eps,
-                                    spec.jpeg_quality, spec.open_loop)
+                                    spec.jpeg_quality, spec.open_loop, container=spec.container)
     return [(data, parts.get("payload")) for data, parts in files]
 
 

@@ -39,6 +39,14 @@ def gain_map_size(data: bytes) -> int:
     return map_bytes
 
 
+def primary_xmp_of(data: bytes) -> str | None:
+    """The primary image's own (standard) XMP packet, or None."""
+    from gainmlp.container.segments import parse_segments
+    from gainmlp.container.xmp import read_xmp
+
+    return read_xmp(parse_segments(data))[0]
+
+
 def read_payload_bytes(data: bytes, name: str = "photo") -> bytes:
     """The gainmlp payload a JPEG carries; :class:`GainMLPError` when it carries none."""
     raw = extract_payload(data)
@@ -47,4 +55,4 @@ def read_payload_bytes(data: bytes, name: str = "photo") -> bytes:
     return raw
 
 
-__all__ = ["gain_map_size", "read_payload_bytes", "strip_gain_map"]
+__all__ = ["gain_map_size", "primary_xmp_of", "read_payload_bytes", "strip_gain_map"]

@@ -19,10 +19,29 @@ from gainmlp.container.icc import make_icc_profile
 from gainmlp.container.mpf import mpf_image_ranges
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
-from gainmlp.iso_gainmap import compute_gain_map
+from gainmlp.iso_gainmap import GainMapMetadata, compute_gain_map
 from gainmlp.resample import resize_bicubic_u8, scaled_size
 
 BASE_PRIMARIES = {"bt709": "srgb", "srgb": "srgb", "p3": "p3", "bt2020": "bt2020"}
+
+
+def standard_gain_map(sdr: SdrImage, hdr_pq: np.ndarray, scale: int = 4
+                      ) -> tuple[np.ndarray, GainMapMetadata]:
+    """The RGB gain map (uint8, 1/``scale`` of the size) and its metadata that take an
+    Ultra HDR reader from ``sdr`` (as such a reader linearises it) to ``hdr_pq``."""
+    if sdr.pixels.shape[:2] != hdr_pq.shape[:2]:
+        raise GainMLPError("SDR and HDR must be the same size")
+    primaries = BASE_PRIMARIES[sdr.encoding.primaries]
+    sdr_linear = colorimetry.sdr_eotf(sdr.pixels.astype(np.float64) / 255.0, "srgb")
+    hdr_linear = colorimetry.convert_primaries(colorimetry.pq_decode(hdr_pq), "bt2020",
+                                               primaries) / SDR_WHITE_NITS
+    gain_map, meta = compute_gain_map(sdr_linear, np.maximum(hdr_linear, 0.0), channels=3,
+                                      primaries=primaries)
+    height, width = gain_map.shape[:2]
+    mw, mh = scaled_size(width, height, scale)
+    if (mw, mh) != (width, height):
+        gain_map = resize_bicubic_u8(gain_map, mw, mh)
+    return gain_map, meta
 
 
 def ultrahdr_from_pair(
@@ -38,24 +57,33 @@ def ultrahdr_from_pair(
     ``extra_payload`` (a gainmlp payload) rides along in APP11 segments of the primary:
     gainmlp prefers it, every other reader uses the standard gain map.
     """
-    if sdr.pixels.shape[:2] != hdr_pq.shape[:2]:
-        raise GainMLPError("SDR and HDR must be the same size")
-    primaries = BASE_PRIMARIES[sdr.encoding.primaries]
-    sdr_linear = colorimetry.sdr_eotf(sdr.pixels.astype(np.float64) / 255.0, "srgb")
-    hdr_linear = colorimetry.convert_primaries(colorimetry.pq_decode(hdr_pq), "bt2020",
-                                               primaries) / SDR_WHITE_NITS
-    gain_map, meta = compute_gain_map(sdr_linear, np.maximum(hdr_linear, 0.0), channels=3,
-                                      primaries=primaries)
-    height, width = gain_map.shape[:2]
-    mw, mh = scaled_size(width, height, scale)
-    if (mw, mh) != (width, height):
-        gain_map = resize_bicubic_u8(gain_map, mw, mh)
-    icc = sdr.icc or make_icc_profile(primaries)
+    gain_map, meta = standard_gain_map(sdr, hdr_pq, scale)
+    icc = sdr.icc or make_icc_profile(BASE_PRIMARIES[sdr.encoding.primaries])
     data = write_ultrahdr(None, sdr.pixels, icc, gain_map, meta, extra_payload,
                           quality=jpeg_quality, gain_map_quality=map_quality)
+    return data, part_sizes(data, extra_payload)
+
+
+def part_sizes(data: bytes, extra_payload: bytes | None = None) -> dict[str, int]:
+    """Bytes of a gain-map JPEG's parts: ``primary`` (the SDR JPEG with its metadata and
+    the payload segments, if any), ``gain_map`` and ``payload``."""
     ranges = mpf_image_ranges(data)
-    # "primary" is the SDR JPEG including its metadata (and the payload segments, if any)
     parts = {"primary": ranges[0][1] - ranges[0][0], "gain_map": ranges[1][1] - ranges[1][0]}
     if extra_payload is not None:
         parts["payload"] = len(extra_payload)
-    return data, parts
+    return parts
+
+
+def replace_gain_map(data: bytes, sdr: SdrImage, hdr_pq: np.ndarray, scale: int,
+                     map_quality: int, extra_payload: bytes | None) -> bytes:
+    """A gain-map JPEG with a new standard map of ``hdr_pq`` (1/``scale``, JPEG quality
+    ``map_quality``) and an optional payload, keeping the photo's base image bytes, EXIF,
+    ICC, IPTC, APP14 and its own primary XMP (only the gain-map fields replaced)."""
+    from gainmlp.container.gainmap_writer import assemble_gainmap_jpeg
+    from gainmlp.container.photo import primary_xmp_of, strip_gain_map
+    from gainmlp.io.jpeg import encode_jpeg
+
+    gain_map, meta = standard_gain_map(sdr, hdr_pq, scale)
+    gain_jpeg = encode_jpeg(gain_map, int(map_quality), optimize=True, subsampling=0)
+    return assemble_gainmap_jpeg(strip_gain_map(data), gain_jpeg, meta, extra_payload,
+                                 primary_xmp_of(data))
