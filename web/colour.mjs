@@ -104,6 +104,69 @@ export function sdr8ToHdrSpace(pixels, nPixels, encoding, stride = 3, out = null
   return out;
 }
 
+/**
+ * The distinct colours of 8-bit RGB pixels (or RGBA with `stride` 4): `ids` gives each
+ * pixel's colour number (in order of first appearance), `rgb` the colours (count x 3).
+ * Large images index through a 2^24-entry table (64 MB, short-lived), small ones a Map.
+ */
+export function indexColours(pixels, nPixels, stride = 3) {
+  const ids = new Int32Array(nPixels);
+  let rgb = new Uint8Array(3 * Math.min(Math.max(nPixels, 1), 1 << 16));
+  let count = 0;
+  const add = (p) => {
+    if (3 * count + 3 > rgb.length) {
+      const bigger = new Uint8Array(rgb.length * 2);
+      bigger.set(rgb);
+      rgb = bigger;
+    }
+    rgb[3 * count] = pixels[p];
+    rgb[3 * count + 1] = pixels[p + 1];
+    rgb[3 * count + 2] = pixels[p + 2];
+    return count++;
+  };
+  if (nPixels >= 1 << 18) {
+    const table = new Int32Array(1 << 24); // colour number + 1
+    for (let i = 0, p = 0; i < nPixels; i++, p += stride) {
+      const key = (pixels[p] << 16) | (pixels[p + 1] << 8) | pixels[p + 2];
+      let id = table[key] - 1;
+      if (id < 0) {
+        id = add(p);
+        table[key] = id + 1;
+      }
+      ids[i] = id;
+    }
+  } else {
+    const seen = new Map();
+    for (let i = 0, p = 0; i < nPixels; i++, p += stride) {
+      const key = (pixels[p] << 16) | (pixels[p + 1] << 8) | pixels[p + 2];
+      let id = seen.get(key);
+      if (id === undefined) {
+        id = add(p);
+        seen.set(key, id);
+      }
+      ids[i] = id;
+    }
+  }
+  return { ids, rgb: rgb.subarray(0, 3 * count), count };
+}
+
+/** Per-colour values (count x `channels`) gathered per pixel: out[i] = values[ids[i]]. */
+export function gatherColours(ids, values, channels = 3, out = null) {
+  const n = ids.length;
+  out = out || new Float32Array(n * channels);
+  if (channels === 3) {
+    for (let i = 0; i < n; i++) {
+      const c = 3 * ids[i];
+      out[3 * i] = values[c];
+      out[3 * i + 1] = values[c + 1];
+      out[3 * i + 2] = values[c + 2];
+    }
+  } else {
+    for (let i = 0; i < n; i++) for (let k = 0; k < channels; k++) out[channels * i + k] = values[channels * ids[i] + k];
+  }
+  return out;
+}
+
 /** An open-addressing hash table from 24-bit colours to 4 float32 slots. */
 class ColourCache {
   constructor() {

@@ -11,8 +11,8 @@
 import { GainMLPError } from './errors.mjs';
 import { announcesGainMap, extractPayload, parsePayload, parseSegments } from './payload.mjs';
 import { decodeJpeg } from './jpeg.mjs';
-import { sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
-import { decodeCpu } from './mlp_cpu.mjs';
+import { indexColours, sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
+import { decodeCpuColours } from './mlp_fast.mjs';
 import { unpackMlpBody } from './body.mjs';
 import { decodeMlpWebgl, webglContext } from './mlp_webgl.mjs';
 import { displayCapabilities, drawHdr } from './display.mjs';
@@ -104,10 +104,17 @@ function sharedWebgl() {
   return webgl;
 }
 
-function evaluate(payload, base, backend, timings, onProgress, webglWeights = 'auto') {
+/** The base image's distinct colours and S (SDR in HDR space) per colour. */
+function colourTable(payload, base) {
+  const index = indexColours(base.pixels, base.width * base.height);
+  return { ids: index.ids, count: index.count, s: sdr8ToHdrSpace(index.rgb, index.count, payload.sdr) };
+}
+
+function evaluate(payload, base, backend, timings, onProgress, options = {}) {
   let t = now();
-  const sdrPq = sdr8ToHdrSpace(base.pixels, base.width * base.height, payload.sdr);
+  const colours = colourTable(payload, base);
   timings.colour = now() - t;
+  timings.colours = colours.count;
   t = now();
   let hdr = null;
   let used = 'cpu';
@@ -118,8 +125,8 @@ function evaluate(payload, base, backend, timings, onProgress, webglWeights = 'a
       try {
         const params = unpackMlpBody(payload.body);
         const stats = {};
-        hdr = decodeMlpWebgl(ctx.gl, params, payload.residual, sdrPq, payload.width, payload.height, payload.eps,
-          { onRows: onProgress, stats, weights: webglWeights });
+        hdr = decodeMlpWebgl(ctx.gl, params, payload.residual, colours, payload.width, payload.height, payload.eps,
+          { onRows: onProgress, stats, weights: options.webglWeights || 'auto' });
         timings.webgl = stats;
         used = 'webgl';
         renderer = ctx.renderer;
@@ -131,7 +138,11 @@ function evaluate(payload, base, backend, timings, onProgress, webglWeights = 'a
       throw new Error(`the WebGL2 path cannot run here: ${ctx.reason}`);
     }
   }
-  if (!hdr) hdr = decodeCpu(payload, sdrPq, { onRows: onProgress });
+  if (!hdr) {
+    const stats = {};
+    hdr = decodeCpuColours(payload, colours, { onRows: onProgress, kernel: options.cpuKernel || 'auto', stats });
+    if (stats.kernel) timings.kernel = stats.kernel;
+  }
   timings.network = now() - t;
   return { hdr, used, renderer };
 }
@@ -160,7 +171,7 @@ export async function decodeGainmlp(input, options = {}) {
   if (isJpeg) base = jpeg === 'browser' ? await decodeJpegBrowser(bytes, name) : decodeJpeg(bytes, name);
   timings.jpeg = now() - t;
   checkSize(payload, base);
-  const { hdr, used, renderer } = evaluate(payload, base, backend, timings, onProgress, options.webglWeights);
+  const { hdr, used, renderer } = evaluate(payload, base, backend, timings, onProgress, options);
   timings.total = now() - t0;
   return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
     backend: used, renderer, timings };
@@ -176,7 +187,7 @@ export function decodeGainmlpSync(bytes, options = {}) {
   const base = isJpeg ? decodeJpeg(bytes, name) : options.sdr;
   timings.jpeg = now() - t;
   checkSize(payload, base);
-  const { hdr } = evaluate(payload, base, 'cpu', timings, onProgress);
+  const { hdr } = evaluate(payload, base, 'cpu', timings, onProgress, options);
   timings.total = now() - t0;
   return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
     backend: 'cpu', renderer: null, timings };
