@@ -187,6 +187,15 @@ def _encode_many(args: argparse.Namespace, options, start: float, container: str
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    from gainmlp.info import describe_file, format_info
+    from gainmlp.io.files import read_bytes
+
+    info = describe_file(read_bytes(args.input), args.input)
+    print(json.dumps(info) if args.json else format_info(info))
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.container.app11 import extract_payload
@@ -385,6 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sdr_flags(p)
     _add_hdr_flags(p)
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("info", help="what a file is: payload, gain map, base, parts",
+                       description="Describe a JPEG (gainmlp, Ultra HDR, Adobe, ISO 21496-1, "
+                       "Apple, plain) or a bare payload: what it carries, the base image, the "
+                       "gain-map metadata, the payload header and the bytes of each part.")
+    p.add_argument("input", help="a JPEG or a bare payload")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("eval", help="encode, decode and measure one method",
                        description="Encode and decode one pair with one method; report "
