@@ -172,8 +172,10 @@ def apply_gain_map(
 
     ``sdr_linear`` is the base image in linear light relative to SDR white (for an HDR
     base, the HDR rendition). ``gain_map_image_0_1`` holds the stored map values scaled
-    to [0, 1] (uint8 / 255), at any resolution (bilinearly upsampled to the base size),
-    with one or three channels. ``weight`` scales the log gain (1 = full alternate
+    to [0, 1] (uint8 / 255), or the uint8 codes themselves (then read as
+    ``float32(code) / 255`` and applied by the compiled kernel in one pass, same values),
+    at any resolution (bilinearly upsampled to the base size), with one or three
+    channels. ``weight`` scales the log gain (1 = full alternate
     rendition). The result is the alternate rendition, relative to SDR white.
     """
     base = np.asarray(sdr_linear, dtype=np.float32)
@@ -183,6 +185,10 @@ def apply_gain_map(
         raise GainMLPError(f"gain-map weight {weight} is not finite")
     weight = min(max(float(weight), 0.0), 1.0)
     g = _as_rgb_map(gain_map_image_0_1)
+    from gainmlp import kernels
+
+    if g.dtype == np.uint8 and kernels.compiled():  # fused pass (kernels/gainmap.py)
+        return _apply_fused(base, g, meta, weight)
     g = upsample_bilinear(g, base.shape[0], base.shape[1])
     g = np.clip(np.nan_to_num(g, nan=0.0), 0.0, 1.0)
     if g.ndim == 2:
@@ -204,6 +210,17 @@ def apply_gain_map(
     if not np.isfinite(out).all():  # far ends of the ISO 21496-1 ranges: saturate
         np.nan_to_num(out, copy=False, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
     return out
+
+
+def _apply_fused(base: np.ndarray, codes: np.ndarray, meta: GainMapMetadata,
+                 weight: float) -> np.ndarray:
+    from gainmlp.kernels.gainmap import render_gain_map
+
+    k_base, k_alt = ((meta.offset_hdr, meta.offset_sdr) if meta.base_is_hdr
+                     else (meta.offset_sdr, meta.offset_hdr))
+    lut = np.arange(256, dtype=np.float32) / np.float32(255.0)
+    return render_gain_map(base, codes, lut, lo=meta.gain_map_min, hi=meta.gain_map_max,
+                           gamma=meta.gamma, k_base=k_base, k_alt=k_alt, weight=weight)
 
 
 def compute_gain_map(

@@ -2,7 +2,8 @@
 
 Encode: residual (gain or gamma map) -> log2 min/max normalisation (eq. 2) -> 8-bit
 quantisation -> bicubic downscale by ``scale`` -> image codec at ``quality``.
-Decode: image codec -> [0, 1] -> bicubic upscale -> eq. 3 -> eq. 4 or 6.
+Decode: image codec -> [0, 1] -> bicubic upscale -> eq. 3 -> eq. 4 or 6 (compiled: all in
+one pass over row tiles, ``gainmlp.kernels.gainmap.render_conventional``, bit-identical).
 
 Body layout (little-endian, version 1)::
 
@@ -89,6 +90,14 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     if small.shape[:2] != (mh, mw):
         raise GainMLPError(f"gain-map image is {small.shape[1]}x{small.shape[0]}, "
                            f"header says {mw}x{mh}")
+    from gainmlp import kernels
+
+    if kernels.compiled():  # resize and eqs. 3-6 in one pass, the same values
+        if not 0.0 < eps < 0.5:
+            raise GainMLPError(f"offset eps={eps} must be in (0, 0.5)")
+        from gainmlp.kernels.gainmap import render_conventional
+
+        return render_conventional(sdr_pq, small, lo, hi, eps, kind)
     f_norm = small.astype(np.float32) / 255.0
     if (mw, mh) != (width, height):
         f_norm = np.clip(resize_bicubic_float(f_norm, width, height), 0.0, 1.0)

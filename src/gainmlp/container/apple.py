@@ -218,7 +218,7 @@ def read_apple_gain_map(gain_map_xmp: str, exif_payload: bytes | None,
 
 
 @cache
-def _map_lut() -> np.ndarray:
+def map_lut() -> np.ndarray:
     """Linear value of each 8-bit map code: the inverse BT.709 OETF (colour-science's)."""
     from gainmlp.colourspaces import oetf_inverse_BT709
 
@@ -242,10 +242,16 @@ def apply_apple_gain_map(base_linear: np.ndarray, gain_map_u8: np.ndarray, headr
     g = np.asarray(gain_map_u8)
     if g.dtype != np.uint8 or g.ndim not in (2, 3) or (g.ndim == 3 and g.shape[2] != 3):
         raise GainMLPError(f"Apple gain map must be (h, w) or (h, w, 3) uint8, got {g.shape}")
-    lin = upsample_bilinear(_map_lut()[g], base.shape[0], base.shape[1])
+    boost = float(headroom) ** min(max(float(weight), 0.0), 1.0) - 1.0
+    from gainmlp import kernels
+
+    if kernels.compiled():  # one fused pass, the same values (kernels/gainmap.py)
+        from gainmlp.kernels.gainmap import render_gain_map
+
+        return render_gain_map(base, g, map_lut(), apple_boost=boost)
+    lin = upsample_bilinear(map_lut()[g], base.shape[0], base.shape[1])
     if lin.ndim == 2:
         lin = lin[:, :, None]
-    boost = float(headroom) ** min(max(float(weight), 0.0), 1.0) - 1.0
     with np.errstate(over="ignore", invalid="ignore"):
         out = base * (np.float32(1.0) + np.float32(boost) * lin)
     if not np.isfinite(out).all():  # an absurd headroom overflows float32: saturate
