@@ -148,19 +148,46 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
 }
 
 /**
- * Decode a gainmlp JPEG into its HDR rendition.
+ * Decode a gainmlp JPEG into its HDR rendition. In a browser page this runs in a Web Worker
+ * (module worker; the report's one-script bundle makes its worker from its own source), so
+ * the page stays responsive: the input's bytes go to the worker, the pixels come back as
+ * transferred ArrayBuffers, errors as the same GainMLPError messages. Elsewhere (Node, a
+ * worker, `worker: false`, or where no worker can start) it decodes in this thread.
  * @param input URL string, URL, Blob, ArrayBuffer or Uint8Array: a gainmlp JPEG, or a bare
  *   payload with `options.sdr` = {width, height, pixels (RGB uint8)}
  * @param options.backend 'auto' (WebGL2 when the browser has it, else CPU) | 'webgl' | 'cpu'
  * @param options.jpeg 'js' (default: bit-exact with gainmlp's Python decoder) | 'browser'
  * @param options.name how error messages name the input
  * @param options.onProgress (rowsDone, rows) callback
+ * @param options.worker 'auto' (default: a worker in a browser page) | true | false
  * @param options.webglWeights where the shader reads the weights: 'auto' (literals for
  *   networks of up to 16k weights, else a texture) | 'const' | 'uniform' | 'texture'
+ * @param options.cpuKernel 'auto' | 'generated' | 'loop' | 'reference' (mlp_fast.mjs)
  * @returns {Promise<{width, height, hdr: Float32Array, sdr: Uint8Array, payload, backend, renderer,
- *   timings}>} hdr: PQ BT.2020 code values, RGB interleaved, row-major
+ *   timings, thread}>} hdr: PQ BT.2020 code values, RGB interleaved, row-major; thread:
+ *   'worker' or 'main'
  */
 export async function decodeGainmlp(input, options = {}) {
+  const want = options.worker === undefined ? 'auto' : options.worker;
+  const page = typeof window !== 'undefined' && typeof Worker !== 'undefined';
+  if (want === true || (want === 'auto' && page && workerState !== 'broken')) {
+    const t0 = now();
+    const owned = !(input instanceof Uint8Array || input instanceof ArrayBuffer || ArrayBuffer.isView(input));
+    const bytes = await toBytes(input);
+    try {
+      const result = await decodeInWorker(bytes, owned, options);
+      result.timings.total = now() - t0;
+      return result;
+    } catch (err) {
+      if (!(err instanceof WorkerUnavailable) || want === true) throw err;
+      return decodeGainmlpHere(bytes, options);
+    }
+  }
+  return decodeGainmlpHere(input, options);
+}
+
+/** decodeGainmlp in this thread (the page's main thread, a worker, or Node). */
+export async function decodeGainmlpHere(input, options = {}) {
   const { backend = 'auto', jpeg = 'js', name = 'photo', onProgress = null } = options;
   const timings = {};
   const t0 = now();
@@ -174,7 +201,121 @@ export async function decodeGainmlp(input, options = {}) {
   const { hdr, used, renderer } = evaluate(payload, base, backend, timings, onProgress, options);
   timings.total = now() - t0;
   return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: used, renderer, timings };
+    backend: used, renderer, timings, thread: 'main' };
+}
+
+// ---------------------------------------------------------------- the worker
+
+class WorkerUnavailable extends Error {}
+
+let worker = null;
+let workerState = 'none'; // 'none' | 'starting' | 'ready' | 'broken'
+let workerUrl = null;
+let nextJob = 1;
+const jobs = new Map();
+
+function createWorker() {
+  /* global gainmlpBundle */
+  if (typeof gainmlpBundle === 'function') {
+    // the report's one-script bundle (gainmlp.evaluation.html_report.bundle_web): the
+    // worker is the bundle itself, from a Blob URL, started in worker mode
+    if (!workerUrl) {
+      workerUrl = URL.createObjectURL(new Blob([`(${gainmlpBundle.toString()})(true);\n`],
+        { type: 'text/javascript' }));
+    }
+    return new Worker(workerUrl);
+  }
+  return new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
+}
+
+function failAll(err) {
+  for (const job of jobs.values()) job.reject(err);
+  jobs.clear();
+}
+
+function startWorker() {
+  if (worker) return worker;
+  try {
+    worker = createWorker();
+  } catch (err) {
+    workerState = 'broken';
+    throw new WorkerUnavailable(`no worker: ${err.message}`);
+  }
+  workerState = 'starting';
+  worker.onmessage = (event) => {
+    const m = event.data;
+    if (m.type === 'ready') {
+      workerState = 'ready';
+      return;
+    }
+    const job = jobs.get(m.id);
+    if (!job) return;
+    if (m.type === 'progress') {
+      if (job.onProgress) job.onProgress(m.rows, m.total);
+      return;
+    }
+    jobs.delete(m.id);
+    if (m.type === 'done') job.resolve(m.result);
+    else {
+      const err = m.name === 'GainMLPError' ? new GainMLPError(m.message) : new Error(m.message);
+      if (m.name !== 'GainMLPError' && m.name) err.name = m.name;
+      job.reject(err);
+    }
+  };
+  worker.onerror = (event) => {
+    // a worker that cannot load (a file:// page, a Content-Security-Policy) fails its jobs
+    // with WorkerUnavailable, so that they run in this thread; a crash later is an error
+    const loading = workerState === 'starting';
+    if (event && event.preventDefault) event.preventDefault();
+    worker.terminate();
+    worker = null;
+    workerState = loading ? 'broken' : 'none';
+    failAll(loading ? new WorkerUnavailable('the decoder worker did not start')
+      : new Error(`the decoder worker failed: ${(event && event.message) || 'unknown error'}`));
+  };
+  return worker;
+}
+
+function decodeInWorker(bytes, owned, options) {
+  const w = startWorker();
+  const id = nextJob++;
+  const { onProgress = null, worker: _, sdr = null, ...rest } = options;
+  const message = { id, bytes, options: { ...rest, sdr, progress: !!onProgress } };
+  return new Promise((resolve, reject) => {
+    jobs.set(id, { resolve, reject, onProgress });
+    try {
+      w.postMessage(message, owned ? [bytes.buffer] : []);
+    } catch (err) {
+      jobs.delete(id);
+      reject(err);
+    }
+  });
+}
+
+/** The worker's side: decode the jobs `scope` receives (worker.mjs, or the bundle). */
+export function serveDecodes(scope) {
+  scope.onmessage = async (event) => {
+    const { id, bytes, options } = event.data;
+    const { progress, ...rest } = options;
+    let last = 0;
+    const onProgress = progress ? (rows, total) => {
+      const t = now();
+      if (rows === total || t - last > 50) {
+        last = t;
+        scope.postMessage({ id, type: 'progress', rows, total });
+      }
+    } : null;
+    try {
+      const result = await decodeGainmlpHere(bytes, { ...rest, onProgress, worker: false });
+      result.thread = 'worker';
+      const transfer = [result.hdr.buffer];
+      if (result.sdr && result.sdr.buffer !== bytes.buffer) transfer.push(result.sdr.buffer);
+      scope.postMessage({ id, type: 'done', result }, transfer);
+    } catch (err) {
+      scope.postMessage({ id, type: 'error', name: err.name, message: err.message });
+    }
+  };
+  scope.postMessage({ type: 'ready' });
 }
 
 /** decodeGainmlp for bytes already in memory, on the CPU with the JavaScript JPEG decoder. */
@@ -190,7 +331,7 @@ export function decodeGainmlpSync(bytes, options = {}) {
   const { hdr } = evaluate(payload, base, 'cpu', timings, onProgress, options);
   timings.total = now() - t0;
   return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: 'cpu', renderer: null, timings };
+    backend: 'cpu', renderer: null, timings, thread: 'main' };
 }
 
 function summary(payload) {

@@ -1,16 +1,17 @@
 // The Gain-MLP network evaluated per pixel by a WebGL2 fragment shader into a float
 // (RGBA32F) render target, in strips of rows; the same maths as mlp_cpu.mjs.
 //
-// Split of the work: the CPU computes, per pixel, the SDR in HDR space S, the angles
-// a = float32(pi) * n of the three SDR inputs (exact float32, as the specification
-// defines them) and the bilateral grids' luma guide, plus the first layer's per-column
-// and per-row terms (the coordinate encodings are separable). The GPU evaluates the
-// 3 x 2F sines and cosines, the rest of the network, the grids and the residual. The sines
-// of 2^k a are computed after an exact Cody-Waite reduction of 2^k a modulo pi/2, so the
-// GPU's sin() only ever sees |r| <= pi/4 (where it is accurate), not 2^11 * pi.
+// Split of the work: the CPU computes, once per distinct colour of the base image (float64,
+// as mlp_fast.mjs), the first layer's colour term W_sdr . enc(r, g, b) (the 3 x 2F sines
+// and cosines and their product), S (SDR in HDR space) and the bilateral grids' luma
+// guide, uploaded once as a table texture; per pixel only a colour number (an R32UI
+// texture, in strips); and once per image the first layer's per-column and per-row terms
+// (the coordinate encodings are separable). The GPU adds the three terms and evaluates
+// the rest of the network, the grids and the residual.
 
 import { GainMLPError } from './errors.mjs';
-import { GAMMA_GUARD, inputAngle, lumaGuide, prepareMlp } from './mlp_cpu.mjs';
+import { GAMMA_GUARD, lumaGuide, prepareMlp } from './mlp_cpu.mjs';
+import { colourTables } from './mlp_fast.mjs';
 
 const PACK_WIDTH = 2048; // texels per row of the packed parameter texture (WebGL2 minimum size)
 const STRIP_PIXELS = 1 << 20;
@@ -33,31 +34,26 @@ export function webglContext(canvas = null) {
   return { gl, renderer, reason: null };
 }
 
-// Cody-Waite split of pi/2 into pieces of 11 significant bits (exact products with j < 2^13)
+const ceil4 = (n) => Math.ceil(n / 4);
+
+// The hidden layers' sines: x = j pi + r with pi in three pieces of 11 significant bits
+// (j * piece exact for |j| < 2^13), then an odd polynomial for sin r on [-pi/2, pi/2]
+// (Taylor to r^13, truncation < 7e-10): a GPU's own sin() is only accurate near 0.
 function split11(x) {
   const e = Math.floor(Math.log2(Math.abs(x)));
   const q = 2 ** (e - 10);
   return Math.round(x / q) * q;
 }
-const PIO2_1 = split11(Math.PI / 2);
-const PIO2_2 = split11(Math.PI / 2 - PIO2_1);
-const PIO2_3 = Math.fround(Math.PI / 2 - PIO2_1 - PIO2_2);
-
-const ceil4 = (n) => Math.ceil(n / 4);
+const PI_1 = split11(Math.PI);
+const PI_2 = split11(Math.PI - PI_1);
+const PI_3 = Math.fround(Math.PI - PI_1 - PI_2);
 
 /** The packed parameter texture's contents and the offsets (in texels) of each part. */
 function packParams(prep) {
-  const { params, per, h1, wSdr, wGrid, nGrid, entry, layers, grids } = prep;
+  const { params, wGrid, nGrid, entry, layers, grids } = prep;
   const parts = [];
   let texels = 0;
   const add = (n) => { const at = texels; texels += n; return at; };
-  const h14 = ceil4(h1);
-  const sdrAt = add(3 * per * h14);
-  parts.push(() => {
-    const out = new Float32Array(3 * per * h14 * 4);
-    for (let j = 0; j < 3 * per; j++) for (let o = 0; o < h1; o++) out[(j * h14) * 4 + o] = wSdr[o * 3 * per + j];
-    return [sdrAt, out];
-  });
   let gridWAt = 0;
   const we = nGrid ? params.weights[entry - 1].rows : 0;
   if (nGrid) {
@@ -98,7 +94,7 @@ function packParams(prep) {
     const [at, values] = make();
     data.set(values, at * 4);
   }
-  return { data, rows, sdrAt, gridWAt, we, layerAt, gridAt, weightTexels };
+  return { data, rows, gridWAt, we, layerAt, gridAt, weightTexels };
 }
 
 const f = (x) => {
@@ -115,38 +111,38 @@ function fragmentSource(prep, pack, kind, weightMode) {
     const v = pack.data.subarray(4 * i, 4 * i + 4);
     return `vec4(${f(v[0])}, ${f(v[1])}, ${f(v[2])}, ${f(v[3])})`;
   };
-  const { params, F, h1, nGrid, entry, layers, grids } = prep;
+  const { params, h1, nGrid, entry, layers, grids } = prep;
   const L = [];
   const h14 = ceil4(h1);
   L.push(`#version 300 es
 precision highp float;
 precision highp int;
 precision highp sampler2D;
-uniform sampler2D uAngles; // a_r, a_g, a_b, - (strip)
-uniform sampler2D uSdr;    // S_r, S_g, S_b, luma guide (strip)
+precision highp usampler2D;
+uniform usampler2D uIds;   // colour number per pixel (strip)
+uniform sampler2D uTable;  // per colour: ${h14} texels of the colour term, then S_r, S_g, S_b, luma guide
 uniform sampler2D uCol;    // first-layer column terms, one row of texels per image column
 uniform sampler2D uRow;    // first-layer row terms (+ bias), one row per strip row
 uniform sampler2D uP;      // packed weights and grids
 uniform int uRow0;
 uniform vec2 uSize;
 uniform float uEps;
-uniform vec3 uPio2;        // Cody-Waite pieces of pi/2 (uniforms: never folded together)
+uniform vec3 uPi;          // the pieces of pi (uniforms: never folded together)
 uniform vec3 uOutCentre, uOutScale, uOutMin, uOutMax;
 out vec4 outColor;
 
+vec4 sinR(vec4 x) {
+  vec4 j = floor(x * 0.318309886 + 0.5);
+  vec4 r = ((x - j * uPi.x) - j * uPi.y) - j * uPi.z;
+  vec4 z = r * r;
+  vec4 p = r * (1.0 + z * (-1.66666667e-1 + z * (8.33333333e-3 + z * (-1.98412698e-4 + z * (2.75573192e-6
+    + z * (-2.50521084e-8 + z * 1.60590438e-10))))));
+  return p * (1.0 - 2.0 * (j - 2.0 * floor(j * 0.5)));
+}
 vec4 P(int i) { return texelFetch(uP, ivec2(i % ${PACK_WIDTH}, i / ${PACK_WIDTH}), 0); }
+vec4 T(int i) { return texelFetch(uTable, ivec2(i % ${pack.tableWidth}, i / ${pack.tableWidth}), 0); }
 ${weightMode === 'uniform' ? `uniform vec4 uW[${pack.weightTexels}];
 vec4 W(int i) { return uW[i]; }` : 'vec4 W(int i) { return P(i); }'}
-
-vec2 sincos2k(float a, float k2) {
-  float x = a * k2;
-  float j = floor(x * 0.636619772 + 0.5);
-  float r = ((x - j * uPio2.x) - j * uPio2.y) - j * uPio2.z;
-  float s = sin(r), c = cos(r);
-  float q = j - 4.0 * floor(j * 0.25); // j mod 4, exact
-  vec2 v = (q == 1.0 || q == 3.0) ? vec2(c, s) : vec2(s, c);
-  return vec2(q >= 2.0 ? -v.x : v.x, (q == 1.0 || q == 2.0) ? -v.y : v.y);
-}
 `);
   // grid sampling helpers
   grids.forEach((g, gi) => {
@@ -185,19 +181,10 @@ vec4 grid${gi}(int q, vec2 uv, float guide) {
   L.push(`void main() {
   ivec2 pix = ivec2(gl_FragCoord.xy);
   int row = uRow0 + pix.y;
-  vec4 A = texelFetch(uAngles, pix, 0);
-  vec4 S = texelFetch(uSdr, pix, 0);
-  vec2 sc;`);
+  int cb = int(texelFetch(uIds, pix, 0).x) * ${h14 + 1};
+  vec4 S = T(cb + ${h14});`);
   let h = q4('h0', h1);
-  h.forEach((v, q) => L.push(`  vec4 ${v} = texelFetch(uCol, ivec2(${q}, pix.x), 0) + texelFetch(uRow, ivec2(${q}, pix.y), 0);`));
-  for (let c = 0; c < 3; c++) {
-    for (let k = 0; k < F; k++) {
-      L.push(`  sc = sincos2k(A.${'xyz'[c]}, ${f(2 ** k)});`);
-      const js = pack.sdrAt + (c * 2 * F + k) * h14;
-      const jc = pack.sdrAt + (c * 2 * F + F + k) * h14;
-      h.forEach((v, q) => L.push(`  ${v} += sc.x * ${W(js + q)} + sc.y * ${W(jc + q)};`));
-    }
-  }
+  h.forEach((v, q) => L.push(`  vec4 ${v} = T(cb + ${q}) + (texelFetch(uCol, ivec2(${q}, pix.x), 0) + texelFetch(uRow, ivec2(${q}, pix.y), 0));`));
   const feats = [];
   if (nGrid) {
     L.push('  vec2 uv = (vec2(float(pix.x), float(row)) + 0.5) / uSize;');
@@ -216,7 +203,7 @@ vec4 grid${gi}(int q, vec2 uv, float guide) {
   if (nGrid && entry === 1) gridTerm(h);
   const sine = params.activation === 'sine';
   layers.forEach((Ly, l) => {
-    h.forEach((v) => L.push(`  ${v} = ${sine ? `sin(${v})` : `max(${v}, vec4(0.0))`};`));
+    h.forEach((v) => L.push(`  ${v} = ${sine ? `sinR(${v})` : `max(${v}, vec4(0.0))`};`));
     const in4 = ceil4(Ly.cols);
     const next = q4(`h${l + 1}`, Ly.rows);
     next.forEach((v, q) => {
@@ -279,11 +266,12 @@ function floatTexture(gl, width, height, data) {
 /**
  * Evaluate a parsed Gain-MLP body on the GPU.
  * @param params unpacked body (body.mjs); kind 'gain' | 'gamma' | 'direct'
- * @param sdrPq float32 RGB, the SDR in HDR space; eps the payload's offset
+ * @param colours the base image's distinct colours: {ids (Int32Array, per pixel), count,
+ *   s (Float32Array, S per colour, count x 3)}; eps the payload's offset
  * @param options.weights 'auto' | 'const' (literals in the shader) | 'uniform' | 'texture'
  * @returns {Float32Array} PQ BT.2020 RGB
  */
-export function decodeMlpWebgl(gl, params, kind, sdrPq, width, height, eps,
+export function decodeMlpWebgl(gl, params, kind, colours, width, height, eps,
   { onRows = null, stats = {}, weights = 'auto' } = {}) {
   const clock = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
   let t = clock();
@@ -295,6 +283,25 @@ export function decodeMlpWebgl(gl, params, kind, sdrPq, width, height, eps,
   const pack = packParams(prep);
   if (pack.rows > maxTex) throw new GainMLPError('the network is too large for this GPU\'s textures');
   const h14 = ceil4(prep.h1);
+  // the per-colour table: h14 texels of the colour term, then S and the luma guide
+  const per = h14 + 1;
+  const k = colours.count;
+  pack.tableWidth = Math.min(maxTex, 8192);
+  const tableRows = Math.max(1, Math.ceil((k * per) / pack.tableWidth));
+  if (tableRows > maxTex) throw new GainMLPError(`the image has ${k} colours; this GPU's textures hold fewer`);
+  const tables = colourTables(prep, 'direct', colours, eps);
+  const table = new Float32Array(tableRows * pack.tableWidth * 4);
+  const { gridGuide } = params;
+  const bilateral = params.grids.some((g) => g.shape[2] > 1);
+  for (let c = 0, s = colours.s; c < k; c++) {
+    const b = c * per * 4;
+    for (let o = 0; o < prep.h1; o++) table[b + o] = tables.term[c * prep.h1 + o];
+    const s0 = s[3 * c], s1 = s[3 * c + 1], s2 = s[3 * c + 2];
+    table[b + h14 * 4] = s0;
+    table[b + h14 * 4 + 1] = s1;
+    table[b + h14 * 4 + 2] = s2;
+    table[b + h14 * 4 + 3] = bilateral ? lumaGuide(s0, s1, s2, gridGuide[0], gridGuide[1]) : 0;
+  }
   const stripRows = Math.max(1, Math.min(height, Math.floor(STRIP_PIXELS / width), maxTex));
 
   stats.prepare = clock() - t;
@@ -331,18 +338,22 @@ export function decodeMlpWebgl(gl, params, kind, sdrPq, width, height, eps,
   for (let i = 0; i < width; i++) for (let o = 0; o < prep.h1; o++) colData[(i * h14) * 4 + o] = prep.colTerms[i * prep.h1 + o];
   const colTex = floatTexture(gl, h14, width, colData);
   const rowTex = floatTexture(gl, h14, stripRows, null);
-  const angTex = floatTexture(gl, width, stripRows, null);
-  const sdrTex = floatTexture(gl, width, stripRows, null);
-  textures.push(packTex, colTex, rowTex, angTex, sdrTex);
-  bind(0, 'uAngles', angTex);
-  bind(1, 'uSdr', sdrTex);
+  const tableTex = floatTexture(gl, pack.tableWidth, tableRows, table);
+  const idTex = gl.createTexture();
+  gl.bindTexture(gl.TEXTURE_2D, idTex);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+  gl.texStorage2D(gl.TEXTURE_2D, 1, gl.R32UI, width, stripRows);
+  textures.push(packTex, colTex, rowTex, tableTex, idTex);
+  bind(0, 'uIds', idTex);
+  bind(1, 'uTable', tableTex);
   bind(2, 'uCol', colTex);
   bind(3, 'uRow', rowTex);
   bind(4, 'uP', packTex);
   const u = (name) => gl.getUniformLocation(program, name);
   gl.uniform2f(u('uSize'), width, height);
+  gl.uniform3f(u('uPi'), PI_1, PI_2, PI_3);
   gl.uniform1f(u('uEps'), eps);
-  gl.uniform3f(u('uPio2'), PIO2_1, PIO2_2, PIO2_3);
   if (weightMode === 'uniform') gl.uniform4fv(u('uW[0]'), pack.data.subarray(0, pack.weightTexels * 4));
   gl.uniform3fv(u('uOutCentre'), params.outCentre);
   gl.uniform3fv(u('uOutScale'), params.outScale);
@@ -364,36 +375,22 @@ export function decodeMlpWebgl(gl, params, kind, sdrPq, width, height, eps,
   gl.bindVertexArray(vao);
 
   const out = new Float32Array(width * height * 3);
-  const ang = new Float32Array(width * stripRows * 4);
-  const sdr = new Float32Array(width * stripRows * 4);
+  const ids = new Uint32Array(colours.ids.buffer, colours.ids.byteOffset, colours.ids.length);
   const rowData = new Float32Array(h14 * stripRows * 4);
   const back = new Float32Array(width * stripRows * 4);
-  const { inCentre: cen, inScale: sc, gridGuide } = params;
-  const bilateral = params.grids.some((g) => g.shape[2] > 1);
   try {
     for (let r0 = 0; r0 < height; r0 += stripRows) {
       t = clock();
       const rows = Math.min(stripRows, height - r0);
-      for (let i = 0, p = r0 * width * 3; i < rows * width; i++, p += 3) {
-        const s0 = sdrPq[p], s1 = sdrPq[p + 1], s2 = sdrPq[p + 2];
-        ang[4 * i] = inputAngle(s0, cen[2], sc[2]);
-        ang[4 * i + 1] = inputAngle(s1, cen[3], sc[3]);
-        ang[4 * i + 2] = inputAngle(s2, cen[4], sc[4]);
-        sdr[4 * i] = s0;
-        sdr[4 * i + 1] = s1;
-        sdr[4 * i + 2] = s2;
-        sdr[4 * i + 3] = bilateral ? lumaGuide(s0, s1, s2, gridGuide[0], gridGuide[1]) : 0;
-      }
       rowData.fill(0);
       for (let r = 0; r < rows; r++) {
         for (let o = 0; o < prep.h1; o++) rowData[r * h14 * 4 + o] = prep.rowTerms[(r0 + r) * prep.h1 + o];
       }
       gl.activeTexture(gl.TEXTURE0);
-      gl.bindTexture(gl.TEXTURE_2D, angTex);
-      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, rows, gl.RGBA, gl.FLOAT, ang);
-      gl.activeTexture(gl.TEXTURE1);
-      gl.bindTexture(gl.TEXTURE_2D, sdrTex);
-      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, rows, gl.RGBA, gl.FLOAT, sdr);
+      gl.bindTexture(gl.TEXTURE_2D, idTex);
+      gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, rows, gl.RED_INTEGER, gl.UNSIGNED_INT,
+        ids.subarray(r0 * width, (r0 + rows) * width));
       gl.activeTexture(gl.TEXTURE3);
       gl.bindTexture(gl.TEXTURE_2D, rowTex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, h14, rows, gl.RGBA, gl.FLOAT, rowData);
@@ -425,4 +422,4 @@ export function decodeMlpWebgl(gl, params, kind, sdrPq, width, height, eps,
   return out;
 }
 
-export const webglInternals = { fragmentSource, packParams, PIO2_1, PIO2_2, PIO2_3 };
+export const webglInternals = { fragmentSource, packParams };

@@ -95,16 +95,47 @@ test('the WebGL2 path agrees with the Python decoder on every body version', { s
       let diff = 0;
       for (let i = 0; i < expected.length; i++) diff = Math.max(diff, Math.abs(r.hdr[i] - expected[i]) || 0);
       if (r.hdr.some((v) => Number.isNaN(v))) diff = Infinity;
-      out.push({ name: e.name, backend: r.backend, diff, n: r.hdr.length, want: expected.length });
+      out.push({ name: e.name, backend: r.backend, thread: r.thread, diff, n: r.hdr.length, want: expected.length });
     }
     return out;
   }, mlp);
   for (const r of results) {
-    console.log(`# ${r.name}: ${r.backend}, max |WebGL - Python| = ${r.diff.toExponential(2)}`);
+    console.log(`# ${r.name}: ${r.backend} in the ${r.thread} thread, max |WebGL - Python| = ${r.diff.toExponential(2)}`);
     assert.equal(r.backend, 'webgl', r.name);
+    assert.equal(r.thread, 'worker', r.name);
     assert.equal(r.n, r.want, r.name);
     assert.ok(r.diff <= GPU_TOLERANCE, `${r.name}: max |WebGL - Python| = ${r.diff}`);
   }
+});
+
+test('the worker and the main thread give the same pixels, CPU and WebGL2; progress; transfers', { skip }, async () => {
+  const got = await page.evaluate(async () => {
+    const gm = await import('/web/gainmlp.mjs');
+    const bytes = new Uint8Array(await (await fetch('/fx/v3-gamma-mixed.jpg')).arrayBuffer());
+    const out = {};
+    for (const backend of ['cpu', 'webgl']) {
+      const here = await gm.decodeGainmlp(bytes, { backend, worker: false });
+      const progress = [];
+      const there = await gm.decodeGainmlp(bytes, { backend, onProgress: (done, total) => progress.push([done, total]) });
+      let same = here.hdr.length === there.hdr.length;
+      for (let i = 0; same && i < here.hdr.length; i++) same = here.hdr[i] === there.hdr[i];
+      out[backend] = { same, threads: [here.thread, there.thread], backends: [here.backend, there.backend],
+        progress: progress.at(-1), sdr: there.sdr.length, kept: bytes.length };
+    }
+    // a Blob input is fetched here and its bytes transferred to the worker
+    const blob = await gm.decodeGainmlp(new Blob([bytes]), { name: 'blob.jpg' });
+    out.blob = blob.thread;
+    return out;
+  });
+  for (const backend of ['cpu', 'webgl']) {
+    const r = got[backend];
+    assert.ok(r.same, `${backend}: worker and main thread differ`);
+    assert.deepEqual(r.threads, ['main', 'worker']);
+    assert.deepEqual(r.backends, [backend, backend]);
+    assert.equal(r.progress[0], r.progress[1]);
+    assert.ok(r.sdr > 0 && r.kept > 0, 'the caller keeps its bytes');
+  }
+  assert.equal(got.blob, 'worker');
 });
 
 test('the three ways the shader can read the weights agree', { skip }, async () => {

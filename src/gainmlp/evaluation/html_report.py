@@ -107,7 +107,8 @@ def heat_map(errors: np.ndarray) -> np.ndarray:
 def bundle_web(web_dir: Path = WEB_DIR) -> str:
     """The ES modules of the JavaScript decoder as one classic script defining
     ``window.gainmlp`` (the exports of ``gainmlp.mjs``), for pages opened from disk, where
-    browsers refuse module imports. Empty when ``web_dir`` has no decoder."""
+    browsers refuse module imports; started as ``gainmlpBundle(true)`` from a Blob URL it is
+    the decoder's Web Worker. Empty when ``web_dir`` has no decoder."""
     entry = web_dir / "gainmlp.mjs"
     if not entry.is_file():
         return ""
@@ -135,9 +136,13 @@ def bundle_web(web_dir: Path = WEB_DIR) -> str:
                        flags=re.M)
     for group in re.findall(r"^export \{([^}]*)\};$", entry_text, flags=re.M):
         names += [n.strip() for n in group.split(",") if n.strip()]
-    body = "\n".join(parts)
+    # a classic script has no import.meta; the bundle starts its decoder worker from its own
+    # source instead (gainmlp.mjs, createWorker: ``gainmlpBundle(true)`` serves decodes)
+    body = "\n".join(parts).replace("import.meta.url", "undefined")
     api = ", ".join(sorted(set(names)))
-    script = f"(function () {{\n'use strict';\n{body}\nwindow.gainmlp = {{ {api} }};\n}})();\n"
+    script = (f"(function gainmlpBundle(asWorker) {{\n'use strict';\n{body}\n"
+              "if (asWorker) { serveDecodes(self); return; }\n"
+              f"window.gainmlp = {{ {api} }};\n}})(false);\n")
     return script.replace("</script", "<\\/script")
 
 
