@@ -199,7 +199,8 @@ def render_gain_map(base: np.ndarray, gain_map: np.ndarray, map_lut: np.ndarray,
     out = np.empty((height, width, 3), np.float32)
     apple = apple_boost is not None
     args = (base_u8, base_f32, use_u8, lut, gmap, np.ascontiguousarray(map_lut, np.float32),
-            y0, y1, fy, x0, x1, fx, (np.float32(1.0) - fx).astype(np.float32), apple, np.float32(apple_boost if apple else 0.0),
+            y0, y1, fy, x0, x1, fx, (np.float32(1.0) - fx).astype(np.float32), apple,
+            np.float32(apple_boost if apple else 0.0),
             f32(k_base), f32(k_alt), f32(lo), f32(hi), inv_gamma, use_gamma,
             one_factor, np.float32(weight), np.ascontiguousarray(mat), float(white), int(mode),
             encode_table(), out)
@@ -292,7 +293,6 @@ def pillow_bicubic_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.n
 def _conventional_rows(sdr_pq, small, code_lut, hx0, hn, hk, vy0, vn, vk, lo, span, eps, gamma_kind,
                        out, r0, r1):  # pragma: no cover - compiled
     width = out.shape[1]
-    mw = small.shape[1]
     m_first = vy0[r0]
     m_last = m_first
     for r in range(r0, r1):
@@ -340,8 +340,8 @@ def render_conventional(sdr_pq: np.ndarray, small_u8: np.ndarray, log2_min, log2
     span = np.asarray(log2_max, np.float64).reshape(3) - lo
     out = np.empty((height, width, 3), np.float32)
     code_lut = np.arange(256, dtype=np.float32) / np.float32(255.0)
-    args = (sdr_pq, small, code_lut, hx0, hn, hk, vy0, vn, vk, lo, span, float(eps), kind == "gamma",
-            out)
+    args = (sdr_pq, small, code_lut, hx0, hn, hk, vy0, vn, vk, lo, span, float(eps),
+            kind == "gamma", out)
     rows = max(1, TILE_PIXELS // max(width, 1))
     for_chunks(height, rows, lambda r0, r1: _conventional_rows(*args, r0, r1), threads)
     return out

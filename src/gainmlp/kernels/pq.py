@@ -28,7 +28,6 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
