@@ -14,19 +14,37 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp.codecs import decode_residual, encode_residual, get_method
+from gainmlp.codecs.indexed import IndexedSdr, index_sdr8
 from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr8_to_hdr_space, sdr_to_hdr_space
 from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
+from gainmlp.kernels import compiled
 from gainmlp.memory import check_memory
 from gainmlp.options import EncodeOptions
 from gainmlp.paper_residual import DEFAULT_EPS
 
 
 def sdr_in_hdr_space(pixels: np.ndarray, encoding: SdrEncoding) -> np.ndarray:
-    """8-bit SDR pixels -> PQ BT.2020 code values (float32)."""
+    """8-bit SDR pixels -> PQ BT.2020 code values (float32).
+
+    8-bit pixels are converted once per distinct colour and gathered
+    (:func:`sdr_in_hdr_space_indexed`): the same values as
+    ``colorimetry.sdr8_to_hdr_space`` per pixel, faster (that per-pixel conversion itself
+    with ``GAINMLP_KERNELS=numpy``).
+    """
+    sdr = sdr_in_hdr_space_indexed(pixels, encoding)
+    return sdr.expand() if isinstance(sdr, IndexedSdr) else sdr
+
+
+def sdr_in_hdr_space_indexed(pixels: np.ndarray, encoding: SdrEncoding
+                             ) -> IndexedSdr | np.ndarray:
+    """:func:`sdr_in_hdr_space`, as an :class:`~gainmlp.codecs.indexed.IndexedSdr` (colour
+    ids + per-colour PQ values) for 8-bit pixels, a plain array otherwise."""
     pixels = np.asarray(pixels)
     if pixels.dtype == np.uint8:
+        if compiled() and pixels.ndim == 3 and pixels.shape[-1] == 3:
+            return index_sdr8(pixels, encoding)
         return sdr8_to_hdr_space(pixels, encoding)
     return sdr_to_hdr_space(np.asarray(pixels, dtype=np.float32) / 255.0, encoding)
 
@@ -111,5 +129,5 @@ def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
             f"{width}x{height}"
         )
     check_memory("decode", width * height)
-    sdr_pq = sdr_in_hdr_space(sdr_pixels, payload.sdr)
+    sdr_pq = sdr_in_hdr_space_indexed(sdr_pixels, payload.sdr)
     return decode_residual(payload.method, payload.body, sdr_pq, payload.eps)

@@ -13,11 +13,14 @@ import numpy as np
 import gainmlp.codecs.conventional  # noqa: F401  (registers gain-/gamma-{jpeg,heic,jxl,avif})
 import gainmlp.codecs.mlp  # noqa: F401  (registers gamma-/gain-/direct-mlp)
 import gainmlp.codecs.mlp_itm  # noqa: F401  (registers mlp-itm)
+from gainmlp.codecs.indexed import IndexedSdr
 from gainmlp.codecs.registry import METHODS, Method, get_method, method_by_code, names
 from gainmlp.options import EncodeOptions
 
 DEFAULT_METHOD = "gamma-mlp"
 CONVENTIONAL_METHODS = names("conventional")
+#: Families whose decoders take an :class:`IndexedSdr` as it is (per-colour tables).
+INDEXED_FAMILIES = ("mlp", "mlp-itm")
 
 
 def encode_residual(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
@@ -26,10 +29,19 @@ def encode_residual(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: fl
     return get_method(method).encode(sdr_pq, hdr_pq, eps, options)
 
 
-def decode_residual(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
-    """Rebuild the HDR rendition (PQ BT.2020, float32 in [0, 1]) from SDR and a body."""
-    return get_method(method).decode(body, sdr_pq, eps)
+def decode_residual(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
+                    eps: float) -> np.ndarray:
+    """Rebuild the HDR rendition (PQ BT.2020, float32 in [0, 1]) from SDR and a body.
+
+    ``sdr_pq``: PQ code values ``(H, W, 3)``, or an :class:`IndexedSdr` (per-colour
+    values), which the MLP decoders use as it is and every other decoder gets expanded.
+    """
+    entry = get_method(method)
+    if isinstance(sdr_pq, IndexedSdr) and entry.family not in INDEXED_FAMILIES:
+        sdr_pq = sdr_pq.expand()
+    return entry.decode(body, sdr_pq, eps)
 
 
-__all__ = ["CONVENTIONAL_METHODS", "DEFAULT_METHOD", "METHODS", "EncodeOptions", "Method",
+__all__ = ["CONVENTIONAL_METHODS", "DEFAULT_METHOD", "INDEXED_FAMILIES", "METHODS",
+           "EncodeOptions", "IndexedSdr", "Method",
            "decode_residual", "encode_residual", "get_method", "method_by_code", "names"]

@@ -112,6 +112,25 @@ def for_row_tiles(sdr: np.ndarray, work: Callable[[int, int, np.ndarray], None],
             future.result()
 
 
+def for_row_ranges(height: int, width: int, work: Callable[[int, int], None],
+                   threads: int | None = None) -> None:
+    """Run ``work(r0, r1)`` for the row ranges of :func:`row_tiles` (no tile data), on
+    ``threads`` threads (default: the usable cores); for compiled (nogil) kernels that
+    read their inputs themselves."""
+    rows_per_tile = max(1, TILE_PIXELS // width)
+    ranges = [(r0, min(height, r0 + rows_per_tile)) for r0 in range(0, height, rows_per_tile)]
+    workers = min(threads or usable_cores(), len(ranges))
+    if workers <= 1:
+        for r0, r1 in ranges:
+            work(r0, r1)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work, r0, r1) for r0, r1 in ranges]:
+            future.result()
+
+
 def chunks(n: int, size: int = STAT_CHUNK) -> Iterator[slice]:
     """Consecutive slices of at most ``size`` rows covering ``range(n)``."""
     for i in range(0, n, size):

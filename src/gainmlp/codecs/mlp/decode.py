@@ -25,10 +25,13 @@ from gainmlp.codecs.features import (
     for_row_tiles,
     normalise_inputs,
 )
+from gainmlp.codecs.indexed import IndexedSdr, as_array
+from gainmlp.codecs.mlp.fast_decode import split_weights as _split_weights
 from gainmlp.codecs.mlp.format import N_INPUTS, N_OUTPUTS, MlpParams, unpack_mlp_body
 from gainmlp.codecs.mlp.grid import grid_dims, grid_taps, luma_guide, taps_at
 from gainmlp.codecs.registry import get_method
-from gainmlp.errors import GainMLPError
+from gainmlp.errors import GainMLPError, check_image_size
+from gainmlp.kernels import compiled
 
 
 def method_kind(method: str) -> str:
@@ -45,20 +48,6 @@ def _activate(h: np.ndarray, activation: str) -> np.ndarray:
     if activation == "sine":
         return np.sin(h, out=h)
     raise GainMLPError(f"unknown MLP activation {activation!r}")
-
-
-def _split_weights(params: MlpParams) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """(weights without the grid columns, the grid columns ``(w_e, n_grid)`` or None)."""
-    if not params.grids:
-        return list(params.weights), None
-    e = params.grid_entry - 1
-    cols = params.grid_columns()
-    ws = list(params.weights)
-    keep = np.ones(ws[e].shape[1], dtype=bool)
-    keep[cols] = False
-    grid_w = np.ascontiguousarray(ws[e][:, cols])
-    ws[e] = np.ascontiguousarray(ws[e][:, keep])
-    return ws, grid_w
 
 
 def _hidden_and_output(params: MlpParams, h: np.ndarray, weights: list[np.ndarray] | None = None,
@@ -189,14 +178,29 @@ def denormalise_outputs(params: MlpParams, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
-    """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body."""
+def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
+               eps: float) -> np.ndarray:
+    """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body.
+
+    ``sdr_pq``: the SDR's PQ code values ``(H, W, 3)``, or an :class:`IndexedSdr`. The
+    compiled decoder (:mod:`gainmlp.codecs.mlp.fast_decode`) runs unless
+    ``gainmlp.kernels.compiled()`` is false; this module's numpy evaluation is its
+    reference.
+    """
     kind = method_kind(method)
     params = unpack_mlp_body(body)
     if params.n_inputs != N_INPUTS or params.n_outputs != N_OUTPUTS:
         raise GainMLPError(f"MLP body has {params.n_inputs} inputs / {params.n_outputs} "
                            f"outputs; this decoder evaluates {N_INPUTS} / {N_OUTPUTS}")
-    sdr, height, width = checked_sdr(sdr_pq)
+    if isinstance(sdr_pq, IndexedSdr):
+        check_image_size(sdr_pq.shape[1], sdr_pq.shape[0], "SDR image")
+    else:
+        checked_sdr(sdr_pq)
+    if compiled():
+        from gainmlp.codecs.mlp.fast_decode import decode_fast
+
+        return decode_fast(kind, params, sdr_pq, eps)
+    sdr, height, width = checked_sdr(as_array(sdr_pq))
 
     n_freq = params.n_frequencies
     per_input = 2 * n_freq

@@ -19,11 +19,13 @@ from gainmlp.codecs.features import (
     checked_sdr,
     coordinate_encodings,
     encode_numpy,
+    for_row_ranges,
     for_row_tiles,
     normalise_inputs,
 )
+from gainmlp.codecs.indexed import IndexedSdr
 from gainmlp.codecs.mlp_itm.format import METHOD, N_SPATIAL_INPUTS, ItmParams, unpack_itm_body
-from gainmlp.errors import GainMLPError
+from gainmlp.errors import GainMLPError, check_image_size
 
 
 def _relu(h: np.ndarray) -> np.ndarray:
@@ -72,8 +74,12 @@ def forward_numpy(params: ItmParams, inputs: np.ndarray) -> np.ndarray:
     return _colour_tail(params, enc_c @ wc.T + bc, gamma, beta)
 
 
-def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
+def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
+               eps: float) -> np.ndarray:
     """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body.
+
+    ``sdr_pq``: the SDR's PQ code values ``(H, W, 3)``, or an :class:`IndexedSdr`, whose
+    colour-net first layer is then evaluated once per distinct colour (same function).
 
     ``eps`` is unused: MLP-ITM predicts the HDR directly, not a residual.
     """
@@ -81,7 +87,11 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     if method != METHOD:
         raise GainMLPError(f"{method!r} is not the MLP-ITM method")
     params = unpack_itm_body(body)
-    sdr, height, width = checked_sdr(sdr_pq)
+    if isinstance(sdr_pq, IndexedSdr):
+        height, width = sdr_pq.shape[:2]
+        check_image_size(width, height, "SDR image")
+    else:
+        sdr, height, width = checked_sdr(sdr_pq)
 
     per = 2 * params.spatial_frequencies
     ws, bs = params.spatial[0]
@@ -91,21 +101,29 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     row_terms = enc_y @ ws[:, per:].T + bs  # (H, W_s)
     wc, bc = params.colour[0]
 
+    def colour_term(colours: np.ndarray) -> np.ndarray:
+        norm = normalise_inputs(colours, params.in_centre[N_SPATIAL_INPUTS:],
+                                params.in_scale[N_SPATIAL_INPUTS:])
+        return encode_numpy(norm, params.colour_frequencies) @ wc.T + bc
+
     out = np.empty((height, width, 3), dtype=np.float32)
 
-    def work(r0: int, r1: int, tile: np.ndarray) -> None:
+    def work(r0: int, r1: int, z_c: np.ndarray) -> None:
         n = (r1 - r0) * width
         z_s = (col_terms[None, :, :] + row_terms[r0:r1, None, :]).reshape(n, -1)
         gamma, beta = _spatial_tail(params, z_s)
-        norm = normalise_inputs(tile, params.in_centre[N_SPATIAL_INPUTS:],
-                                params.in_scale[N_SPATIAL_INPUTS:])
-        z_c = encode_numpy(norm, params.colour_frequencies) @ wc.T + bc
         t = _colour_tail(params, z_c, gamma, beta)
         if not np.all(np.isfinite(t)):
             raise GainMLPError("MLP-ITM body's network overflows float32 (corrupt weights)")
         out[r0:r1] = denormalise_outputs(params, t).reshape(r1 - r0, width, 3)
 
-    for_row_tiles(sdr, work)
+    if isinstance(sdr_pq, IndexedSdr):
+        # The colour net's first pre-activation once per distinct colour, gathered per tile.
+        table = colour_term(sdr_pq.palette_pq)
+        ids = sdr_pq.ids
+        for_row_ranges(height, width, lambda r0, r1: work(r0, r1, table[ids[r0:r1].reshape(-1)]))
+    else:
+        for_row_tiles(sdr, lambda r0, r1, tile: work(r0, r1, colour_term(tile)))
     return out
 
 
