@@ -103,6 +103,15 @@ def _progress(args: argparse.Namespace) -> bool:
 # ---------------------------------------------------------------- commands
 
 
+def _is_jpeg(path: str) -> bool:
+    """Whether the file at ``path`` starts like a JPEG (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\xff\xd8"
+    except OSError:
+        return True  # the re-encode path reports the missing file
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.api import encode
@@ -121,9 +130,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if not to_jpeg and args.container not in (None, "gainmlp"):
         raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
     args.method, container = photo.resolve_container(args.method, args.container)
-    options = _options(args, _progress(args), rate_control=args.hdr is None)
+    lone_hdr = args.hdr is None and not _is_jpeg(args.sdr)
+    if lone_hdr:  # an HDR image alone: its SDR made by --tmo, as `gainmlp pair` does
+        if args.tmo is None:
+            raise GainMLPError(f"{args.sdr} is not a gain-map JPEG: give its SDR too "
+                               "(gainmlp encode SDR HDR -o OUT), or --tmo NAME to make the "
+                               "SDR from it as 'gainmlp pair' does")
+    elif args.tmo is not None:
+        raise GainMLPError("--tmo makes the SDR of a lone HDR image (gainmlp encode HDR.exr "
+                           "--tmo NAME -o OUT)")
+    options = _options(args, _progress(args), rate_control=args.hdr is None and not lone_hdr)
     start = time.perf_counter()
-    if args.hdr is None:  # re-encode a gain-map JPEG's map as gainmlp
+    if args.hdr is None and not lone_hdr:  # re-encode a gain-map JPEG's map as gainmlp
         if not to_jpeg:
             raise GainMLPError("with a single gain-map JPEG input, the output must be .jpg")
         src = Path(args.sdr)
@@ -139,8 +157,13 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return 0
     if args.more:
         return _encode_many(args, options, start, container)
-    sdr = _read_sdr(args.sdr, args)
-    hdr = read_hdr(args.hdr, args.exr_white)
+    if lone_hdr:
+        from gainmlp.pair import pair_from_hdr_file
+
+        sdr, hdr = pair_from_hdr_file(args.sdr, args.tmo, args.peak)
+    else:
+        sdr = _read_sdr(args.sdr, args)
+        hdr = read_hdr(args.hdr, args.exr_white)
     if to_jpeg:
         data, parts = photo.encode_jpeg(sdr, hdr, args.method, options, args.eps,
                                         container, args.jpeg_quality, args.open_loop)
@@ -247,7 +270,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
-    record = evaluate(sdr, hdr, args.method, _options(args, _progress(args)), args.eps)
+    record = evaluate(sdr, hdr, args.method, _options(args, _progress(args)), args.eps,
+                      file_level=not args.no_file, container=args.container,
+                      jpeg_quality=args.jpeg_quality)
     if args.json:
         print(json.dumps(record))
     else:
@@ -337,8 +362,18 @@ def _bench_photos(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- main
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with gainmlp's error format: one line, ``gainmlp: error: ...``, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        hint = f" (gainmlp {command} --help)" if command else " (gainmlp --help)"
+        print(f"gainmlp: error: {' '.join(message.split())}{hint}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gainmlp",
         description="HDR photos as SDR images plus a tiny MLP (or conventional) gain map.",
     )
@@ -363,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "--method gain-jpeg)")
     _add_encode_flags(p)
     p.set_defaults(method=None)  # resolved with the container (photo.resolve_container)
+    p.add_argument("--tmo", default=None, choices=list(TONE_MAPPERS),
+                   help="for a lone HDR image (.exr/.hdr): make its SDR with this tone "
+                   "mapper, as 'gainmlp pair' does")
+    p.add_argument("--peak", type=float, default=1000.0,
+                   help="HDR peak cd/m2 of a pair made with --tmo (1000)")
     p.add_argument("--jpeg-quality", type=int, default=95, help="SDR base JPEG quality (95)")
     p.add_argument("--open-loop", action="store_true",
                    help="fit to the original SDR instead of the JPEG-decoded one (paper)")
@@ -405,10 +445,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="encode, decode and measure one method",
                        description="Encode and decode one pair with one method; report "
-                       "payload bytes, bpp, PSNR/SSIM on PQ code values and timings.")
+                       "metrics on PQ code values at two levels. Payload level (psnr, ssim, "
+                       "..., payload_bytes, bpp; the paper's protocol): the payload fitted "
+                       "to and decoded with the lossless SDR. File level (file_psnr, "
+                       "file_ssim, file_bytes, base_bytes, map_bytes, standard_psnr): the "
+                       "JPEG that 'gainmlp encode' writes, decoded by gainmlp, the base "
+                       "JPEG's error included (it fits a second time).")
     p.add_argument("sdr")
     p.add_argument("hdr")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--container", choices=CONTAINERS, default=None,
+                   help="file level: the JPEG container (default ultrahdr+mlp, as encode)")
+    p.add_argument("--jpeg-quality", type=int, default=95,
+                   help="file level: SDR base JPEG quality (95)")
+    p.add_argument("--no-file", action="store_true",
+                   help="payload level only (no JPEG written, no second fit)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_encode_flags(p)
     p.set_defaults(func=cmd_eval)

@@ -157,3 +157,34 @@ def make_pair(
     sdr_code = colorimetry.sdr_inverse_eotf(sdr_linear, "gamma2.4")
     sdr = np.rint(np.clip(sdr_code, 0.0, 1.0) * SDR_CODE_MAX).astype(np.uint8)
     return sdr, hdr
+
+
+def pair_from_hdr_file(path, tmo: str = "reinhard-devlin", peak_nits: float = 1000.0,
+                       encoding=None):
+    """An (SDR, HDR) pair made from a linear HDR image file, as ``gainmlp pair`` makes it.
+
+    Parameters
+    ----------
+    path
+        An OpenEXR or Radiance HDR file (linear light, 1.0 = 100 cd/m2).
+    tmo, peak_nits
+        The tone mapper of the SDR and the HDR rendition's peak, as for :func:`make_pair`.
+    encoding
+        The SDR's :class:`~gainmlp.colorimetry.SdrEncoding` (default: BT.709, 2.4 gamma,
+        100 cd/m2, what :func:`make_pair` renders).
+
+    Returns
+    -------
+    tuple
+        ``(SdrImage, hdr)``: the 8-bit SDR and the HDR as float32 PQ BT.2020 code values.
+    """
+    from gainmlp.colorimetry import SdrEncoding
+    from gainmlp.image import SdrImage
+    from gainmlp.io import read_hdr_linear
+    from gainmlp.memory import check_memory
+
+    linear = read_hdr_linear(path)
+    check_memory("encode", linear.shape[0] * linear.shape[1])
+    sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=tmo, peak_nits=peak_nits)
+    return (SdrImage(sdr_u8, encoding or SdrEncoding(), None),
+            hdr_u16.astype(np.float32) / np.float32(PQ_CODE_MAX))

@@ -192,16 +192,10 @@ def _read(item: Item, spec: BatchSpec) -> tuple[SdrImage, np.ndarray, bytes | No
         check_pair(sdr.pixels, hdr)
         return sdr, hdr, None
     if item.kind == "tonemap":  # what `gainmlp pair` writes and `gainmlp encode` reads
-        from gainmlp.io import read_hdr_linear
-        from gainmlp.memory import check_memory
-        from gainmlp.pair import make_pair
+        from gainmlp.pair import pair_from_hdr_file
 
-        linear = read_hdr_linear(item.hdr)
-        check_memory("encode", linear.shape[0] * linear.shape[1])
-        sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=spec.tmo,
-                                    peak_nits=spec.peak)
-        encoding = replace(SdrEncoding(), **overrides)
-        return SdrImage(sdr_u8, encoding, None), hdr_u16.astype(np.float32) / 65535.0, None
+        return (*pair_from_hdr_file(item.hdr, spec.tmo, spec.peak,
+                                    replace(SdrEncoding(), **overrides)), None)
     if item.kind == "gainmap":
         from gainmlp.container import gainmap_jpeg
         from gainmlp.io.files import read_bytes
