@@ -226,16 +226,26 @@ def _to_u16(pq: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.round(np.clip(pq, 0.0, 1.0) * 65535.0), dtype=np.uint16)
 
 
+#: zlib settings of the 16-bit PNG writer: level 1, run-length strategy, the Sub filter
+#: (libpng's fast setting, as OpenCV uses it). At 12 MP: 1.6 s instead of 4.1 s at level 6
+#: with adaptive filters, for 8.7 % more bytes (docs/speed.md, issue 19).
+PNG_OPTIONS = {"level": 1, "strategy": 3, "filter": 16}
+#: libaom speed of the AVIF writer (0 slowest .. 10): 9 encodes a 12-MP picture in about
+#: 1.4 s instead of 20 s at speed 6, for 8 % more bytes (docs/speed.md, issue 19).
+AVIF_SPEED = 9
+
+
 def encode_hdr_png(pq: np.ndarray) -> bytes:
-    """16-bit PNG of PQ BT.2020 code values with cICP (9, 16, 0, 1)."""
+    """16-bit PNG of PQ BT.2020 code values with cICP (9, 16, 0, 1), fast zlib settings
+    (:data:`PNG_OPTIONS`)."""
     import imagecodecs
 
-    png = imagecodecs.png_encode(_to_u16(pq), level=6)
+    png = imagecodecs.png_encode(_to_u16(pq), **PNG_OPTIONS)
     return png_with_chunk(bytes(png), b"cICP", bytes([9, CICP_PQ, 0, 1]))
 
 
 def encode_hdr_avif(pq: np.ndarray, bits: int = 10, quality: int = 90) -> bytes:
-    """AVIF 10- or 12-bit, PQ BT.2020 (CICP 9/16/9), 4:4:4."""
+    """AVIF 10- or 12-bit, PQ BT.2020 (CICP 9/16/9), 4:4:4, libaom speed :data:`AVIF_SPEED`."""
     import imagecodecs
 
     if bits not in (10, 12):
@@ -245,15 +255,26 @@ def encode_hdr_avif(pq: np.ndarray, bits: int = 10, quality: int = 90) -> bytes:
     return bytes(
         imagecodecs.avif_encode(
             data, level=quality, bitspersample=bits, pixelformat="444",
-            primaries=9, transfer=16, matrix=9, speed=6,
+            primaries=9, transfer=16, matrix=9, speed=AVIF_SPEED,
         )
     )
 
 
 def encode_hdr_exr(pq: np.ndarray, white_nits: float = DEFAULT_EXR_WHITE_NITS) -> bytes:
-    """Linear BT.2020 half-float EXR with chromaticities; 1.0 = ``white_nits`` cd/m2."""
-    linear = colorimetry.map_pixel_tiles(lambda v: colorimetry.pq_decode(v) / white_nits, pq,
-                                         np.float16)
+    """Linear BT.2020 half-float EXR with chromaticities; 1.0 = ``white_nits`` cd/m2.
+
+    The PQ curve is decoded by the compiled table (``gainmlp.kernels.pq``, relative error
+    2.9e-6, far below a half-float's step) in row tiles straight into the half-float
+    image the file is written from; ``GAINMLP_KERNELS=numpy`` uses the float64 formula."""
+    from gainmlp import kernels
+
+    if kernels.compiled():
+        from gainmlp.kernels.pq import PEAK_NITS, pq_decode_nits
+
+        linear = pq_decode_nits(pq, PEAK_NITS / white_nits, np.float16)
+    else:
+        linear = colorimetry.map_pixel_tiles(lambda v: colorimetry.pq_decode(v) / white_nits,
+                                             pq, np.float16)
     return _exr_bytes(linear, white_nits)
 
 
