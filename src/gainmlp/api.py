@@ -18,7 +18,7 @@ from gainmlp.codecs.indexed import IndexedSdr, index_sdr8
 from gainmlp.colorimetry import HdrEncoding, SdrEncoding, sdr8_to_hdr_space, sdr_to_hdr_space
 from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
-from gainmlp.image import SdrImage
+from gainmlp.image import SdrImage, check_hdr_pq, check_sdr_pixels
 from gainmlp.kernels import compiled
 from gainmlp.memory import check_memory
 from gainmlp.options import EncodeOptions
@@ -82,6 +82,10 @@ def encode(
     decoded from its JPEG, which is what a decoder will see); the colour set-up is ``sdr``'s.
     """
     get_method(method)
+    check_sdr_pixels(sdr.pixels)
+    if fit_sdr_pixels is not None:
+        check_sdr_pixels(fit_sdr_pixels, "fit_sdr_pixels")
+    hdr_pq = check_hdr_pq(hdr_pq)
     check_pair(sdr.pixels, hdr_pq)
     check_memory("encode", sdr.pixels.shape[0] * sdr.pixels.shape[1])
     options = check_rate_control(method, (options or EncodeOptions()).validate())
@@ -110,6 +114,8 @@ def encode_many(
     fit_sdr_pixels = fit_sdr_pixels or [None] * len(items)
     pairs = []
     for (sdr, hdr_pq), seen in zip(items, fit_sdr_pixels, strict=True):
+        check_sdr_pixels(sdr.pixels)
+        hdr_pq = check_hdr_pq(hdr_pq)
         check_pair(sdr.pixels, hdr_pq)
         pixels = sdr.pixels if seen is None else seen
         pairs.append((sdr_in_hdr_space(pixels, sdr.encoding),
@@ -121,7 +127,29 @@ def encode_many(
 
 
 def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
-    """Rebuild the HDR rendition (PQ BT.2020, float32) from a payload and the SDR pixels."""
+    """Rebuild the HDR rendition from a payload and the SDR pixels.
+
+    Parameters
+    ----------
+    payload
+        The payload (:meth:`Payload.from_bytes` of the bytes a file carries).
+    sdr_pixels
+        The SDR base as 8-bit code values, uint8 ``(H, W, 3)``, of the size the payload
+        was made for.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(H, W, 3)`` PQ BT.2020 code values in [0, 1] (``gainmlp.write_hdr``
+        writes them; ``gainmlp.colorimetry.pq_bt2020_to_linear`` gives cd/m2).
+
+    Raises
+    ------
+    GainMLPError
+        When the pixels are not uint8 ``(H, W, 3)``, their size is not the payload's, the
+        decode would exceed the memory budget, or the payload body is corrupt.
+    """
+    sdr_pixels = check_sdr_pixels(sdr_pixels)
     height, width = sdr_pixels.shape[:2]
     if (width, height) != (payload.width, payload.height):
         raise GainMLPError(
