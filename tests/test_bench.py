@@ -58,3 +58,31 @@ def test_cache_keys_follow_what_a_variant_computes():
     assert Variant("x", "gamma-mlp", dict(PAPER_NET)).key() == '{"method": "gamma-mlp"}'
     grid_key = labels["Gamma-MLP+grid"].key()
     assert '"lr_schedule": "cosine-tail"' in grid_key and '"grid": "auto"' in grid_key
+
+
+def test_bench_reports_file_level_and_completes_old_cache(tmp_path):
+    """Tables show the written JPEG's PSNR and bytes beside the payload level; a cached
+    record from before the file level gets only its file level added."""
+    import OpenEXR
+
+    data = tmp_path / "data"
+    data.mkdir()
+    OpenEXR.File({}, {"RGB": demo_scene(32, 40, seed=3)}).write(str(data / "s.exr"))
+    variants = [Variant("Gain-JPEG", "gain-jpeg", {"scale": 2})]
+    out = tmp_path / "out"
+    rows = run_experiment("table1", data, out, tmos=("ward",), variants=variants)
+    record = rows[0]
+    assert record["container"] == "ultrahdr+mlp" and record["jpeg_quality"] == 95
+    assert 0 < record["base_bytes"] < record["file_bytes"]
+    assert np.isfinite(record["file_psnr"]) and np.isfinite(record["psnr"])
+    table = (out / "table.md").read_text()
+    assert "| file PSNR | file KB | base KB |" in table
+    assert f"| {record['file_psnr']:.2f} | {record['file_bytes'] / 1024:.1f} |" in table
+    # strip the file level from the cache: the next run adds it back, payload level kept
+    (path,) = (out / "cache").glob("*.json")
+    old = {k: v for k, v in json.loads(path.read_text()).items()
+           if k not in ("file_psnr", "file_bytes", "base_bytes", "container")}
+    old["psnr"] = 99.0  # a marker: the payload level must not be recomputed
+    path.write_text(json.dumps(old))
+    again = run_experiment("table1", data, out, tmos=("ward",), variants=variants)
+    assert again[0]["psnr"] == 99.0 and again[0]["file_psnr"] == record["file_psnr"]

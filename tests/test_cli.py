@@ -36,6 +36,58 @@ def test_eval_json_keys(pair_files, capsys):
     assert record["method"] == "gamma-jpeg" and record["payload_bytes"] > 40
 
 
+def test_eval_json_file_level_keys(pair_files, capsys):
+    """eval reports the payload level (lossless SDR) and the written JPEG's file level."""
+    from gainmlp.evaluation.evaluate import FILE_KEYS
+
+    sdr, hdr = pair_files
+    assert main(["eval", str(sdr), str(hdr), "--method", "gamma-mlp", "--steps", "20",
+                 "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    for key in ("method", "payload_bytes", "bpp", "psnr", "ssim", "encode_seconds",
+                *FILE_KEYS):
+        assert key in record, key
+    assert record["container"] == "ultrahdr+mlp" and record["jpeg_quality"] == 95
+    # the file holds the base codestream, a standard map, our payload and metadata
+    assert record["file_payload_bytes"] == record["payload_bytes"]
+    assert 0 < record["base_bytes"] < record["file_bytes"]
+    assert record["map_bytes"] > 0
+    assert record["file_bytes"] > (record["base_bytes"] + record["map_bytes"]
+                                   + record["file_payload_bytes"])
+    assert 15 < record["file_psnr"] and 15 < record["standard_psnr"]
+    assert record["file_psnr"] <= record["psnr"] + 1.0  # the base JPEG costs, never gains
+
+
+def test_eval_file_level_containers(pair_files, capsys):
+    """--container gainmlp: no map, no standard rendition; --no-file: payload level only."""
+    sdr, hdr = pair_files
+    assert main(["eval", str(sdr), str(hdr), "--method", "gain-jpeg", "--json",
+                 "--container", "gainmlp", "--jpeg-quality", "80"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["container"] == "gainmlp" and record["jpeg_quality"] == 80
+    assert record["map_bytes"] == 0 and record["standard_psnr"] is None
+    assert record["file_bytes"] > record["base_bytes"] + record["file_payload_bytes"]
+    assert main(["eval", str(sdr), str(hdr), "--method", "gain-jpeg", "--json",
+                 "--no-file"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert "psnr" in record and "file_psnr" not in record
+
+
+def test_base_bytes_is_the_codestream():
+    """base_bytes: the primary image less its APPn/COM segments, the same in every
+    container for the same base."""
+    from gainmlp.container.app11 import embed_payload
+    from gainmlp.evaluation.evaluate import base_bytes, map_bytes
+    from gainmlp.io import encode_sdr_jpeg
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    plain = encode_sdr_jpeg(pixels, 90)
+    with_payload = embed_payload(plain, b"GMLP" + bytes(3000))
+    assert base_bytes(plain) == base_bytes(with_payload) <= len(plain)
+    assert map_bytes(plain) == 0 and len(with_payload) > len(plain) + 3000
+
+
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "mismatch", "eight-bit-hdr"])
 def test_errors_are_one_line_exit_2_no_output(tmp_path, pair_files, problem):
     sdr, hdr = pair_files

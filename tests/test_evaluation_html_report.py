@@ -157,3 +157,18 @@ def test_rate_control_options_apply_to_the_mlp_methods_only(pair) -> None:
     results = html_report.run_methods(SdrImage(sdr_u8, SdrEncoding()), hdr, ["gain-jpeg"],
                                       EncodeOptions(target_psnr=40.0), log=lambda _: None)
     assert results[0].method == "gain-jpeg" and results[0].payload_bytes > 40
+
+
+def test_report_table_has_file_and_payload_levels(pair, tmp_path) -> None:
+    """The page shows each JPEG's bytes, base bytes and PSNR beside the payload level."""
+    from gainmlp.evaluation.evaluate import base_bytes
+
+    sdr_u8, hdr = pair
+    sdr = SdrImage(sdr_u8, SdrEncoding())
+    (result,) = html_report.run_methods(sdr, hdr, ["gain-jpeg"], log=lambda _: None)
+    assert result.payload_psnr is not None and np.isfinite(result.payload_psnr)
+    page = html_report.write_report(tmp_path, sdr, hdr, [result]).read_text()
+    for text in ("file (B)", "base (B)", "PSNR file (dB)", "PSNR lossless SDR (dB)",
+                 f"<td>{len(result.jpeg)}</td><td>{base_bytes(result.jpeg)}</td>",
+                 f"<td>{result.payload_psnr:.2f}</td>"):
+        assert text in page, text

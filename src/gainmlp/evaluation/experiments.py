@@ -5,7 +5,11 @@ image of DATA_DIR (EXR / .hdr) becomes one SDR/HDR pair per tone mapper
 (:mod:`gainmlp.evaluation.pairs`), every variant of the experiment (:func:`variants_for`)
 is encoded, decoded and measured on every pair (:func:`gainmlp.evaluation.evaluate`), and
 ``results.csv``, ``results.json``, ``table.md`` and PNG plots are written to OUT_DIR
-(:mod:`gainmlp.evaluation.report`).
+(:mod:`gainmlp.evaluation.report`). Each record holds the payload level (the paper's
+protocol, lossless SDR) and the file level (the JPEG ``gainmlp encode`` writes in the
+default container at base quality 95, decoded by gainmlp: ``file_psnr``, ``file_bytes``,
+``base_bytes``; :mod:`gainmlp.evaluation.evaluate`). A cached record from before the file
+level existed is completed: only its file level is computed.
 
 Each result is cached as one JSON file per image x tone mapper x size x variant under
 ``OUT_DIR/cache`` (or ``--cache DIR``, which experiments may share), so an interrupted run
@@ -30,7 +34,7 @@ from pathlib import Path
 from gainmlp import tonemap
 from gainmlp.codecs import CONVENTIONAL_METHODS, EncodeOptions
 from gainmlp.errors import GainMLPError
-from gainmlp.evaluation.evaluate import evaluate
+from gainmlp.evaluation.evaluate import evaluate, evaluate_file
 from gainmlp.evaluation.pairs import hdr_images, prepare_pairs, read_pair
 from gainmlp.evaluation.report import write_outputs
 from gainmlp.paper_residual import DEFAULT_EPS
@@ -134,10 +138,23 @@ def variants_for(experiment: str, quick: bool) -> list[Variant]:
 # ---------------------------------------------------------------- running
 
 
-def _run_one(folder: Path, method: str, options: dict, device: str) -> dict:
-    """Encode, decode and measure one variant on one cached pair (runs in a worker)."""
+def _run_one(folder: Path, method: str, options: dict, device: str,
+             cached: dict | None = None) -> dict:
+    """Encode, decode and measure one variant on one cached pair (runs in a worker);
+    with ``cached`` (a record without the file level), add only the file level to it."""
     sdr, hdr = read_pair(folder)
-    return evaluate(sdr, hdr, method, EncodeOptions(device=device, **options), DEFAULT_EPS)
+    opts = EncodeOptions(device=device, **options)
+    if cached is not None:
+        return {**cached, **evaluate_file(sdr, hdr, method, opts, DEFAULT_EPS)}
+    return evaluate(sdr, hdr, method, opts, DEFAULT_EPS)
+
+
+def _cached(path: Path) -> dict | None:
+    """The cached record at ``path`` when it lacks the file level (to complete), else None."""
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    return None if "file_psnr" in record else record
 
 
 def _single_thread_worker() -> None:
@@ -188,12 +205,13 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
                     if v.method not in CONVENTIONAL_METHODS else v for v in variants]
     runs = [(img, tmo, folder, v, _result_path(cache, img, tmo, long_side, v))
             for img, tmo, folder in pairs for v in variants]
-    pending = [r for r in runs if not r[4].exists()]
+    pending = [(*r, _cached(r[4])) for r in runs
+               if not r[4].exists() or _cached(r[4]) is not None]
     bar = tqdm(total=len(pending), desc=f"bench {experiment}", unit="run",
                disable=not sys.stderr.isatty())
 
     def store(run: tuple, record: dict) -> None:
-        img, tmo, _folder, v, path = run
+        img, tmo, _folder, v, path, _old = run
         record.update(image=img, tmo=tmo, label=v.label)
         path.write_text(json.dumps(record))
         bar.set_postfix_str(f"{img} {tmo} {v.label}")
@@ -203,13 +221,13 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(jobs, initializer=_single_thread_worker) as pool:
-            futures = {pool.submit(_run_one, r[2], r[3].method, r[3].options, device): r
+            futures = {pool.submit(_run_one, r[2], r[3].method, r[3].options, device, r[5]): r
                        for r in pending}
             for fut in as_completed(futures):
                 store(futures[fut], fut.result())
     else:
         for r in pending:
-            store(r, _run_one(r[2], r[3].method, r[3].options, device))
+            store(r, _run_one(r[2], r[3].method, r[3].options, device, r[5]))
     bar.close()
     # a cached run may have been made by another experiment under another label
     rows = [json.loads(r[4].read_text()) | {"label": r[3].label} for r in runs]
