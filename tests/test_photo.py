@@ -142,3 +142,23 @@ def test_gain_map_jpeg_to_exr_is_unclipped(tmp_path):
     assert exr[12, 12, 1] == pytest.approx(gainmap_jpeg.SDR_WHITE_NITS, rel=2e-3)
     assert main(["decode", str(tmp_path / "sun.jpg"), "-o", str(tmp_path / "sun.png")]) == 0
     assert imageio.read_hdr(tmp_path / "sun.png").max() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_photo_level_api_round_trip(tmp_path, pair):
+    import gainmlp
+
+    sdr_u8, hdr = pair
+    target = tmp_path / "photo.jpg"
+    parts = gainmlp.save_photo(target, gainmlp.SdrImage(sdr_u8, SdrEncoding()), hdr,
+                               "gamma-jpeg")
+    assert set(parts) == {"primary", "gain_map", "payload"}
+    base, rebuilt = gainmlp.load_photo(target)
+    again = gainmlp.load_photo(target.read_bytes())[1]
+    np.testing.assert_array_equal(rebuilt, again)
+    assert base.pixels.shape == sdr_u8.shape and rebuilt.dtype == np.float32
+    assert 30 < gainmlp.metrics.psnr(hdr, rebuilt) < 80
+    linear = gainmlp.load_photo(target, linear=True)[1]
+    assert linear.max() > 100  # cd/m2
+    with pytest.raises(GainMLPError, match="no such file"):
+        gainmlp.load_photo(tmp_path / "missing.jpg")
+    assert not (tmp_path / "missing.jpg").exists()

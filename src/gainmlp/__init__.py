@@ -3,6 +3,8 @@
 Public API (numpy arrays in, numpy arrays out; see the README)::
 
     read_sdr, read_hdr, write_hdr      image I/O
+    load_photo, save_photo             photo files: any gain-map JPEG in, Ultra HDR + payload out
+    reencode_gainmap_photo             a gain-map JPEG's map re-encoded, metadata kept
     encode, decode                     SDR + HDR <-> Payload
     Payload                            the documented binary payload
     EncodeOptions, METHODS             codec choices
@@ -18,8 +20,10 @@ from gainmlp.container.payload import Payload
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
 from gainmlp.io import read_hdr, read_sdr, write_hdr
+from gainmlp.photo import load_photo, reencode_gainmap_photo, save_photo
 
 __all__ = [
     "METHODS", "EncodeOptions", "GainMLPError", "Payload", "SdrImage",
-    "decode", "encode", "encode_many", "read_hdr", "read_sdr", "write_hdr", "__version__",
+    "decode", "encode", "encode_many", "load_photo", "read_hdr", "read_sdr",
+    "reencode_gainmap_photo", "save_photo", "write_hdr", "__version__",
 ]

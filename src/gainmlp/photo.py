@@ -259,6 +259,74 @@ def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: boo
     return sdr, pq_bt2020_to_linear(hdr) if linear else hdr
 
 
+def load_photo(source, linear: bool = False) -> tuple[SdrImage, np.ndarray]:
+    """Open a photo file: a gainmlp JPEG or any gain-map JPEG gainmlp reads.
+
+    Parameters
+    ----------
+    source
+        A path, or the file's bytes.
+    linear
+        False: the HDR as PQ BT.2020 code values in [0, 1]; True: linear BT.2020 light in
+        cd/m2 (a standard gain map rendered without PQ's 10,000 cd/m2 clip).
+
+    Returns
+    -------
+    tuple
+        ``(base, hdr)``: the SDR base (:class:`~gainmlp.image.SdrImage`, 8-bit) and the HDR
+        rendition, float32 ``(H, W, 3)``. A file carrying a gainmlp payload is decoded
+        through the payload, any other gain-map JPEG through its standard map.
+
+    Raises
+    ------
+    GainMLPError
+        When the file cannot be read or carries neither a payload nor a gain map.
+
+    Examples
+    --------
+    >>> base, hdr = gainmlp.load_photo("photo.jpg")        # doctest: +SKIP
+    >>> gainmlp.write_hdr("photo.avif", hdr)               # doctest: +SKIP
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data, name = bytes(source), "photo"
+    else:
+        from gainmlp.io.files import read_bytes
+
+        data, name = read_bytes(source), str(source)
+    return decode_file(data, name, linear=linear)
+
+
+def save_photo(path, sdr: SdrImage, hdr_pq: np.ndarray, method: str | None = None,
+               options: EncodeOptions | None = None, container: str | None = None,
+               jpeg_quality: int = 95) -> dict[str, int]:
+    """Encode an SDR/HDR pair and write it as a photo file (atomically: a failure leaves
+    no partial file and never touches an input).
+
+    Parameters
+    ----------
+    path
+        Where to write the JPEG.
+    sdr, hdr_pq
+        The SDR (8-bit, :func:`gainmlp.read_sdr`) and the HDR as PQ BT.2020 code values in
+        [0, 1] (:func:`gainmlp.read_hdr`), the same size.
+    method, options, container, jpeg_quality
+        As for ``gainmlp encode`` (defaults: ``gamma-mlp``, the default options, an Ultra
+        HDR file with the payload inside, base quality 95).
+
+    Returns
+    -------
+    dict
+        Bytes of each part of the file written.
+    """
+    from gainmlp.io import atomic_write
+
+    data, parts = encode_jpeg(sdr, hdr_pq, method, options, container=container,
+                              jpeg_quality=jpeg_quality)
+    atomic_write(path, data)
+    return parts
+
+
 __all__ = ["CONTAINERS", "DEFAULT_CONTAINER", "MAP_QUALITY", "MAP_SCALE", "decode_file",
-           "decode_photo", "encode_jpeg", "encode_photo", "encode_photos", "read_photo",
+           "decode_photo", "encode_jpeg", "encode_photo", "encode_photos", "load_photo",
+           "read_photo", "save_photo",
            "reencode_gainmap_photo", "reencode_options", "resolve_container"]
