@@ -220,8 +220,9 @@ function createWorker() {
     // the report's one-script bundle (gainmlp.evaluation.html_report.bundle_web): the
     // worker is the bundle itself, from a Blob URL, started in worker mode
     if (!workerUrl) {
-      workerUrl = URL.createObjectURL(new Blob([`(${gainmlpBundle.toString()})(true);\n`],
-        { type: 'text/javascript' }));
+      const source = `(function () {\n'use strict';\nconst gainmlpBundle = ${gainmlpBundle.toString()};\n` +
+        'gainmlpBundle(true);\n})();\n';
+      workerUrl = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
     }
     return new Worker(workerUrl);
   }

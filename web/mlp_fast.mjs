@@ -155,6 +155,13 @@ function fillGridRows(prep, state, r) {
 
 // ---------------------------------------------------------------- the generated kernel
 
+/** A sum as a balanced tree (short dependency chains: the terms are added in parallel). */
+function treeSum(terms) {
+  if (terms.length === 1) return terms[0];
+  const half = Math.ceil(terms.length / 2);
+  return `(${treeSum(terms.slice(0, half))} + ${treeSum(terms.slice(half))})`;
+}
+
 function kernelSource(prep, kind) {
   const { params, h1, wGrid, nGrid, entry, layers, grids } = prep;
   const sine = params.activation === 'sine';
@@ -196,7 +203,7 @@ function kernelSource(prep, kind) {
     });
   }
   const gridTerm = (vars) => vars.forEach((a, o) => {
-    L.push(`      ${a} += ${feats.map((f, j) => `${lit(wGrid[o * nGrid + j])} * ${f}`).join(' + ')};`);
+    L.push(`      ${a} += ${treeSum(feats.map((f, j) => `${lit(wGrid[o * nGrid + j])} * ${f}`))};`);
   });
   if (nGrid && entry === 1) gridTerm(h);
   layers.forEach((Ly, l) => {
@@ -211,7 +218,7 @@ function kernelSource(prep, kind) {
     const next = v(`b${l}_`, Ly.rows);
     next.forEach((b, o) => {
       const terms = s.map((x, j) => `${lit(Ly.data[o * Ly.cols + j])} * ${x}`);
-      L.push(`      let ${b} = ${terms.join(' + ')};`);
+      L.push(`      let ${b} = ${treeSum(terms)};`);
     });
     if (nGrid && l + 2 === entry) gridTerm(next);
     h = next;

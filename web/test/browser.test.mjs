@@ -237,6 +237,10 @@ test('the HTML report loads, its JavaScript decoder panel decodes, screenshot', 
   const status = await report.$eval('#js-status', (el) => ({ state: el.dataset.state, text: el.textContent }));
   console.log(`# report JS panel: ${status.text}`);
   assert.equal(status.state, 'done', status.text);
+  // decoded off the main thread: the bundle started itself as a worker from a Blob URL
+  const thread = await report.evaluate(() => window.gainmlpReport.result.thread);
+  console.log(`# report JS panel decoded in the ${thread} thread`);
+  assert.equal(thread, 'worker');
   assert.deepEqual(errors, []);
   // the panel's decode agrees with the Python decoder's reconstruction shipped beside it
   const agree = await report.evaluate(() => window.gainmlpReport.checkAgainstPython());

@@ -151,9 +151,9 @@ def bundle_web(web_dir: Path = WEB_DIR) -> str:
     # source instead (gainmlp.mjs, createWorker: ``gainmlpBundle(true)`` serves decodes)
     body = "\n".join(parts).replace("import.meta.url", "undefined")
     api = ", ".join(sorted(set(names)))
-    script = (f"(function gainmlpBundle(asWorker) {{\n'use strict';\n{body}\n"
-              "if (asWorker) { serveDecodes(self); return; }\n"
-              f"window.gainmlp = {{ {api} }};\n}})(false);\n")
+    script = (f"(function () {{\n'use strict';\nconst gainmlpBundle = function gainmlpBundle(asWorker) {{\n"
+              f"{body}\nif (asWorker) {{ serveDecodes(self); return; }}\n"
+              f"window.gainmlp = {{ {api} }};\n}};\ngainmlpBundle(false);\n}})();\n")
     return script.replace("</script", "<\\/script")
 
 
