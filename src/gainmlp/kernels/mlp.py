@@ -146,51 +146,72 @@ def _matmul(weights, off, dout, din, src, dst, nb):
 
 
 @jit(inline="always", fastmath={"contract"})
-def _grid_term(g_out, y, x0, nb, ids, i0, aux, ginfo, gproj, gx0, gx1, gfx, gy0, gy1, gfy):
+def _grid_rows(rows_out, y, ginfo, gproj, gy0, gy1, gfy):
+    """Per spatial grid, its projected values interpolated along y at image row ``y``
+    (``rows_out[g, :cols * we]``), as the numpy decoder forms them (y first, then x)."""
+    we = ginfo[0, 4]
+    for g in range(ginfo.shape[0]):
+        if ginfo[g, 2] == 0:
+            cols, off = ginfo[g, 1], ginfo[g, 3]
+            ya, yb, fy = gy0[g, y], gy1[g, y], gfy[g, y]
+            a, b = off + ya * cols * we, off + yb * cols * we
+            for k in range(cols * we):
+                rows_out[g, k] = gproj[a + k] + (gproj[b + k] - gproj[a + k]) * fy
+
+
+@jit(inline="always", fastmath={"contract"})
+def _grid_term(g_out, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx, gy0,
+               gy1, gfy):
     """The grids' term ``g_out[:we, :nb]`` of pixels ``x0..x0 + nb - 1`` of row ``y``.
 
-    ``ginfo`` per grid: (rows, cols, bins (0 = spatial), offset into ``gproj``, width)."""
+    ``ginfo`` per grid: (rows, cols, bins (0 = spatial), offset into ``gproj``, width);
+    ``grows``: :func:`_grid_rows` of row ``y``. Spatial grids go by runs of pixels
+    between the same two grid columns (no gathers); bilateral grids pixel by pixel."""
     we = ginfo[0, 4]
     for j in range(we):
         for p in range(nb):
             g_out[j, p] = np.float32(0.0)
     for g in range(ginfo.shape[0]):
         cols, bins, off = ginfo[g, 1], ginfo[g, 2], ginfo[g, 3]
+        if bins == 0:
+            p = 0
+            while p < nb:
+                xa, xb = gx0[g, x0 + p], gx1[g, x0 + p]
+                q = p + 1
+                while q < nb and gx0[g, x0 + q] == xa:
+                    q += 1
+                for j in range(we):
+                    ra, rb = grows[g, xa * we + j], grows[g, xb * we + j]
+                    d = rb - ra
+                    for k in range(p, q):
+                        g_out[j, k] += ra + d * gfx[g, x0 + k]
+                p = q
+            continue
         ya, yb, fy = gy0[g, y], gy1[g, y], gfy[g, y]
         for p in range(nb):
             x = x0 + p
             xa, xb, fx = gx0[g, x], gx1[g, x], gfx[g, x]
-            if bins == 0:
-                paa = off + (ya * cols + xa) * we
-                pba = off + (yb * cols + xa) * we
-                pab = off + (ya * cols + xb) * we
-                pbb = off + (yb * cols + xb) * we
-                for j in range(we):
-                    ra = gproj[paa + j] + (gproj[pba + j] - gproj[paa + j]) * fy
-                    rb = gproj[pab + j] + (gproj[pbb + j] - gproj[pab + j]) * fy
-                    g_out[j, p] += ra + (rb - ra) * fx
-            else:
-                u = np.float64(aux[ids[i0 + p], 3]) * bins - 0.5
-                u = min(max(u, 0.0), bins - 1.0)
-                z0 = np.int64(np.floor(u))
-                z1 = min(z0 + 1, bins - 1)
-                fz = np.float32(u - z0)
-                caa = off + ((ya * cols + xa) * bins) * we
-                cab = off + ((ya * cols + xb) * bins) * we
-                cba = off + ((yb * cols + xa) * bins) * we
-                cbb = off + ((yb * cols + xb) * bins) * we
-                for j in range(we):
-                    lo = gproj[caa + z0 * we + j]
-                    a = lo + (gproj[caa + z1 * we + j] - lo) * fz
-                    lo = gproj[cab + z0 * we + j]
-                    b = lo + (gproj[cab + z1 * we + j] - lo) * fz
-                    top = a + (b - a) * fx
-                    lo = gproj[cba + z0 * we + j]
-                    a = lo + (gproj[cba + z1 * we + j] - lo) * fz
-                    lo = gproj[cbb + z0 * we + j]
-                    b = lo + (gproj[cbb + z1 * we + j] - lo) * fz
-                    bottom = a + (b - a) * fx
-                    g_out[j, p] += top + (bottom - top) * fy
+            u = np.float64(aux[ids[i0 + p], 3]) * bins - 0.5
+            u = min(max(u, 0.0), bins - 1.0)
+            z0 = np.int64(np.floor(u))
+            z1 = min(z0 + 1, bins - 1)
+            fz = np.float32(u - z0)
+            caa = off + ((ya * cols + xa) * bins) * we
+            cab = off + ((ya * cols + xb) * bins) * we
+            cba = off + ((yb * cols + xa) * bins) * we
+            cbb = off + ((yb * cols + xb) * bins) * we
+            for j in range(we):
+                lo = gproj[caa + z0 * we + j]
+                a = lo + (gproj[caa + z1 * we + j] - lo) * fz
+                lo = gproj[cab + z0 * we + j]
+                b = lo + (gproj[cab + z1 * we + j] - lo) * fz
+                top = a + (b - a) * fx
+                lo = gproj[cba + z0 * we + j]
+                a = lo + (gproj[cba + z1 * we + j] - lo) * fz
+                lo = gproj[cbb + z0 * we + j]
+                b = lo + (gproj[cbb + z1 * we + j] - lo) * fz
+                bottom = a + (b - a) * fx
+                g_out[j, p] += top + (bottom - top) * fy
 
 
 @jit(error_model="numpy", fastmath={"contract"})
@@ -215,8 +236,14 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
     h2 = np.empty((maxw, BLOCK), dtype=np.float32)
     gt = np.empty((maxw, BLOCK), dtype=np.float32)
     w1 = dims[0]
+    max_cells = 1
+    for g in range(ginfo.shape[0]):
+        max_cells = max(max_cells, ginfo[g, 1] * ginfo[g, 4])
+    grows = np.empty((ginfo.shape[0], max_cells), dtype=np.float32)
     bad = False
     for y in range(r0, r1):
+        if grid_entry > 0:
+            _grid_rows(grows, y, ginfo, gproj, gy0, gy1, gfy)
         for x0 in range(0, width, BLOCK):
             nb = min(BLOCK, width - x0)
             i0 = (y - r0) * width + x0
@@ -225,8 +252,8 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
                 for p in range(nb):
                     h[j, p] = (ct[ids[i0 + p], j] + col_t[j, x0 + p]) + rt
             if grid_entry > 0:
-                _grid_term(gt, y, x0, nb, ids, i0, aux, ginfo, gproj, gx0, gx1, gfx, gy0, gy1,
-                           gfy)
+                _grid_term(gt, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx, gy0,
+                           gy1, gfy)
             if grid_entry == 1:
                 for j in range(w1):
                     for p in range(nb):
