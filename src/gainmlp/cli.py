@@ -242,7 +242,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
     # our payloads rebuild PQ, which the EXR writer linearises in tiles
     linear = (out.suffix.lower() == ".exr" and data[:2] == b"\xff\xd8"
               and extract_payload(data) is None)
-    sdr, hdr = photo.decode_file(data, str(src), given, linear=linear)
+    if share and args.headroom is not None:
+        raise GainMLPError("--headroom renders for a display: write .png/.avif/.exr/.tif")
+    sdr, hdr = photo.decode_file(data, str(src), given, linear=linear, headroom=args.headroom)
     if linear:
         from gainmlp.io.hdr import write_hdr_linear
 
@@ -427,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdr", help="the SDR image (needed for a bare payload)")
     p.add_argument("-o", "--output", required=True, help="OUT.png|.avif|.exr|.tif")
     p.add_argument("--avif-bits", type=int, choices=(10, 12), default=10)
+    p.add_argument("--headroom", type=float, default=None, metavar="STOPS",
+                   help="render for a display with this much HDR headroom (log2 of its peak "
+                   "over SDR white; ISO 21496-1's weighting; default: the full HDR)")
     p.add_argument("--scale", type=int, default=4, choices=(1, 2, 4, 8),
                    help="gain-map downscale for .jpg (Ultra HDR) output (default 4)")
     p.add_argument("--quality", type=int, default=85,

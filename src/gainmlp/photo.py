@@ -158,7 +158,8 @@ def read_photo(data: bytes, name: str = "photo") -> tuple[SdrImage, Payload]:
     return sdr, payload
 
 
-def _gain_map_file(data: bytes, name: str, linear: bool) -> tuple[SdrImage, np.ndarray]:
+def _gain_map_file(data: bytes, name: str, linear: bool, headroom: float | None = None
+                   ) -> tuple[SdrImage, np.ndarray]:
     """(base, HDR) of a gain-map JPEG without our payload, the base described as the
     gain-map reader reads it (sRGB curve, primaries of its ICC profile, 203 cd/m2 white)."""
     if not gainmap_jpeg.is_gainmap_jpeg(data):
@@ -167,9 +168,14 @@ def _gain_map_file(data: bytes, name: str, linear: bool) -> tuple[SdrImage, np.n
     gm = gainmap_jpeg.read_gainmap_jpeg(data)
     base = SdrImage(gm.sdr, SdrEncoding(gm.colour_space, "srgb", gainmap_jpeg.SDR_WHITE_NITS),
                     gm.icc)
+    if headroom is not None:
+        from gainmlp.display import headroom_weight
+
+        headroom_weight(headroom, 0.0, 1.0)  # the one check of the value
+    weight = gainmap_jpeg.weight_toward_hdr(gm, headroom)
     if linear:
-        return base, gainmap_jpeg.gainmap_jpeg_to_linear_bt2020(gm)
-    return base, gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
+        return base, gainmap_jpeg.gainmap_jpeg_to_linear_bt2020(gm, weight)
+    return base, gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm, weight)
 
 
 def decode_photo(data: bytes, name: str = "photo", linear: bool = False) -> np.ndarray:
@@ -237,26 +243,35 @@ def encode_jpeg(
                               extra_payload=payload)
 
 
-def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: bool = False
-                ) -> tuple[SdrImage, np.ndarray]:
+def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: bool = False,
+                headroom: float | None = None) -> tuple[SdrImage, np.ndarray]:
     """(SDR, HDR) of a gainmlp or gain-map JPEG, or of a bare payload plus its ``sdr``.
 
     The HDR is PQ BT.2020 code values, or with ``linear`` linear BT.2020 light in cd/m2:
     a gain-map JPEG is then rendered straight to linear light, without PQ's clip at
     10,000 cd/m2; our payloads rebuild PQ code values, which are decoded to linear.
+    ``headroom`` (stops, None = full HDR) renders for a display with that much HDR
+    headroom: ISO 21496-1's weighting of a standard map, the same weighting of the
+    log-ratio a payload rebuilds (:mod:`gainmlp.display`).
     """
     if data[:2] == b"\xff\xd8":
         if extract_payload(data) is None:
-            return _gain_map_file(data, name, linear)
+            return _gain_map_file(data, name, linear, headroom)
         base, payload = read_photo(data, name)
-        hdr = decode(payload, base.pixels)
-        return base, pq_bt2020_to_linear(hdr) if linear else hdr
-    if not data.startswith(b"GMLP"):
+    elif not data.startswith(b"GMLP"):
         raise GainMLPError(f"{name}: neither a JPEG nor a gainmlp payload")
-    if sdr is None:
+    elif sdr is None:
         raise GainMLPError(f"{name} is a bare payload: give the SDR image with --sdr")
-    hdr = decode(Payload.from_bytes(data), sdr.pixels)
-    return sdr, pq_bt2020_to_linear(hdr) if linear else hdr
+    else:
+        base, payload = sdr, Payload.from_bytes(data)
+    hdr = decode(payload, base.pixels)
+    if headroom is not None:
+        from gainmlp.api import sdr_in_hdr_space
+        from gainmlp.display import render_for_headroom
+
+        hdr = render_for_headroom(hdr, sdr_in_hdr_space(base.pixels, payload.sdr), headroom,
+                                  payload.sdr.white_nits)
+    return base, pq_bt2020_to_linear(hdr) if linear else hdr
 
 
 def load_photo(source, linear: bool = False) -> tuple[SdrImage, np.ndarray]:

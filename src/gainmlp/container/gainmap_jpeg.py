@@ -76,7 +76,7 @@ from gainmlp.container.segments import (
 )
 from gainmlp.errors import GainMLPError, check_image_size, warn
 from gainmlp.io.jpeg import decode_jpeg, encode_jpeg
-from gainmlp.iso_gainmap import GainMapMetadata, apply_gain_map
+from gainmlp.iso_gainmap import GainMapMetadata, apply_gain_map, weight_for_headroom
 
 SDR_WHITE_NITS = 203.0
 MAX_FILE_BYTES = 1 << 30
@@ -416,32 +416,43 @@ def gainmap_jpeg_to_linear(gm: GainMapJpeg, weight: float = 1.0) -> tuple[np.nda
     return apply_gain_map(base, gmap, meta, w), primaries
 
 
-def gainmap_jpeg_to_hdr_pq(gm: GainMapJpeg) -> np.ndarray:
-    """Full-weight HDR rendition as float32 (H, W, 3) PQ code values, BT.2020 primaries.
+def weight_toward_hdr(gm: GainMapJpeg, headroom_stops: float | None) -> float:
+    """The map weight toward the HDR rendition for a display with ``headroom_stops`` of
+    HDR headroom (log2 of its peak over SDR white), by ISO 21496-1's rule on the file's
+    HDR capacity (None: full HDR, 1)."""
+    if headroom_stops is None:
+        return 1.0
+    w = weight_for_headroom(gm.metadata, float(headroom_stops))
+    return 1.0 - w if gm.metadata.base_is_hdr else w
 
-    SDR white maps to :data:`SDR_WHITE_NITS` (203 cd/m2); PQ clips at 10,000 cd/m2.
-    Compiled: one fused pass with a tabulated PQ curve (max error 2.6e-7,
-    :mod:`gainmlp.kernels.pq`).
+
+def gainmap_jpeg_to_hdr_pq(gm: GainMapJpeg, weight: float = 1.0) -> np.ndarray:
+    """HDR rendition as float32 (H, W, 3) PQ code values, BT.2020 primaries.
+
+    ``weight``: the map's weight toward the HDR rendition (1, the default: full HDR; see
+    :func:`weight_toward_hdr` for a display's headroom). SDR white maps to
+    :data:`SDR_WHITE_NITS` (203 cd/m2); PQ clips at 10,000 cd/m2. Compiled: one fused pass
+    with a tabulated PQ curve (max error 2.6e-7, :mod:`gainmlp.kernels.pq`).
     """
     from gainmlp.kernels.gainmap import OUT_PQ
 
-    fused = _fused(gm, 1.0, OUT_PQ)
+    fused = _fused(gm, weight, OUT_PQ)
     if fused is not None:
         return fused
-    linear, primaries = gainmap_jpeg_to_linear(gm, 1.0)
+    linear, primaries = gainmap_jpeg_to_linear(gm, weight)
     return linear_to_pq_bt2020(linear.astype(np.float64) * SDR_WHITE_NITS, primaries)
 
 
-def gainmap_jpeg_to_linear_bt2020(gm: GainMapJpeg) -> np.ndarray:
-    """Full-weight HDR rendition as float32 (H, W, 3) linear BT.2020 light in cd/m2, SDR
-    white at :data:`SDR_WHITE_NITS`; negative values (out of the BT.2020 gamut) are set
-    to 0, nothing is clipped above (no PQ round trip)."""
+def gainmap_jpeg_to_linear_bt2020(gm: GainMapJpeg, weight: float = 1.0) -> np.ndarray:
+    """HDR rendition (map ``weight`` toward HDR, default full) as float32 (H, W, 3) linear
+    BT.2020 light in cd/m2, SDR white at :data:`SDR_WHITE_NITS`; negative values (out of
+    the BT.2020 gamut) are set to 0, nothing is clipped above (no PQ round trip)."""
     from gainmlp.kernels.gainmap import OUT_LINEAR_NITS
 
-    fused = _fused(gm, 1.0, OUT_LINEAR_NITS)
+    fused = _fused(gm, weight, OUT_LINEAR_NITS)
     if fused is not None:
         return fused
-    linear, primaries = gainmap_jpeg_to_linear(gm, 1.0)
+    linear, primaries = gainmap_jpeg_to_linear(gm, weight)
 
     def tile(px: np.ndarray) -> np.ndarray:
         return np.maximum(convert_primaries(px, primaries, "bt2020") * SDR_WHITE_NITS, 0.0)
