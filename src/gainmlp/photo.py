@@ -274,7 +274,8 @@ def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: boo
     return base, pq_bt2020_to_linear(hdr) if linear else hdr
 
 
-def load_photo(source, linear: bool = False) -> tuple[SdrImage, np.ndarray]:
+def load_photo(source, linear: bool = False, headroom: float | None = None
+               ) -> tuple[SdrImage, np.ndarray]:
     """Open a photo file: a gainmlp JPEG or any gain-map JPEG gainmlp reads.
 
     Parameters
@@ -284,6 +285,9 @@ def load_photo(source, linear: bool = False) -> tuple[SdrImage, np.ndarray]:
     linear
         False: the HDR as PQ BT.2020 code values in [0, 1]; True: linear BT.2020 light in
         cd/m2 (a standard gain map rendered without PQ's 10,000 cd/m2 clip).
+    headroom
+        None: the full HDR rendition; else a display's HDR headroom in stops (log2 of its
+        peak over SDR white), rendered with ISO 21496-1's weighting (:mod:`gainmlp.display`).
 
     Returns
     -------
@@ -308,7 +312,7 @@ def load_photo(source, linear: bool = False) -> tuple[SdrImage, np.ndarray]:
         from gainmlp.io.files import read_bytes
 
         data, name = read_bytes(source), str(source)
-    return decode_file(data, name, linear=linear)
+    return decode_file(data, name, linear=linear, headroom=headroom)
 
 
 def save_photo(path, sdr: SdrImage, hdr_pq: np.ndarray, method: str | None = None,
