@@ -139,6 +139,20 @@ def test_make_pair_sdr_is_the_tone_mapped_hdr(scene: np.ndarray) -> None:
     np.testing.assert_array_equal(sdr, expected.astype(np.uint8))
 
 
+def test_default_tone_mapper_is_drago(scene: np.ndarray) -> None:
+    # Reinhard & Devlin is scale dependent and, fed cd/m2 as the paper describes, bright
+    # (docs/results/tonemappers.md); the pair maker and `gainmlp pair` default to Drago.
+    from gainmlp import tonemap
+    from gainmlp.cli import build_parser
+
+    assert tonemap.DEFAULT_TONE_MAPPER == "drago"
+    default_sdr, _ = pair.make_pair(scene)
+    drago_sdr, _ = pair.make_pair(scene, tmo="drago")
+    np.testing.assert_array_equal(default_sdr, drago_sdr)
+    args = build_parser().parse_args(["pair", "scene.exr", "-o", "out"])
+    assert args.tmo == tonemap.DEFAULT_TONE_MAPPER
+
+
 def test_make_pair_is_deterministic_and_tmo_dependent(scene: np.ndarray) -> None:
     a_sdr, a_hdr = pair.make_pair(scene, tmo="local")
     b_sdr, b_hdr = pair.make_pair(scene, tmo="local")

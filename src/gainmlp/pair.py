@@ -129,7 +129,7 @@ def hdr_rendition(
 def make_pair(
     hdr_linear_rgb: np.ndarray,
     primaries: str = "bt2020",
-    tmo: str = "reinhard-devlin",
+    tmo: str = tonemap.DEFAULT_TONE_MAPPER,
     peak_nits: float = 1000.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Make the paper's (SDR, HDR) pair from a linear HDR scene image (H, W, 3).
@@ -137,8 +137,9 @@ def make_pair(
     Returns ``(sdr, hdr)``:
 
     * ``sdr``: uint8 (H, W, 3), BT.709 primaries, pure 2.4-gamma code values 0..255,
-      made by the tone-mapping operator ``tmo`` (a key of ``tonemap.TONE_MAPPERS``)
-      applied to the decoded HDR rendition in cd/m2;
+      made by the tone-mapping operator ``tmo`` (a key of ``tonemap.TONE_MAPPERS``;
+      default ``tonemap.DEFAULT_TONE_MAPPER``, Drago) applied to the decoded HDR rendition
+      in cd/m2;
     * ``hdr``: uint16 (H, W, 3), BT.2020 PQ code values 0..65535 (full range), graded for
       ``peak_nits`` by :func:`hdr_rendition`.
     """
@@ -159,7 +160,7 @@ def make_pair(
     return sdr, hdr
 
 
-def pair_from_hdr_file(path, tmo: str = "reinhard-devlin", peak_nits: float = 1000.0,
+def pair_from_hdr_file(path, tmo: str = tonemap.DEFAULT_TONE_MAPPER, peak_nits: float = 1000.0,
                        encoding=None):
     """An (SDR, HDR) pair made from a linear HDR image file, as ``gainmlp pair`` makes it.
 

@@ -35,6 +35,7 @@ from gainmlp import colorimetry
 from gainmlp.errors import GainMLPError
 
 __all__ = [
+    "DEFAULT_TONE_MAPPER",
     "TONE_MAPPERS",
     "bilateral_filter",
     "drago",
@@ -104,10 +105,18 @@ def reinhard_devlin(
     (1st/99th percentiles of luminance, ``L_av`` the log-average),
     ``m = 0.3 + 0.7 * k**1.4`` (``k`` clipped to [0, 1]; 0 for a flat image); a given
     ``m`` is clamped to [0.3, 1]. ``normalize`` (toolbox default on, as in the paper)
-    maps the output's luminance range [min, max] to [0, 1] and clamps.
+    maps the output's luminance range [min, max] to [0, 1] and clamps. The percentiles are
+    numpy's (linear interpolation); the toolbox's ``MaxQuart`` takes the order statistic
+    ``round(N p)``: a neighbouring sample. The toolbox's suggested display gamma of 1.6 is
+    not applied (the result is display-linear, encoded later with the SDR's 2.4 gamma).
 
-    The response depends on the absolute scale of the input (``C**m`` with ``m < 1``);
-    like the paper, feed display radiance in cd/m2.
+    The response depends on the absolute scale of the input (``C**m`` with ``m < 1``): with
+    ``a = 1`` a neutral pixel gets ``L**(1-m) / (L**(1-m) + exp(-f)**m)``, half of white at
+    ``L = 1`` input unit (``f = 0``). The pair maker feeds display radiance in cd/m2 (mid-grey
+    at 36.54), as the paper describes, so mid-grey lands near 0.86 of white and the SDRs are
+    bright (mean 8-bit code 220 on the dev images, against 147 for Drago:
+    docs/results/tonemappers.md). That is the operator as published, with its defaults; it
+    is why the pair maker's default is :data:`DEFAULT_TONE_MAPPER` (Drago), not this one.
 
     Returns display-linear BT.709 RGB in [0, 1], float64, shape (H, W, 3).
     """
@@ -389,6 +398,11 @@ def local_bilateral(
 
 
 ToneMapper = Callable[[np.ndarray], np.ndarray]
+
+#: The pair maker's and ``gainmlp pair``'s default: Drago et al. 2003. It is invariant to
+#: the scale of its input (only ``L / L_wa`` and ``L / L_max`` enter), so the cd/m2
+#: convention of the pair maker cannot brighten it the way it does Reinhard & Devlin.
+DEFAULT_TONE_MAPPER = "drago"
 
 #: Registry of operators by their CLI name; each maps linear BT.2020 HDR to SDR BT.709.
 TONE_MAPPERS: dict[str, ToneMapper] = {
