@@ -141,7 +141,10 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
   if (!hdr) {
     const stats = {};
     hdr = decodeCpuColours(payload, colours, { onRows: onProgress, kernel: options.cpuKernel || 'auto', stats });
-    if (stats.kernel) timings.kernel = stats.kernel;
+    if (stats.kernel) {
+      timings.kernel = stats.kernel;
+      timings.cpu = stats; // ms: tables (per colour), pixels (the kernel)
+    }
   }
   timings.network = now() - t;
   return { hdr, used, renderer };

@@ -18,6 +18,7 @@
 
 import { unpackItmBody, unpackMlpBody } from './body.mjs';
 import { gatherColours } from './colour.mjs';
+import { wasmKernel } from './mlp_wasm.mjs';
 import { decodeCpu, encodeAngle, inputAngle, lumaGuide, prepareItm, prepareMlp, tapsAt } from './mlp_cpu.mjs';
 
 const CODEGEN_MAX_WEIGHTS = 24576; // beyond this the loop kernel runs (source size)
@@ -144,11 +145,11 @@ function gridRowState(prep) {
 }
 
 /** The grids' values at image row r, interpolated vertically: row[(x * bins + z) * C + c]. */
-function fillGridRows(prep, state, r) {
+function fillGridRows(prep, rows, r) {
   prep.grids.forEach((g, k) => {
     const n = g.cols * g.bins * g.chans;
     const y0 = g.yt.i0[r] * n, y1 = g.yt.i1[r] * n, fy = g.yt.w[r];
-    const d = g.data, row = state[k].row;
+    const d = g.data, row = rows[k];
     for (let j = 0; j < n; j++) row[j] = d[y0 + j] + (d[y1 + j] - d[y0 + j]) * fy;
   });
 }
@@ -338,7 +339,8 @@ function addGrid(h, rows, wGrid, feats, nGrid) {
  * A Gain-MLP body evaluated on the CPU from per-colour tables.
  * @param params unpacked body; kind 'gain' | 'gamma' | 'direct'
  * @param colours {ids, count, s} (colour.mjs indexColours + S per colour)
- * @param options.kernel 'auto' (generated where allowed) | 'generated' | 'loop'
+ * @param options.kernel 'auto' (WebAssembly SIMD, else generated JavaScript, where allowed) |
+ *   'wasm' | 'generated' | 'loop'
  * @returns {Float32Array} PQ BT.2020 RGB
  */
 export function decodeMlpFast(params, kind, colours, width, height, eps,
@@ -349,15 +351,30 @@ export function decodeMlpFast(params, kind, colours, width, height, eps,
   const tables = colourTables(prep, kind, colours, eps);
   if (stats) stats.tables = clock() - t;
   t = clock();
+  out = out || new Float32Array(width * height * 3);
+  const step = Math.max(1, Math.floor(262144 / width));
+  if (kernel === 'auto' || kernel === 'wasm') {
+    const simdRows = wasmKernel(prep, kind, eps, tables, colours.count);
+    if (!simdRows && kernel === 'wasm') throw new Error('the WebAssembly SIMD kernel cannot run here');
+    if (simdRows) {
+      if (stats) stats.kernel = 'wasm';
+      const fill = (r, views) => fillGridRows(prep, views, r);
+      for (let r = 0; r < height; r += step) {
+        const r1 = Math.min(height, r + step);
+        simdRows(r, r1, colours.ids, out, fill);
+        if (onRows) onRows(r1, height);
+      }
+      if (stats) stats.pixels = clock() - t;
+      return out;
+    }
+  }
   let rows = kernel === 'loop' ? null : compileKernel(prep, kind, eps);
   if (!rows && kernel === 'generated') throw new Error('the generated kernel cannot run here');
   if (stats) stats.kernel = rows ? 'generated' : 'loop';
   if (!rows) rows = loopKernel(prep, kind, eps);
   const state = gridRowState(prep);
-  const fill = state.length ? (r) => fillGridRows(prep, state, r) : () => {};
+  const fill = state.length ? (r) => fillGridRows(prep, state.map((st) => st.row), r) : () => {};
   const zt = tables.zTaps;
-  out = out || new Float32Array(width * height * 3);
-  const step = Math.max(1, Math.floor(262144 / width));
   for (let r = 0; r < height; r += step) {
     const r1 = Math.min(height, r + step);
     rows(r, r1, width, colours.ids, tables.term, prep.colTerms, prep.rowTerms, tables.res, out,
