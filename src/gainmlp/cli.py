@@ -29,7 +29,7 @@ from gainmlp.options import (
     resolve_target_psnr,
 )
 from gainmlp.photo import CONTAINERS
-from gainmlp.tonemap import TONE_MAPPERS
+from gainmlp.tonemap import DEFAULT_TONE_MAPPER, TONE_MAPPERS
 
 EXIT_USAGE = 2
 
@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "conventional and MLP codecs, write a gainmlp JPEG and decode it.")
     p.add_argument("-o", "--output", default="gainmlp-demo", help="folder (gainmlp-demo)")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
-    p.add_argument("--tmo", default="reinhard-devlin",
+    p.add_argument("--tmo", default=DEFAULT_TONE_MAPPER,
                    choices=list(TONE_MAPPERS))
     p.set_defaults(func=cmd_demo)
 

@@ -21,7 +21,7 @@ from gainmlp.pair import make_pair
 from gainmlp.scene import demo_scene
 
 
-def run_demo(out: Path, method: str = "gamma-mlp", tmo: str = "reinhard-devlin",
+def run_demo(out: Path, method: str = "gamma-mlp", tmo: str = "drago",
              progress: bool = False, options: EncodeOptions | None = None) -> Path:
     """Write the demo's pair, photo JPEGs, decoded HDR and HTML report to the folder
     ``out``; returns the report's ``index.html``."""
