@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "operator) and hdr.png (16-bit PQ BT.2020, 1000 cd/m2) from a linear "
                        "HDR image.")
     p.add_argument("hdr", help="linear HDR image (.exr or .hdr)")
-    p.add_argument("--tmo", default="drago",
+    p.add_argument("--tmo", default=DEFAULT_TONE_MAPPER,
                    choices=list(TONE_MAPPERS))
     p.add_argument("--peak", type=float, default=1000.0, help="HDR peak cd/m2 (1000)")
     p.add_argument("-o", "--output", required=True, help="output folder")
