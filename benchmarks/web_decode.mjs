@@ -1,10 +1,12 @@
 // Timings of the JavaScript decoder on one gainmlp JPEG, run by benchmarks/web_decode.py:
 //   node benchmarks/web_decode.mjs PHOTO.jpg PYTHON.f32 [--gpu] [--skip-browser] [--skip-node]
 //                                  [--js-jpeg-only] [--weight-modes]
-// prints one JSON line per measurement: the plain-JS path in Node, then decodeGainmlp in a
-// headless Chromium (WebGL2 on SwiftShader, or on the GPU with --gpu) with the JavaScript
-// and with the browser's JPEG decoder. Each is compared with PYTHON.f32 (the Python
-// decoder's output, float32 H x W x 3).
+// prints one JSON line per measurement: the CPU path in Node (decodeGainmlpSync: per-colour
+// tables and the WebAssembly SIMD kernel; --node-kernels adds the generated-JavaScript
+// kernel), then decodeGainmlp in a headless Chromium, in its Web Worker: WebGL2 on
+// SwiftShader (or on the GPU with --gpu) with the JavaScript and with the browser's JPEG
+// decoder, and the CPU path. Each is compared with PYTHON.f32 (the Python decoder's
+// output, float32 H x W x 3).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -32,9 +34,13 @@ function maxDiff(a, b) {
 
 // 1. Node, CPU (one thread)
 if (!flags.includes('--skip-node')) {
-  const r = decodeGainmlpSync(photo, { name: photoPath });
-  console.log(JSON.stringify({ label: `Node ${process.version}, plain-JS CPU path`, timings: r.timings,
-    max_diff: maxDiff(r.hdr, python) }));
+  for (const kernel of flags.includes('--node-kernels') ? ['auto', 'generated'] : ['auto']) {
+    const cpu0 = process.cpuUsage();
+    const r = decodeGainmlpSync(photo, { name: photoPath, cpuKernel: kernel });
+    const cpu = process.cpuUsage(cpu0);
+    console.log(JSON.stringify({ label: `Node ${process.version}, CPU path (${r.timings.kernel} kernel)`,
+      timings: r.timings, cpu_s: (cpu.user + cpu.system) / 1e6, max_diff: maxDiff(r.hdr, python) }));
+  }
 }
 
 // 2. headless Chromium, WebGL2
@@ -62,27 +68,29 @@ if (!flags.includes('--skip-browser') && existsSync(CHROMIUM)) {
   const page = await browser.newPage();
   page.setDefaultTimeout(0);
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  const runs = [['js', 'auto'], ['browser', 'auto']];
-  if (flags.includes('--weight-modes')) runs.push(['js', 'const'], ['js', 'uniform'], ['js', 'texture']);
-  for (const [jpeg, weights] of flags.includes('--js-jpeg-only') ? [runs[0]] : runs) {
-    const r = await page.evaluate(async ([jpegDecoder, webglWeights]) => {
+  const runs = [['js', 'auto', 'webgl'], ['browser', 'auto', 'webgl'], ['js', 'auto', 'cpu']];
+  if (flags.includes('--weight-modes')) runs.push(['js', 'const', 'webgl'], ['js', 'uniform', 'webgl'], ['js', 'texture', 'webgl']);
+  for (const [jpeg, weights, backend] of flags.includes('--js-jpeg-only') ? [runs[0]] : runs) {
+    const r = await page.evaluate(async ([jpegDecoder, webglWeights, backendWanted]) => {
       const gm = await import('/web/gainmlp.mjs');
       const bytes = new Uint8Array(await (await fetch('/photo.jpg')).arrayBuffer());
-      const result = await gm.decodeGainmlp(bytes, { backend: 'webgl', jpeg: jpegDecoder, webglWeights });
+      const result = await gm.decodeGainmlp(bytes, { backend: backendWanted, jpeg: jpegDecoder, webglWeights });
       const python = new Float32Array(await (await fetch('/python.f32')).arrayBuffer());
       let m = 0;
       for (let i = 0; i < python.length; i++) {
         const d = Math.abs(result.hdr[i] - python[i]);
         if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
       }
-      return { timings: result.timings, max_diff: m, renderer: result.renderer, backend: result.backend };
-    }, [jpeg, weights]);
+      return { timings: result.timings, max_diff: m, renderer: result.renderer, backend: result.backend,
+        thread: result.thread };
+    }, [jpeg, weights, backend]);
     const how = weights === 'auto' ? '' : `, weights: ${r.timings.webgl.weights}`;
+    const where = r.backend === 'webgl' ? `webgl (${gpu ? 'GPU' : 'SwiftShader'})` : `cpu (${r.timings.kernel} kernel)`;
     console.log(JSON.stringify({
-      label: `Chromium ${browser.version()}, ${r.backend} (${gpu ? 'GPU' : 'SwiftShader'}), ${jpeg} JPEG${how}`,
+      label: `Chromium ${browser.version()}, ${where}, ${jpeg} JPEG, ${r.thread}${how}`,
       ...r,
     }));
-    console.log(`renderer: ${r.renderer}`);
+    if (r.renderer) console.log(`renderer: ${r.renderer}`);
   }
   await browser.close();
   server.close();

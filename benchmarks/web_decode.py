@@ -8,8 +8,10 @@ size with a little grain so that the base is photo-like (q95, 4:4:4), the payloa
 fields set to match. Then, in one run:
 
 * the Python decoder (``gainmlp.photo.decode_photo``, all cores): the reference;
-* ``benchmarks/web_decode.mjs``: the plain-JS path in Node, and ``decodeGainmlp`` in a
-  headless Chromium with WebGL2 on software GL (SwiftShader), or the GPU with ``--gpu``;
+* ``benchmarks/web_decode.mjs``: the CPU path in Node (per-colour tables, WebAssembly
+  SIMD kernel; ``--node-kernels`` adds the generated-JavaScript one), and ``decodeGainmlp``
+  in a headless Chromium, in its Web Worker, with WebGL2 on software GL (SwiftShader, or the
+  GPU with ``--gpu``) and on the CPU;
 
 printing each one's time, its ratio to the Python decoder's and its largest difference from
 the Python decoder's output, and the size of the JavaScript module.
@@ -88,6 +90,8 @@ def main() -> None:
                     help="folder with MtTamWest.exr (else the demo scene)")
     ap.add_argument("--gpu", action="store_true", help="Chromium on the GPU, not SwiftShader")
     ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--node-kernels", action="store_true",
+                    help="also time Node's generated-JavaScript kernel (no WebAssembly)")
     ap.add_argument("--weight-modes", action="store_true",
                     help="also time the shader reading the weights from uniforms and a texture")
     ap.add_argument("--keep", type=Path, default=None,
@@ -115,7 +119,7 @@ def main() -> None:
         reference = photo.decode_photo(data, str(src))
         python_s = time.perf_counter() - t0
         (Path(tmp) / "python.f32").write_bytes(reference.astype("<f4").tobytes())
-        print(f"  {'Python decoder (gainmlp decode_photo)':<52} {python_s:7.2f} s")
+        print(f"  {'Python decoder (gainmlp decode_photo)':<60} {python_s:7.2f} s")
         cmd = ["node", str(HERE / "web_decode.mjs"), str(src), str(Path(tmp) / "python.f32")]
         if args.gpu:
             cmd.append("--gpu")
@@ -123,6 +127,8 @@ def main() -> None:
             cmd.append("--skip-browser")
         if args.weight_modes:
             cmd.append("--weight-modes")
+        if args.node_kernels:
+            cmd.append("--node-kernels")
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=WEB_DIR,
                              env={**os.environ}, check=False)
         if out.returncode != 0:
@@ -134,8 +140,12 @@ def main() -> None:
             r = json.loads(line)
             t = r["timings"]
             stages = ", ".join(f"{k} {t[k] / 1000:.2f}" for k in ("jpeg", "colour", "network"))
+            if "cpu" in t:
+                stages += f" = tables {t['cpu']['tables'] / 1000:.2f} + pixels {t['cpu']['pixels'] / 1000:.2f}"
+            if "cpu_s" in r:
+                stages += f"; CPU time {r['cpu_s']:.2f}"
             seconds = t["total"] / 1000
-            print(f"  {r['label']:<52} {seconds:7.2f} s   {seconds / python_s:5.1f}x the Python "
+            print(f"  {r['label']:<60} {seconds:7.2f} s   {seconds / python_s:5.1f}x the Python "
                   f"time   max |JS - Python| {r['max_diff']:.1e} PQ   ({stages} s)")
 
 

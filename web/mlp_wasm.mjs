@@ -112,17 +112,17 @@ class Body {
 }
 
 // pi in three float32 pieces of 11 significant bits (j * piece exact for |j| < 2^13)
-function split11(x) {
+export function split11(x) {
   const e = Math.floor(Math.log2(Math.abs(x)));
   const q = 2 ** (e - 10);
   return Math.round(x / q) * q;
 }
-const PI_1 = split11(Math.PI);
-const PI_2 = split11(Math.PI - PI_1);
-const PI_3 = Math.fround(Math.PI - PI_1 - PI_2);
-const SIN_C = [1, -1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800, 1 / 6227020800]; // to r^13
-const EXP2_C = [];
-for (let n = 0, f = 1; n <= 8; n++, f *= n) EXP2_C.push(Math.LN2 ** n / f); // 2^r, |r| <= 1/2
+export const PI_1 = split11(Math.PI);
+export const PI_2 = split11(Math.PI - PI_1);
+export const PI_3 = Math.fround(Math.PI - PI_1 - PI_2);
+const SIN32_C = [1, -1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800, 1 / 6227020800]; // to r^13
+const EXP2_32_C = [];
+for (let n = 0, f = 1; n <= 8; n++, f *= n) EXP2_32_C.push(Math.LN2 ** n / f); // 2^r, |r| <= 1/2
 
 /** out = sin(x) for the v128 local x (temporaries tj, tr, tz). */
 function emitSin(b, x, out) {
@@ -131,9 +131,9 @@ function emitSin(b, x, out) {
   b.get('tj'); b.vconst(PI_2); b.op('f32mul'); b.op('f32sub');
   b.get('tj'); b.vconst(PI_3); b.op('f32mul'); b.op('f32sub'); b.set('tr', V128);
   b.get('tr'); b.get('tr'); b.op('f32mul'); b.set('tz', V128);
-  b.vconst(SIN_C[6]);
+  b.vconst(SIN32_C[6]);
   for (let k = 5; k >= 0; k--) {
-    b.get('tz'); b.op('f32mul'); b.vconst(SIN_C[k]); b.op('f32add');
+    b.get('tz'); b.op('f32mul'); b.vconst(SIN32_C[k]); b.op('f32add');
   }
   b.get('tr'); b.op('f32mul');
   // (-1)^j: the low bit of j moved to the sign bit
@@ -145,9 +145,9 @@ function emitSin(b, x, out) {
 function emitExp2(b, x) {
   b.get(x); b.op('nearest'); b.vconst(-126); b.op('f32max'); b.vconst(127); b.op('f32min'); b.set('tk', V128);
   b.get(x); b.get('tk'); b.op('f32sub'); b.set('tr', V128);
-  b.vconst(EXP2_C[8]);
+  b.vconst(EXP2_32_C[8]);
   for (let n = 7; n >= 0; n--) {
-    b.get('tr'); b.op('f32mul'); b.vconst(EXP2_C[n]); b.op('f32add');
+    b.get('tr'); b.op('f32mul'); b.vconst(EXP2_32_C[n]); b.op('f32add');
   }
   b.get('tk'); b.op('truncSat'); b.vconstI(127); b.op('i32x4add'); b.i32(23); b.op('i32x4shl');
   b.op('f32mul');

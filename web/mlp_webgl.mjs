@@ -12,6 +12,7 @@
 import { GainMLPError } from './errors.mjs';
 import { GAMMA_GUARD, lumaGuide, prepareMlp } from './mlp_cpu.mjs';
 import { colourTables } from './mlp_fast.mjs';
+import { PI_1, PI_2, PI_3 } from './mlp_wasm.mjs';
 
 const PACK_WIDTH = 2048; // texels per row of the packed parameter texture (WebGL2 minimum size)
 const STRIP_PIXELS = 1 << 20;
@@ -36,17 +37,6 @@ export function webglContext(canvas = null) {
 
 const ceil4 = (n) => Math.ceil(n / 4);
 
-// The hidden layers' sines: x = j pi + r with pi in three pieces of 11 significant bits
-// (j * piece exact for |j| < 2^13), then an odd polynomial for sin r on [-pi/2, pi/2]
-// (Taylor to r^13, truncation < 7e-10): a GPU's own sin() is only accurate near 0.
-function split11(x) {
-  const e = Math.floor(Math.log2(Math.abs(x)));
-  const q = 2 ** (e - 10);
-  return Math.round(x / q) * q;
-}
-const PI_1 = split11(Math.PI);
-const PI_2 = split11(Math.PI - PI_1);
-const PI_3 = Math.fround(Math.PI - PI_1 - PI_2);
 
 /** The packed parameter texture's contents and the offsets (in texels) of each part. */
 function packParams(prep) {
@@ -131,6 +121,10 @@ uniform vec3 uPi;          // the pieces of pi (uniforms: never folded together)
 uniform vec3 uOutCentre, uOutScale, uOutMin, uOutMax;
 out vec4 outColor;
 
+// The hidden layers' sines: x = j pi + r with pi in three pieces of 11 significant bits
+// (PI_1..3 of mlp_wasm.mjs; j * piece exact for |j| < 2^13), then an odd polynomial for
+// sin r on [-pi/2, pi/2] (Taylor to r^13, truncation < 7e-10): a GPU's sin() is only
+// accurate near 0.
 vec4 sinR(vec4 x) {
   vec4 j = floor(x * 0.318309886 + 0.5);
   vec4 r = ((x - j * uPi.x) - j * uPi.y) - j * uPi.z;
