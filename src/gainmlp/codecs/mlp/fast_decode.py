@@ -116,7 +116,7 @@ def decode_fast(kind: str, params: MlpParams, sdr: np.ndarray | IndexedSdr,
                 eps: float) -> np.ndarray:
     """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) of a checked body's
     ``params`` over ``sdr`` (an :class:`IndexedSdr`, or PQ code values ``(H, W, 3)``)."""
-    from gainmlp.kernels.mlp import POW2, mlp_rows
+    from gainmlp.kernels.mlp import mlp_rows
 
     if params.activation not in _ACTIVATIONS:
         raise GainMLPError(f"unknown MLP activation {params.activation!r}")
@@ -163,7 +163,7 @@ def decode_fast(kind: str, params: MlpParams, sdr: np.ndarray | IndexedSdr,
             ids = np.arange(b - a, dtype=np.int32)
         if mlp_rows(r0, r1, width, ids, ct_t, aux_t, col_t, row_t, flat_w, dims, offs,
                     _ACTIVATIONS[params.activation], grid_entry, *grids, outp, log2_out,
-                    _KINDS[kind], np.float32(eps), POW2, out_flat[a:b]):
+                    _KINDS[kind], np.float32(eps), out_flat[a:b]):
             bad.append((r0, r1))
 
     for_row_ranges(height, width, work)
