@@ -110,6 +110,10 @@ function colourTable(payload, base) {
   return { ids: index.ids, count: index.count, s: sdr8ToHdrSpace(index.rgb, index.count, payload.sdr) };
 }
 
+// WebGL2 on a software rasterizer is slower than the CPU path (docs/web.md, "Speed"), so
+// 'auto' decodes on the CPU there
+const SOFTWARE_GL = /SwiftShader|llvmpipe|softpipe|Software Rasterizer/i;
+
 function evaluate(payload, base, backend, timings, onProgress, options = {}) {
   let t = now();
   const colours = colourTable(payload, base);
@@ -121,7 +125,9 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
   let renderer = null;
   if (backend !== 'cpu' && payload.family === 'mlp') {
     const ctx = sharedWebgl();
-    if (ctx.gl) {
+    if (ctx.gl && backend === 'auto' && SOFTWARE_GL.test(ctx.renderer || '')) {
+      timings.webglSkipped = `software GL (${ctx.renderer}): the CPU path is faster`;
+    } else if (ctx.gl) {
       try {
         const params = unpackMlpBody(payload.body);
         const stats = {};
@@ -158,7 +164,7 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
  * worker, `worker: false`, or where no worker can start) it decodes in this thread.
  * @param input URL string, URL, Blob, ArrayBuffer or Uint8Array: a gainmlp JPEG, or a bare
  *   payload with `options.sdr` = {width, height, pixels (RGB uint8)}
- * @param options.backend 'auto' (WebGL2 when the browser has it, else CPU) | 'webgl' | 'cpu'
+ * @param options.backend 'auto' (WebGL2 when the browser has it on a GPU, else CPU) | 'webgl' | 'cpu'
  * @param options.jpeg 'js' (default: bit-exact with gainmlp's Python decoder) | 'browser'
  * @param options.name how error messages name the input
  * @param options.onProgress (rowsDone, rows) callback
