@@ -168,8 +168,8 @@ def _grid_rows(rows_out, y, ginfo, gproj, gy0, gy1, gfy):
 
 
 @jit(inline="always", fastmath={"contract"})
-def _grid_term(g_out, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx, gy0,
-               gy1, gfy):
+def _grid_term(g_out, g_pix, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx,
+               gy0, gy1, gfy):
     """The grids' term ``g_out[:we, :nb]`` of pixels ``x0..x0 + nb - 1`` of row ``y``.
 
     ``ginfo`` per grid: (rows, cols, bins (0 = spatial), offset into ``gproj``, width);
@@ -195,6 +195,8 @@ def _grid_term(g_out, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gf
                         g_out[j, k] += ra + d * gfx[g, x0 + k]
                 p = q
             continue
+        # pixel by pixel into a pixel-major scratch (contiguous along the features, so
+        # no scattered stores), then added feature-major
         ya, yb, fy = gy0[g, y], gy1[g, y], gfy[g, y]
         for p in range(nb):
             x = x0 + p
@@ -219,7 +221,10 @@ def _grid_term(g_out, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gf
                 lo = gproj[cbb + z0 * we + j]
                 b = lo + (gproj[cbb + z1 * we + j] - lo) * fz
                 bottom = a + (b - a) * fx
-                g_out[j, p] += top + (bottom - top) * fy
+                g_pix[p, j] = top + (bottom - top) * fy
+        for j in range(we):
+            for p in range(nb):
+                g_out[j, p] += g_pix[p, j]
 
 
 @jit(error_model="numpy", fastmath={"contract"})
@@ -243,6 +248,7 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
     h = np.empty((maxw, BLOCK), dtype=np.float32)
     h2 = np.empty((maxw, BLOCK), dtype=np.float32)
     gt = np.empty((maxw, BLOCK), dtype=np.float32)
+    gpix = np.empty((BLOCK, maxw), dtype=np.float32)
     w1 = dims[0]
     max_cells = 1
     for g in range(ginfo.shape[0]):
@@ -260,8 +266,8 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
                 for p in range(nb):
                     h[j, p] = (ct[ids[i0 + p], j] + col_t[j, x0 + p]) + rt
             if grid_entry > 0:
-                _grid_term(gt, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx, gy0,
-                           gy1, gfy)
+                _grid_term(gt, gpix, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx,
+                           gy0, gy1, gfy)
             if grid_entry == 1:
                 for j in range(w1):
                     for p in range(nb):
