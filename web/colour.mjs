@@ -71,7 +71,7 @@ export function sdrLinearLut(transfer, whiteNits) {
  * 8-bit SDR pixels (RGB, or RGBA with `stride` 4) -> PQ BT.2020 code values, float32 RGB.
  * Pixels are cached by colour: a photo has far fewer distinct colours than pixels.
  */
-export function sdr8ToHdrSpace(pixels, nPixels, encoding, stride = 3, out = null) {
+export function sdr8ToHdrSpace(pixels, nPixels, encoding, stride = 3, out = null, distinct = false) {
   const lut = sdrLinearLut(encoding.transfer, encoding.whiteNits);
   const m = TO_BT2020[encoding.primaries];
   if (m === undefined) throw new GainMLPError(`unknown SDR primaries '${encoding.primaries}'`);
@@ -83,6 +83,16 @@ export function sdr8ToHdrSpace(pixels, nPixels, encoding, stride = 3, out = null
       out[3 * i] = pq[pixels[p]];
       out[3 * i + 1] = pq[pixels[p + 1]];
       out[3 * i + 2] = pq[pixels[p + 2]];
+    }
+    return out;
+  }
+  if (distinct) {
+    // every pixel a different colour (indexColours' list): no cache
+    for (let i = 0, p = 0; i < nPixels; i++, p += stride) {
+      const r = lut[pixels[p]], g = lut[pixels[p + 1]], b = lut[pixels[p + 2]];
+      out[3 * i] = pqEncode(Math.max(m[0] * r + m[1] * g + m[2] * b, 0));
+      out[3 * i + 1] = pqEncode(Math.max(m[3] * r + m[4] * g + m[5] * b, 0));
+      out[3 * i + 2] = pqEncode(Math.max(m[6] * r + m[7] * g + m[8] * b, 0));
     }
     return out;
   }

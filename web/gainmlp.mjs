@@ -107,7 +107,7 @@ function sharedWebgl() {
 /** The base image's distinct colours and S (SDR in HDR space) per colour. */
 function colourTable(payload, base) {
   const index = indexColours(base.pixels, base.width * base.height);
-  return { ids: index.ids, count: index.count, s: sdr8ToHdrSpace(index.rgb, index.count, payload.sdr) };
+  return { ids: index.ids, count: index.count, s: sdr8ToHdrSpace(index.rgb, index.count, payload.sdr, 3, null, true) };
 }
 
 // WebGL2 on a software rasterizer is slower than the CPU path (docs/web.md, "Speed"), so

@@ -7,7 +7,7 @@
 // Memory layout (bytes, fixed per decode): the colour term (count x h1), the residual's
 // per-colour part (count x 4), the bilateral taps (per grid, count x 3), the column terms
 // transposed (h1 x Wp), the grids' x taps (per grid, 3 x Wp), the grids' current row, the
-// current row's terms (h1), its colour numbers (Wp), its output planes (3 x Wp).
+// current row's terms (h1), its colour numbers (Wp), its output (Wp x 3, RGB interleaved).
 
 const F32 = 0x7d, I32 = 0x7f, V128 = 0x7b;
 const MAX_BYTES = 1 << 30;
@@ -274,7 +274,6 @@ function moduleBytes(prep, kind, eps, L, pages) {
       emitExp2(b, 't');
       b.set('t', V128);
     }
-    b.get('i'); // the store's address
     if (kind === 'direct') b.get('t');
     else if (kind === 'gain') {
       b.gather(rb, L.res + 4 * c); b.get('t'); b.op('f32mul'); b.vconst(eps); b.op('f32sub');
@@ -283,7 +282,14 @@ function moduleBytes(prep, kind, eps, L, pages) {
       emitExp2(b, 'e'); b.vconst(eps); b.op('f32sub');
     }
     b.vconst(0); b.op('f32max'); b.vconst(1); b.op('f32min');
-    b.vstore(L.out + c * Wp4);
+    b.set(`H${c}`, V128);
+  }
+  // interleaved RGB: out[3 * pixel + c]
+  b.get('i'); b.i32(3); b.emit(0x6c); b.set('i3', I32);
+  for (const l of lanes) {
+    for (let c = 0; c < 3; c++) {
+      b.get('i3'); b.get(`H${c}`); b.emit(...simd(0x1f), l); b.emit(0x38, 2, ...uleb(L.out + 12 * l + 4 * c));
+    }
   }
   b.get('i'); b.i32(16); b.emit(0x6a); b.emit(0x22, ...uleb(b.locals.get('i'))); // local.tee i
   b.i32(Wp4); b.emit(0x49); // i32.lt_u
@@ -363,12 +369,7 @@ export function wasmKernel(prep, kind, eps, tables, count) {
       for (let o = 0; o < h1; o++) rowView[o] = prep.rowTerms[r * h1 + o];
       idView.set(ids.subarray(r * width, (r + 1) * width));
       run();
-      const R = outView, G = Wp, B = 2 * Wp;
-      for (let i = 0, p = 3 * r * width; i < width; i++, p += 3) {
-        out[p] = R[i];
-        out[p + 1] = R[G + i];
-        out[p + 2] = R[B + i];
-      }
+      out.set(outView.subarray(0, 3 * width), 3 * r * width);
     }
   };
 }
