@@ -3,7 +3,7 @@
 //                                  [--js-jpeg-only] [--weight-modes]
 // prints one JSON line per measurement: the CPU path in Node (decodeGainmlpSync: per-colour
 // tables and the WebAssembly SIMD kernel; --node-kernels adds the generated-JavaScript
-// kernel), then decodeGainmlp in a headless Chromium, in its Web Worker: WebGL2 on
+// kernel; then the network on every core, as web/cli.mjs decodes), then decodeGainmlp in a headless Chromium, in its Web Worker: WebGL2 on
 // SwiftShader (or on the GPU with --gpu) with the JavaScript and with the browser's JPEG
 // decoder, and the CPU path. Each is compared with PYTHON.f32 (the Python decoder's
 // output, float32 H x W x 3).
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'web');
 const { decodeGainmlpSync } = await import(join(WEB, 'gainmlp.mjs'));
+const { decodeGainmlpThreads } = await import(join(WEB, 'threads_node.mjs'));
 
 const [photoPath, pythonPath, ...flags] = process.argv.slice(2);
 const photo = new Uint8Array(readFileSync(photoPath));
@@ -41,6 +42,10 @@ if (!flags.includes('--skip-node')) {
     console.log(JSON.stringify({ label: `Node ${process.version}, CPU path (${r.timings.kernel} kernel)`,
       timings: r.timings, cpu_s: (cpu.user + cpu.system) / 1e6, max_diff: maxDiff(r.hdr, python) }));
   }
+  // the command line's way: the network on every core (worker_threads)
+  const r = await decodeGainmlpThreads(photo, { name: photoPath });
+  console.log(JSON.stringify({ label: `Node ${process.version}, CPU path, ${r.thread} (cli.mjs)`,
+    timings: r.timings, max_diff: maxDiff(r.hdr, python) }));
 }
 
 // 2. headless Chromium, WebGL2

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The JavaScript decoder from the command line (Node 20+), on the CPU:
+// The JavaScript decoder from the command line (Node 20+), on the CPU (the network on every
+// core: threads_node.mjs; --threads N):
 //
 //   node web/cli.mjs decode IN.jpg -o OUT.png       16-bit PQ BT.2020 PNG with cICP, as
 //                                                   `gainmlp decode IN.jpg -o OUT.png` writes
@@ -14,10 +15,11 @@ import { existsSync, readFileSync, realpathSync, renameSync, statSync, unlinkSyn
 import { basename, dirname, extname, join } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 
-import { GainMLPError, decodeGainmlpSync, decodeJpeg, readGainmlp } from './gainmlp.mjs';
+import { GainMLPError, decodeJpeg, readGainmlp } from './gainmlp.mjs';
 import { decodeSdrPng, encodeHdrPng } from './png.mjs';
+import { decodeGainmlpThreads } from './threads_node.mjs';
 
-const USAGE = `usage: node web/cli.mjs decode IN [--sdr SDR] -o OUT.png|OUT.f32
+const USAGE = `usage: node web/cli.mjs decode IN [--sdr SDR] [--threads N] -o OUT.png|OUT.f32
        node web/cli.mjs info IN`;
 
 function fail(message) {
@@ -31,11 +33,15 @@ function readInput(path) {
 }
 
 function parseArgs(argv) {
-  const args = { command: argv[0], input: null, output: null, sdr: null };
+  const args = { command: argv[0], input: null, output: null, sdr: null, threads: null };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-o' || a === '--output') args.output = argv[++i];
     else if (a === '--sdr') args.sdr = argv[++i];
+    else if (a === '--threads') {
+      args.threads = Number(argv[++i]);
+      if (!Number.isInteger(args.threads) || args.threads < 1) fail(`--threads takes a positive integer\n${USAGE}`);
+    }
     else if (a === '-h' || a === '--help') args.help = true;
     else if (a.startsWith('-')) fail(`unknown option ${a}\n${USAGE}`);
     else if (!args.input) args.input = a;
@@ -64,7 +70,7 @@ function readSdr(path) {
   return decodeSdrPng(data, (x) => new Uint8Array(inflateSync(x)), path);
 }
 
-function decode(args) {
+async function decode(args) {
   if (!args.input || !args.output) fail(`decode needs an input and -o OUT\n${USAGE}`);
   const ext = extname(args.output).toLowerCase();
   if (ext !== '.png' && ext !== '.f32') fail(`${args.output}: output must end in .png or .f32`);
@@ -74,12 +80,8 @@ function decode(args) {
   }
   const data = readInput(args.input);
   const sdr = args.sdr ? readSdr(args.sdr) : null;
-  const tty = process.stderr.isTTY;
-  const result = decodeGainmlpSync(data, {
-    name: args.input, sdr,
-    onProgress: tty ? (done, total) => process.stderr.write(`\rdecoding ${Math.round((100 * done) / total)}%`) : null,
-  });
-  if (tty) process.stderr.write('\r\x1b[K');
+  // the network on every core (threads_node.mjs), the same pixels as on one
+  const result = await decodeGainmlpThreads(data, { name: args.input, sdr, ...(args.threads ? { threads: args.threads } : {}) });
   const { width, height, hdr } = result;
   const out = ext === '.png'
     ? encodeHdrPng(hdr, width, height, (x) => new Uint8Array(deflateSync(x, { level: 6 })))
@@ -97,14 +99,14 @@ function info(args) {
   console.log(JSON.stringify({ ...rest, bodyBytes: body.length, bodyVersion: body[0] }));
 }
 
-function main(argv) {
+async function main(argv) {
   try {
     const args = parseArgs(argv);
     if (args.help || !args.command) {
       console.log(USAGE);
       return args.help ? 0 : 2;
     }
-    if (args.command === 'decode') decode(args);
+    if (args.command === 'decode') await decode(args);
     else if (args.command === 'info') info(args);
     else fail(`unknown command ${args.command}\n${USAGE}`);
     return 0;
@@ -117,4 +119,4 @@ function main(argv) {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

@@ -163,7 +163,7 @@ function gridRowState(prep) {
 }
 
 /** The grids' values at image row r, interpolated vertically: row[(x * bins + z) * C + c]. */
-function fillGridRows(prep, rows, r) {
+export function fillGridRows(prep, rows, r) {
   prep.grids.forEach((g, k) => {
     const n = g.cols * g.bins * g.chans;
     const y0 = g.yt.i0[r] * n, y1 = g.yt.i1[r] * n, fy = g.yt.w[r];

@@ -102,3 +102,18 @@ test('the per-colour kernels (wasm, generated, loop) agree with the per-pixel re
     }
   }
 });
+
+test('the network on several threads (Node) gives the pixels of one thread, bit for bit', async () => {
+  const { decodeGainmlpThreads } = await import('../threads_node.mjs');
+  for (const name of ['v2-gamma-default', 'v3-gamma-mixed', 'v1-gain-fp16-relu', 'itm-fp16']) {
+    const one = decodeGainmlpSync(bytes(`${name}.jpg`));
+    for (const threads of [2, 3]) {
+      const many = await decodeGainmlpThreads(bytes(`${name}.jpg`), { threads });
+      assert.deepEqual(many.hdr, one.hdr, `${name}, ${threads} threads`);
+    }
+    const bare = await decodeGainmlpThreads(bytes(`${name}.gmlp`), { sdr, threads: 2 });
+    assert.deepEqual(bare.hdr, decodeGainmlpSync(bytes(`${name}.gmlp`), { sdr }).hdr, `${name} bare`);
+  }
+  await assert.rejects(decodeGainmlpThreads(bytes('errors', 'crc.jpg'), { name: 'crc.jpg', threads: 2 }),
+    (err) => err instanceof GainMLPError && err.message === 'payload CRC-32 mismatch: the file is corrupt');
+});
