@@ -2,7 +2,8 @@
 decoder it replaces (codecs/mlp/decode.py with ``GAINMLP_KERNELS=numpy``), on small
 generated networks of every body version: no grid (1), spatial grids (2) and bilateral
 grids (3), relu and sine, gain/gamma/direct residuals, log2 and linear output transforms,
-widths that are not multiples of the kernel's unrolling, grids entering layer 1 or 2.
+widths that are not multiples of the kernel's unrolling, grids entering layer 1 or 2;
+and the fused MLP-ITM decoder (kernels/mlp_itm.py) on the committed MLP-ITM fixtures.
 
 The stated tolerance (docs/payload-format.md) is 2e-5 PQ, max abs; measured here
 (``python tests/test_kernels_mlp.py`` prints it per case): at most 2.4e-7 on every case
@@ -167,3 +168,35 @@ if __name__ == "__main__":  # print the measured differences (the docstring's fi
             ref = decode_mlp(method, body, indexed.expand(), DEFAULT_EPS)
             del os.environ["GAINMLP_KERNELS"]
             print(f"{case:24s} {method:11s} max abs {np.abs(fast - ref).max():.2e}")
+
+
+@pytest.mark.parametrize("name", ["itm-fp32", "itm-fp16"])
+def test_itm_fused_decoder_matches_numpy(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLP-ITM with an IndexedSdr (colour net's first layer per distinct colour, the rest
+    in kernels/mlp_itm.py) against the numpy decoder (measured: max abs 6e-8 on both
+    fixtures)."""
+    from pathlib import Path
+
+    from gainmlp.codecs.mlp_itm.decode import decode_itm
+    from gainmlp.container.payload import Payload
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "payloads"
+    payload = Payload.from_bytes((fixtures / f"{name}.gmlp").read_bytes())
+    img = sdr8(payload.height, payload.width, seed=4)
+    indexed = index_sdr8(img, payload.sdr)
+    with monkeypatch.context() as m:
+        m.setenv("GAINMLP_KERNELS", "numpy")
+        ref = decode_itm(payload.method, payload.body, indexed.expand(), payload.eps)
+    fast = decode_itm(payload.method, payload.body, indexed, payload.eps)
+    assert np.abs(fast - ref).max() <= TOLERANCE
+    monkeypatch.setattr(features, "TILE_PIXELS", 100)
+    np.testing.assert_allclose(decode_itm(payload.method, payload.body, indexed, payload.eps),
+                               fast, rtol=0, atol=1e-6)
+    # overflowing weights are refused, as by the numpy decoder
+    from gainmlp.codecs.mlp_itm.format import pack_itm_body, unpack_itm_body
+
+    params = unpack_itm_body(payload.body)
+    params.colour = [(w * np.float32(1e30), b) for w, b in params.colour]
+    params.precision = "fp32"
+    with np.errstate(all="ignore"), pytest.raises(GainMLPError, match="overflows"):
+        decode_itm(payload.method, pack_itm_body(params), indexed, payload.eps)

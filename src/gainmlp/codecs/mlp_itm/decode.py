@@ -26,6 +26,7 @@ from gainmlp.codecs.features import (
 from gainmlp.codecs.indexed import IndexedSdr
 from gainmlp.codecs.mlp_itm.format import METHOD, N_SPATIAL_INPUTS, ItmParams, unpack_itm_body
 from gainmlp.errors import GainMLPError, check_image_size
+from gainmlp.kernels import compiled
 
 
 def _relu(h: np.ndarray) -> np.ndarray:
@@ -117,6 +118,10 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
             raise GainMLPError("MLP-ITM body's network overflows float32 (corrupt weights)")
         out[r0:r1] = denormalise_outputs(params, t).reshape(r1 - r0, width, 3)
 
+    if isinstance(sdr_pq, IndexedSdr) and compiled() and params.activation == "relu" \
+            and params.fusion == "film":
+        return _decode_fused(params, sdr_pq, colour_term(sdr_pq.palette_pq), col_terms,
+                             row_terms)
     if isinstance(sdr_pq, IndexedSdr):
         # The colour net's first pre-activation once per distinct colour, gathered per tile.
         table = colour_term(sdr_pq.palette_pq)
@@ -124,6 +129,36 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
         for_row_ranges(height, width, lambda r0, r1: work(r0, r1, table[ids[r0:r1].reshape(-1)]))
     else:
         for_row_tiles(sdr, lambda r0, r1, tile: work(r0, r1, colour_term(tile)))
+    return out
+
+
+def _decode_fused(params: ItmParams, sdr: IndexedSdr, table: np.ndarray, col_terms: np.ndarray,
+                  row_terms: np.ndarray) -> np.ndarray:
+    """:func:`decode_itm` with the compiled kernel (:mod:`gainmlp.kernels.mlp_itm`):
+    ``table`` is the colour net's first pre-activation per distinct colour."""
+    from gainmlp.kernels.mlp_itm import itm_rows, pack_layers
+
+    height, width = sdr.shape[:2]
+    ct = np.ascontiguousarray(table, dtype=np.float32)
+    col_t = np.ascontiguousarray(col_terms.T, dtype=np.float32)
+    row_t = np.ascontiguousarray(row_terms, dtype=np.float32)
+    spatial, colour = pack_layers(params.spatial), pack_layers(params.colour)
+    outp = np.ascontiguousarray(np.stack([params.out_scale, params.out_centre,
+                                          params.out_min, params.out_max]), dtype=np.float32)
+    ids = np.ascontiguousarray(sdr.ids, dtype=np.int32).reshape(-1)
+    out = np.empty((height, width, 3), dtype=np.float32)
+    flat = out.reshape(-1, 3)
+    bad = []
+
+    def work(r0: int, r1: int) -> None:
+        a, b = r0 * width, r1 * width
+        if itm_rows(r0, r1, width, ids[a:b], ct, col_t, row_t, *spatial, *colour, outp,
+                    flat[a:b]):
+            bad.append(r0)
+
+    for_row_ranges(height, width, work)
+    if bad:
+        raise GainMLPError("MLP-ITM body's network overflows float32 (corrupt weights)")
     return out
 
 
