@@ -52,7 +52,7 @@ def test_import_gainmlp_imports_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_decode_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
+def test_decode_and_info_import_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
     from gainmlp.container.app11 import embed_payload
     from gainmlp.io import encode_sdr_jpeg, read_sdr
 
@@ -67,7 +67,8 @@ def test_decode_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
                  ["decode", str(uhdr), "-o", str(tmp_path / "std.exr")],  # standard map
                  ["decode", str(uhdr), "-o", str(tmp_path / "std.png")],
                  ["decode", str(FIXTURES / "v3-gamma-mixed.gmlp"), "--sdr",
-                  str(FIXTURES / "sdr.png"), "-o", str(tmp_path / "bare.png")]]
+                  str(FIXTURES / "sdr.png"), "-o", str(tmp_path / "bare.png")],
+                 ["info", str(photo)], ["info", str(uhdr)]]
     loaded = _loaded(*commands)
     # numba may serve the decoders' kernels (and numba imports scipy, when installed, to
     # check its version); the rest has no place on the decode path
