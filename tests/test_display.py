@@ -72,3 +72,18 @@ def test_cli_headroom(tmp_path, capsys):
     assert "--headroom" in capsys.readouterr().err
     assert main(["decode", str(src), "-o", str(tmp_path / "n.png"), "--headroom", "-2"]) == 2
     assert "stops >= 0" in capsys.readouterr().err and not (tmp_path / "n.png").exists()
+
+
+def test_first_decode_says_it_compiles(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.jpg"
+    src.write_bytes(gainmap_bytes(2))
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "gainmlp", "decode", str(src), "-o", str(tmp_path / "a.png")]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert "compiling the decoder's kernels" in first.stderr
+    cmd[-1] = str(tmp_path / "b.png")
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert "compiling" not in second.stderr

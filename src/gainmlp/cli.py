@@ -219,6 +219,27 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kernels_cached(data: bytes) -> bool:
+    """Whether the compiled kernels decoding ``data`` are in numba's cache already."""
+    from gainmlp.container.app11 import extract_payload
+    from gainmlp.kernels import DECODE_KERNELS, cache_is_warm
+
+    try:
+        raw = extract_payload(data) if data[:2] == b"\xff\xd8" else data
+    except GainMLPError:
+        return True  # the decode reports what is wrong
+    if raw is None:
+        kind = "gain map"
+    else:
+        from gainmlp.codecs import method_by_code
+
+        entry = method_by_code(int.from_bytes(raw[6:8], "little"))
+        if entry is None:
+            return True
+        kind = entry.family if entry.family in ("mlp", "mlp-itm") else "conventional"
+    return cache_is_warm(DECODE_KERNELS[kind])
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.container.app11 import extract_payload
@@ -244,6 +265,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
               and extract_payload(data) is None)
     if share and args.headroom is not None:
         raise GainMLPError("--headroom renders for a display: write .png/.avif/.exr/.tif")
+    if not _kernels_cached(data):
+        print("gainmlp: compiling the decoder's kernels, once (a few seconds; cached for "
+              "later runs)", file=sys.stderr)
     sdr, hdr = photo.decode_file(data, str(src), given, linear=linear, headroom=args.headroom)
     if linear:
         from gainmlp.io.hdr import write_hdr_linear

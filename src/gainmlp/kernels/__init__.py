@@ -23,3 +23,30 @@ import os
 def compiled() -> bool:
     """Whether callers should use the compiled kernels (``$GAINMLP_KERNELS`` != numpy)."""
     return os.environ.get("GAINMLP_KERNELS", "").strip().lower() != "numpy"
+
+
+#: The kernels each kind of decode compiles on first use, as ``(module, function)``.
+DECODE_KERNELS = {
+    "mlp": (("colour_index", "_mark"), ("mlp", "mlp_rows")),
+    "mlp-itm": (("colour_index", "_mark"), ("mlp_itm", "itm_rows")),
+    "conventional": (("gainmap", "_conventional_rows"),),
+    "gain map": (("gainmap", "_render_rows"),),
+}
+
+
+def cache_is_warm(kernels) -> bool:
+    """Whether numba's on-disk cache holds machine code for the current source of each of
+    ``kernels`` (so a decode starts without compiling). Reads numba's cache index; when
+    that cannot be read, answers True (no notice is better than a wrong one)."""
+    if not compiled():
+        return True
+    import importlib
+
+    try:
+        for module, name in kernels:
+            dispatcher = getattr(importlib.import_module(f"gainmlp.kernels.{module}"), name)
+            if not dispatcher._cache._cache_file._load_index():
+                return False
+    except Exception:  # noqa: BLE001 - numba internals: any doubt means "warm"
+        return True
+    return True
