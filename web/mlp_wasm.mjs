@@ -141,10 +141,13 @@ function emitSin(b, x, out) {
   b.set(out, V128);
 }
 
-/** leaves 2^x on the stack for the v128 local x (temporaries tk, tr). */
+/** leaves 2^x on the stack for the v128 local x (temporaries tx, tk, tr). */
 function emitExp2(b, x) {
-  b.get(x); b.op('nearest'); b.vconst(-126); b.op('f32max'); b.vconst(127); b.op('f32min'); b.set('tk', V128);
-  b.get(x); b.get('tk'); b.op('f32sub'); b.set('tr', V128);
+  // x clamped to [-126, 127] first (2^-126 ~ 0 and 2^127 ~ inf for what follows: the
+  // residual is clipped to [0, 1]), so that r = x - k stays in [-1/2, 1/2]
+  b.get(x); b.vconst(-126); b.op('f32max'); b.vconst(127); b.op('f32min'); b.set('tx', V128);
+  b.get('tx'); b.op('nearest'); b.set('tk', V128);
+  b.get('tx'); b.get('tk'); b.op('f32sub'); b.set('tr', V128);
   b.vconst(EXP2_32_C[8]);
   for (let n = 7; n >= 0; n--) {
     b.get('tr'); b.op('f32mul'); b.vconst(EXP2_32_C[n]); b.op('f32add');
@@ -372,4 +375,37 @@ export function wasmKernel(prep, kind, eps, tables, count) {
       out.set(outView.subarray(0, 3 * width), 3 * r * width);
     }
   };
+}
+
+/**
+ * The kernel's float32 sine or 2^x over `xs` (a multiple of 4 values), for the tests:
+ * the same generated code, in a module of its own.
+ */
+export function wasmMath(fn, xs) {
+  const n = xs.length;
+  const b = new Body();
+  b.i32(0); b.set('i', I32);
+  b.emit(0x03, 0x40);
+  b.get('i'); b.vload(0); b.set('x', V128);
+  b.get('i');
+  if (fn === 'sin') {
+    emitSin(b, 'x', 'y');
+    b.get('y');
+  } else emitExp2(b, 'x');
+  b.vstore(0);
+  b.get('i'); b.i32(16); b.emit(0x6a); b.emit(0x22, ...uleb(b.locals.get('i')));
+  b.i32(4 * n); b.emit(0x49); b.emit(0x0d, 0);
+  b.emit(0x0b);
+  const pages = Math.ceil((4 * n) / 65536) + 1;
+  const section = (id, content) => [id, ...uleb(content.length), ...content];
+  const name = (s) => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
+  const bytes = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...section(1, [1, 0x60, 0, 0]),
+    ...section(2, [1, ...name('m'), ...name('mem'), 0x02, 0x00, ...uleb(pages)]), ...section(3, [1, 0]),
+    ...section(7, [1, ...name('run'), 0x00, 0]), ...section(10, [1, ...b.bytes()])]);
+  const memory = new WebAssembly.Memory({ initial: pages });
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { mem: memory } });
+  const view = new Float32Array(memory.buffer, 0, n);
+  view.set(xs);
+  exports.run();
+  return Float32Array.from(view);
 }

@@ -117,3 +117,25 @@ test('the network on several threads (Node) gives the pixels of one thread, bit 
   await assert.rejects(decodeGainmlpThreads(bytes('errors', 'crc.jpg'), { name: 'crc.jpg', threads: 2 }),
     (err) => err instanceof GainMLPError && err.message === 'payload CRC-32 mismatch: the file is corrupt');
 });
+
+test("the WebAssembly kernel's float32 sine and 2^x", async () => {
+  const { wasmMath } = await import('../mlp_wasm.mjs');
+  const n = 1 << 16;
+  const xs = Float32Array.from({ length: n }, (_, i) => -2000 + (4000 * i) / n);
+  const sin = wasmMath('sin', xs);
+  let worst = 0;
+  for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(sin[i] - Math.sin(xs[i])));
+  assert.ok(worst < 5e-6, `sine: max error ${worst}`); // |x| <= 2000: a float32 ulp of x is 1.2e-4
+  const small = Float32Array.from({ length: n }, (_, i) => -20 + (40 * i) / n);
+  const sinSmall = wasmMath('sin', small);
+  worst = 0;
+  for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(sinSmall[i] - Math.sin(small[i])));
+  assert.ok(worst < 3e-7, `sine on [-20, 20]: max error ${worst}`);
+  const ys = Float32Array.from({ length: n }, (_, i) => -126 + (253 * i) / n);
+  const exp = wasmMath('exp2', ys);
+  worst = 0;
+  for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(exp[i] / 2 ** ys[i] - 1));
+  assert.ok(worst < 4e-7, `2^x: max relative error ${worst}`);
+  const edges = wasmMath('exp2', new Float32Array([-5000, -200, 200, 5000]));
+  assert.ok(edges[0] < 1e-37 && edges[1] < 1e-37 && edges[2] > 1e38 && edges[3] > 1e38, String(edges));
+});
