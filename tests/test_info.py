@@ -31,9 +31,9 @@ def test_default_photo_is_payload_plus_ultrahdr_and_iso():
     assert info["parts"]["gain_map"] == end - start
     assert info["parts"]["primary"] + info["parts"]["gain_map"] == len(data)
     assert info["base"]["subsampling"] == "4:4:4" and info["base"]["width"] == 64
-    assert info["gain_map"]["channels"] == 3 and info["gain_map"]["width"] == 8
+    assert info["gain_map"]["channels"] == 3 and info["gain_map"]["width"] == 16
     text = format_info(info)
-    assert "gamma-mlp body v2" in text and "8x6x3" in text
+    assert "gamma-mlp body v2" in text and "16x12x3" in text
 
 
 def test_plain_jpeg_and_bare_payload(tmp_path, capsys):

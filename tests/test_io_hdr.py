@@ -150,3 +150,18 @@ def test_hdr_png_of_a_non_contiguous_view(tmp_path) -> None:
         path = tmp_path / "view.png"
         path.write_bytes(encode_hdr_png(view))
         np.testing.assert_allclose(read_hdr(path), view, atol=1 / 65535)
+
+
+def test_exr_writer_leaves_openexr_settings_as_it_found_them():
+    import OpenEXR
+
+    from gainmlp.io.hdr import encode_hdr_exr
+
+    before = OpenEXR.global_thread_count()
+    OpenEXR.set_global_thread_count(before + 3)
+    try:
+        data = encode_hdr_exr(np.full((8, 8, 3), 0.5, np.float32))
+        assert OpenEXR.global_thread_count() == before + 3
+    finally:
+        OpenEXR.set_global_thread_count(before)
+    assert data[:4] == b"\x76\x2f\x31\x01"  # OpenEXR magic

@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="OUT.jpg or payload file")
     p.add_argument("--container", choices=CONTAINERS, default=None,
                    help="for .jpg output: ultrahdr+mlp (default: a standard gain-map JPEG "
-                   "that every HDR viewer shows, with a small 1/8 map, plus the payload "
+                   "that every HDR viewer shows, with a small 1/4 map, plus the payload "
                    "gainmlp prefers), gainmlp (SDR JPEG + payload, the smallest file, HDR in "
                    "gainmlp's decoders only), ultrahdr (a standard gain map alone; implies "
                    "--method gain-jpeg)")

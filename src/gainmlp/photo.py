@@ -188,9 +188,10 @@ CONTAINERS = ("gainmlp", "ultrahdr", "ultrahdr+mlp")
 #: What JPEG output is by default: a standard gain-map JPEG (every HDR viewer) that also
 #: carries the payload gainmlp's decoders prefer.
 DEFAULT_CONTAINER = "ultrahdr+mlp"
-#: Scale and JPEG quality of the standard map beside a payload (docs/containers.md).
-MAP_SCALE = 8
-MAP_QUALITY = 80
+#: Scale and JPEG quality of the standard map beside a payload: on the dev set 1/4 at q60
+#: costs 1 KB more than 1/8 at q80 and gives other viewers +1.8 dB (docs/results/containers.md).
+MAP_SCALE = 4
+MAP_QUALITY = 60
 
 
 def resolve_container(method: str | None, container: str | None) -> tuple[str, str]:

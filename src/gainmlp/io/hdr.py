@@ -302,15 +302,25 @@ def _exr_bytes(linear: np.ndarray, white_nits: float) -> bytes:
 
     c = COLOURSPACES["bt2020"]
     chroma = tuple(float(v) for v in np.concatenate([c.primaries.ravel(), c.whitepoint]))
+    # PIZ: lossless wavelet coding made for photographic half-float images; at 12 MP it
+    # wrote 2.6x faster than ZIP and 7 % smaller (docs/speed.md)
     header = {
-        "compression": OpenEXR.ZIP_COMPRESSION,
+        "compression": OpenEXR.PIZ_COMPRESSION,
         "type": OpenEXR.scanlineimage,
         "chromaticities": chroma,
         "whiteLuminance": float(white_nits),
     }
+    threads = OpenEXR.global_thread_count()
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "out.exr")
-        OpenEXR.File(header, {"RGB": OpenEXR.Channel(np.ascontiguousarray(linear))}).write(target)
+        # OpenEXR compresses line blocks on its own thread pool: sized to our cores for
+        # this write only, then given back as the caller had it
+        OpenEXR.set_global_thread_count(colorimetry.usable_cores())
+        try:
+            OpenEXR.File(header, {"RGB": OpenEXR.Channel(np.ascontiguousarray(linear))}
+                         ).write(target)
+        finally:
+            OpenEXR.set_global_thread_count(threads)
         return Path(target).read_bytes()
 
 

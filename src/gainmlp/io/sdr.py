@@ -59,11 +59,13 @@ def decode_sdr_bytes(data: bytes, name: str = "SDR image") -> SdrImage:
         raise GainMLPError(f"{name}: is a 16-bit image; the SDR must be 8-bit")
     icc = img.info.get("icc_profile")
     try:
-        arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        if img.mode != "RGB":
+            img = img.convert("RGB")
+        arr = np.array(img, dtype=np.uint8)  # decodes; one writable copy of the pixels
     except Exception:
         raise GainMLPError(f"{name}: image data is corrupt or truncated") from None
     enc = encoding_from_icc(icc) or SdrEncoding()
-    return SdrImage(arr.copy(), enc, icc)
+    return SdrImage(arr, enc, icc)
 
 
 def read_sdr(
