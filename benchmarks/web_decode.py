@@ -141,7 +141,9 @@ def main() -> None:
             t = r["timings"]
             stages = ", ".join(f"{k} {t[k] / 1000:.2f}" for k in ("jpeg", "colour", "network"))
             if "cpu" in t:
-                stages += f" = tables {t['cpu']['tables'] / 1000:.2f} + pixels {t['cpu']['pixels'] / 1000:.2f}"
+                cpu = t["cpu"]
+                stages += (f" = tables {cpu['tables'] / 1000:.2f} + pixels "
+                           f"{cpu['pixels'] / 1000:.2f}")
             if "cpu_s" in r:
                 stages += f"; CPU time {r['cpu_s']:.2f}"
             seconds = t["total"] / 1000

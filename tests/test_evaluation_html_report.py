@@ -172,3 +172,10 @@ def test_report_table_has_file_and_payload_levels(pair, tmp_path) -> None:
                  f"<td>{len(result.jpeg)}</td><td>{base_bytes(result.jpeg)}</td>",
                  f"<td>{result.payload_psnr:.2f}</td>"):
         assert text in page, text
+
+
+@pytest.mark.skipif(not (html_report.WEB_DIR / "gainmlp.mjs").is_file(),
+                    reason="not a source checkout (no web/)")
+def test_shipped_bundle_is_the_decoder_in_web() -> None:
+    assert html_report.PACKAGED_BUNDLE.read_text() == html_report.bundle_web(), \
+        "web/ changed: run python scripts/bundle_web.py"

@@ -26,7 +26,7 @@ import numpy as np
 
 from gainmlp import __version__, colorimetry, metrics, photo
 from gainmlp.codecs import DEFAULT_METHOD, get_method
-from gainmlp.errors import GainMLPError
+from gainmlp.errors import GainMLPError, warn
 from gainmlp.image import SdrImage
 from gainmlp.io import atomic_write, write_hdr, write_sdr_png
 from gainmlp.options import EncodeOptions
@@ -37,8 +37,11 @@ DEFAULT_METHODS = (DEFAULT_METHOD, "gain-jpeg")
 #: ΔE_ITP at the top of the error maps' colour scale (1 is about one just-noticeable step).
 ERROR_MAX = 12.0
 ERROR_COLOURMAP = "magma"
-#: The JavaScript decoder's sources (the repository's web/ folder).
+#: The JavaScript decoder's sources (the repository's web/ folder; absent in an install).
 WEB_DIR = Path(__file__).resolve().parents[3] / "web"
+#: The decoder bundled as one script, shipped as package data (``scripts/bundle_web.py``
+#: writes it from web/; a test checks it matches web/).
+PACKAGED_BUNDLE = Path(__file__).resolve().parents[1] / "data" / "web_bundle.js"
 #: Pixels whose Python values the page carries, to check its JavaScript decode against.
 N_SAMPLES = 512
 
@@ -151,10 +154,21 @@ def bundle_web(web_dir: Path = WEB_DIR) -> str:
     # source instead (gainmlp.mjs, createWorker: ``gainmlpBundle(true)`` serves decodes)
     body = "\n".join(parts).replace("import.meta.url", "undefined")
     api = ", ".join(sorted(set(names)))
-    script = (f"(function () {{\n'use strict';\nconst gainmlpBundle = function gainmlpBundle(asWorker) {{\n"
+    script = ("(function () {\n'use strict';\n"
+              "const gainmlpBundle = function gainmlpBundle(asWorker) {\n"
               f"{body}\nif (asWorker) {{ serveDecodes(self); return; }}\n"
               f"window.gainmlp = {{ {api} }};\n}};\ngainmlpBundle(false);\n}})();\n")
     return script.replace("</script", "<\\/script")
+
+
+def packaged_bundle() -> str:
+    """The JavaScript decoder shipped with the package (what an installed gainmlp's report
+    page runs); a warning and an empty panel when it is missing."""
+    if not PACKAGED_BUNDLE.is_file():
+        warn(f"the JavaScript decoder bundle is missing ({PACKAGED_BUNDLE}); the report's "
+             "decoder panel will stay empty")
+        return ""
+    return PACKAGED_BUNDLE.read_text()
 
 
 def _crops(hdr: np.ndarray, errors: np.ndarray | None) -> list[tuple[str, float, float, float]]:
@@ -280,7 +294,7 @@ def write_report(out_dir: Path, sdr: SdrImage, hdr: np.ndarray, results: list[Me
         "TABLE": _table(rows), "PANELS": "\n".join(panels), "CROPS": "crops: " + crops,
         "WIDTH": str(width), "HEIGHT": str(height), "LEGEND": legend, "ERROR_MAX": f"{ERROR_MAX:g}",
         "JPEG_NAME": f"{shown.method}.jpg", "JPEG_B64": base64.b64encode(shown.jpeg).decode(),
-        "SAMPLES": json.dumps(samples), "JS_BUNDLE": bundle_web(),
+        "SAMPLES": json.dumps(samples), "JS_BUNDLE": packaged_bundle(),
     }
     page = (Path(__file__).resolve().parents[1] / "data" / "report.html").read_text()
     # one pass, so that no inserted text is scanned for placeholders again
