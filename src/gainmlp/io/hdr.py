@@ -223,7 +223,7 @@ def read_hdr(path: str | os.PathLike, exr_white_nits: float = DEFAULT_EXR_WHITE_
 
 
 def _to_u16(pq: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.round(np.clip(pq, 0.0, 1.0) * 65535.0), dtype=np.uint16)
+    return _quantise(pq, 65535)
 
 
 #: zlib settings of the 16-bit PNG writer: level 1, run-length strategy, the Sub filter
@@ -244,6 +244,18 @@ def encode_hdr_png(pq: np.ndarray) -> bytes:
     return png_with_chunk(bytes(png), b"cICP", bytes([9, CICP_PQ, 0, 1]))
 
 
+def _quantise(pq: np.ndarray, top: int) -> np.ndarray:
+    """``round(clip(pq, 0, 1) * top)`` as uint16, in row tiles (no full-size float
+    temporaries; round half to even, as ``np.round``)."""
+    pq = np.asarray(pq)
+    out = np.empty(pq.shape, dtype=np.uint16)
+    rows = max(1, (1 << 20) // max(1, pq[0].size))
+    for r in range(0, pq.shape[0], rows):
+        t = np.clip(pq[r:r + rows], 0.0, 1.0) * top
+        out[r:r + rows] = np.rint(t, out=t)
+    return out
+
+
 def encode_hdr_avif(pq: np.ndarray, bits: int = 10, quality: int = 90) -> bytes:
     """AVIF 10- or 12-bit, PQ BT.2020 (CICP 9/16/9), 4:4:4, libaom speed :data:`AVIF_SPEED`,
     on the usable cores (the same bytes as one thread: libaom's row threads)."""
@@ -251,8 +263,7 @@ def encode_hdr_avif(pq: np.ndarray, bits: int = 10, quality: int = 90) -> bytes:
 
     if bits not in (10, 12):
         raise GainMLPError(f"AVIF bit depth must be 10 or 12, not {bits}")
-    top = (1 << bits) - 1
-    data = np.round(np.clip(pq, 0.0, 1.0) * top).astype(np.uint16)
+    data = _quantise(pq, (1 << bits) - 1)
     return bytes(
         imagecodecs.avif_encode(
             data, level=quality, bitspersample=bits, pixelformat="444",
