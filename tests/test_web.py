@@ -72,6 +72,8 @@ def test_fixtures_cover_every_body_version_and_the_python_errors(fixtures: Path)
     assert messages["crc"] == "payload CRC-32 mismatch: the file is corrupt"
     assert messages["truncated-in-scan"].endswith("image data is corrupt or truncated")
     assert all(messages.values())
+    weights = {e["weight"] for e in manifest["headroom"]}
+    assert 0.0 in weights and 1.0 in weights and any(0.2 < w < 0.8 for w in weights)
 
 
 @pytest.mark.parametrize("name", ["v2-gamma-default", "v3-gamma-bilateral-u8", "v1-gain-fp16-relu",
@@ -90,6 +92,50 @@ def test_node_cli_writes_the_png_python_writes(fixtures: Path, tmp_path: Path, n
     js_head = png_header((tmp_path / "js.png").read_bytes())
     assert js_head == png_header((tmp_path / "py.png").read_bytes())
     assert js_head[2:] == (16, bytes([9, 16, 0, 1]))
+
+
+@pytest.mark.parametrize("name", web_fixtures.HEADROOM_FIXTURES)
+def test_node_cli_headroom_renders_as_python(fixtures: Path, tmp_path: Path, name: str) -> None:
+    """``node cli.mjs decode --headroom`` (no, some, ample headroom) against
+    ``gainmlp.photo.decode_file(..., headroom=h)``, and ``gainmlp decode --headroom``'s PNG."""
+    from gainmlp import photo
+    from gainmlp.io import read_hdr
+
+    src = fixtures / f"{name}.jpg"
+    data = src.read_bytes()
+    full = photo.decode_file(data, src.name)[1]
+    for stops in web_fixtures.HEADROOM_STOPS:
+        out = tmp_path / f"js-{stops}.f32"
+        result = _node(["cli.mjs", "decode", str(src), "--headroom", str(stops), "-o", str(out)],
+                       {})
+        assert result.returncode == 0, result.stderr
+        py = photo.decode_file(data, src.name, headroom=stops)[1]
+        js = np.fromfile(out, "<f4").reshape(py.shape)
+        assert float(np.abs(js - py).max()) <= 1e-4
+        # 0 stops is the SDR in HDR space, 2 stops between it and the HDR, 100 the HDR
+        assert (float(np.abs(py - full).max()) > 0.05) == (stops < 100)
+    js_png, py_png = tmp_path / "js.png", tmp_path / "py.png"
+    result = _node(["cli.mjs", "decode", str(src), "--headroom", "2", "-o", str(js_png)], {})
+    assert result.returncode == 0, result.stderr
+    assert main(["decode", str(src), "--headroom", "2", "-o", str(py_png)]) == 0
+    assert float(np.abs(read_hdr(js_png) - read_hdr(py_png)).max()) <= 1e-4
+
+
+def test_node_cli_refuses_a_bad_headroom_like_gainmlp_decode(fixtures: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    src = fixtures / "v2-gamma-default.jpg"
+    for stops in ("-1", "nan", "inf"):
+        result = _node(["cli.mjs", "decode", str(src), "--headroom", stops, "-o",
+                        str(tmp_path / "js.png")], {})
+        assert main(["decode", str(src), "--headroom", stops, "-o", str(tmp_path / "py.png")]) == 2
+        python_line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert result.returncode == 2
+        assert result.stderr.strip() == python_line
+        assert not (tmp_path / "js.png").exists()
+    result = _node(["cli.mjs", "decode", str(src), "--headroom", "two", "-o",
+                    str(tmp_path / "js.png")], {})
+    assert result.returncode == 2
+    assert "argument --headroom: invalid float value: 'two'" in result.stderr
 
 
 def test_node_cli_decodes_a_bare_payload_with_its_sdr_png(fixtures: Path, tmp_path: Path) -> None:

@@ -12,7 +12,10 @@ payloads of every body version (``tests/fixtures/payloads/``, see ``golden.py``)
 * ``errors/*.jpg``: corrupt and truncated files with the one-line error Python gives
   (``manifest.json`` maps each to its message);
 * ``jpeg/*.jpg`` + ``.rgb``: JPEGs of every layout Pillow writes and Pillow's pixels;
-* ``colour.json``: SDR in HDR space of random 8-bit colours for every SDR colour set-up.
+* ``colour.json``: SDR in HDR space of random 8-bit colours for every SDR colour set-up;
+* ``headroom/NAME-STOPS.f32``: ``gainmlp.photo.decode_file(..., headroom=STOPS)`` of a few
+  fixtures for a display with no, some and ample HDR headroom (``manifest["headroom"]``,
+  with the weight the rule gives), and Python's messages for bad headrooms.
 
 Nothing is committed: the tests write these into a temporary folder.
 """
@@ -141,10 +144,50 @@ def write_fixtures(out: Path) -> dict:
     for case, data in _error_cases(jpg, payload, sdr).items():
         (out / "errors" / f"{case}.jpg").write_bytes(data)
         manifest["errors"].append({"name": case, "message": python_error(data, f"{case}.jpg")})
+    manifest["headroom"], manifest["headroom_errors"] = _headroom_cases(out)
     manifest["jpeg"] = _jpeg_cases(out / "jpeg")
     manifest["colour"] = _colour_cases(out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+# one fixture per decoder path (Gain-MLP on threads in the CLI, bilateral grids, MLP-ITM,
+# a conventional JPEG map); no, some and ample headroom (these fixtures hold 3.9-4.7 stops)
+HEADROOM_FIXTURES = ("v2-gamma-default", "v3-gamma-bilateral-u8", "itm-fp16", "conv-gain-jpeg")
+HEADROOM_STOPS = (0.0, 2.0, 100.0)
+
+
+def _headroom_cases(out: Path) -> tuple[list[dict], dict[str, str]]:
+    """Python's renditions for a display's headroom (gainmlp.display), with the weight."""
+    from gainmlp import photo
+    from gainmlp.api import sdr_in_hdr_space
+    from gainmlp.display import headroom_weight
+    from gainmlp.errors import GainMLPError
+    from gainmlp.kernels.pq import pq_decode_nits
+
+    (out / "headroom").mkdir(exist_ok=True)
+    cases = []
+    for name in HEADROOM_FIXTURES:
+        data = (out / f"{name}.jpg").read_bytes()
+        base, full = photo.decode_file(data, f"{name}.jpg")
+        payload = photo.read_photo(data, name)[1]
+        k = np.float32(payload.sdr.white_nits / 64.0)
+        sdr = pq_decode_nits(sdr_in_hdr_space(base.pixels, payload.sdr)) + k
+        capacity = max(float(np.log2((pq_decode_nits(full) + k) / sdr).max()), 0.0)
+        for stops in HEADROOM_STOPS:
+            hdr = photo.decode_file(data, f"{name}.jpg", headroom=stops)[1]
+            file = f"{name}-{stops}.f32"
+            (out / "headroom" / file).write_bytes(hdr.astype("<f4").tobytes())
+            cases.append({"name": name, "stops": stops, "file": file, "capacity": capacity,
+                          "weight": headroom_weight(stops, 0.0, capacity)})
+    errors = {}
+    data = (out / f"{HEADROOM_FIXTURES[0]}.jpg").read_bytes()
+    for bad in (-1.0, float("nan"), float("inf")):
+        try:
+            photo.decode_file(data, "photo.jpg", headroom=bad)
+        except GainMLPError as exc:
+            errors[repr(bad)] = str(exc)
+    return cases, errors
 
 
 def _jpeg_cases(out: Path) -> list[dict]:

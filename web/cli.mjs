@@ -6,6 +6,8 @@
 //                                                   `gainmlp decode IN.jpg -o OUT.png` writes
 //   node web/cli.mjs decode IN.jpg -o OUT.f32       raw float32 little-endian H x W x 3
 //   node web/cli.mjs decode P.gmlp --sdr S.png -o OUT.png   a bare payload and its SDR
+//   node web/cli.mjs decode IN.jpg --headroom 2 -o OUT.png   rendered for a display with
+//                                                   2 stops of HDR headroom (gainmlp.display)
 //   node web/cli.mjs info IN.jpg                    the payload's header as JSON
 //
 // Errors print one line `gainmlp: error: ...` and exit with status 2; outputs are written
@@ -19,7 +21,7 @@ import { GainMLPError, decodeJpeg, readGainmlp } from './gainmlp.mjs';
 import { decodeSdrPng, encodeHdrPng } from './png.mjs';
 import { decodeGainmlpThreads } from './threads_node.mjs';
 
-const USAGE = `usage: node web/cli.mjs decode IN [--sdr SDR] [--threads N] -o OUT.png|OUT.f32
+const USAGE = `usage: node web/cli.mjs decode IN [--sdr SDR] [--threads N] [--headroom STOPS] -o OUT.png|OUT.f32
        node web/cli.mjs info IN`;
 
 function fail(message) {
@@ -33,7 +35,7 @@ function readInput(path) {
 }
 
 function parseArgs(argv) {
-  const args = { command: argv[0], input: null, output: null, sdr: null, threads: null };
+  const args = { command: argv[0], input: null, output: null, sdr: null, threads: null, headroom: null };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-o' || a === '--output') args.output = argv[++i];
@@ -42,12 +44,23 @@ function parseArgs(argv) {
       args.threads = Number(argv[++i]);
       if (!Number.isInteger(args.threads) || args.threads < 1) fail(`--threads takes a positive integer\n${USAGE}`);
     }
+    else if (a === '--headroom') args.headroom = parseFloatArg('--headroom', argv[++i]);
     else if (a === '-h' || a === '--help') args.help = true;
     else if (a.startsWith('-')) fail(`unknown option ${a}\n${USAGE}`);
     else if (!args.input) args.input = a;
     else fail(`unexpected argument ${a}\n${USAGE}`);
   }
   return args;
+}
+
+/** A float as Python's float() reads it (argparse's type=float: 'inf', 'nan', '1e3'). */
+function parseFloatArg(option, text) {
+  const t = (text === undefined ? '' : text).trim().toLowerCase();
+  const special = /^([+-]?)(inf|infinity|nan)$/.exec(t);
+  const value = special ? (special[2] === 'nan' ? NaN : (special[1] === '-' ? -Infinity : Infinity))
+    : (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t) ? Number(t) : undefined);
+  if (value === undefined) fail(`argument ${option}: invalid float value: '${text === undefined ? '' : text}'`);
+  return value;
 }
 
 function writeAtomically(path, data) {
@@ -81,7 +94,8 @@ async function decode(args) {
   const data = readInput(args.input);
   const sdr = args.sdr ? readSdr(args.sdr) : null;
   // the network on every core (threads_node.mjs), the same pixels as on one
-  const result = await decodeGainmlpThreads(data, { name: args.input, sdr, ...(args.threads ? { threads: args.threads } : {}) });
+  const result = await decodeGainmlpThreads(data, { name: args.input, sdr, headroom: args.headroom,
+    ...(args.threads ? { threads: args.threads } : {}) });
   const { width, height, hdr } = result;
   const out = ext === '.png'
     ? encodeHdrPng(hdr, width, height, (x) => new Uint8Array(deflateSync(x, { level: 6 })))

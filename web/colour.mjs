@@ -6,7 +6,7 @@
 // float64, round to float32. Within a float32 rounding, these are gainmlp.colorimetry's
 // sdr8_to_hdr_space values (which gets them from colour-science 0.4).
 
-import { GainMLPError } from './errors.mjs';
+import { GainMLPError, pyFloat } from './errors.mjs';
 
 // Linear RGB -> linear BT.2020 (row-major), as colour-science's matrix_RGB_to_RGB gives them
 // with chromatic_adaptation_transform=None (all D65). sRGB uses IEC 61966-2-1's rounded
@@ -214,6 +214,123 @@ class ColourCache {
       this.values.set(values.subarray(i * 4, i * 4 + 4), slot * 4);
     }
   }
+}
+
+// ---------------------------------------------------------------- headroom
+
+/**
+ * ISO 21496-1's weight toward the HDR for a display with `headroomStops` (log2 stops)
+ * (gainmlp.display.headroom_weight); a negative or non-finite headroom is an error.
+ */
+export function headroomWeight(headroomStops, capacityMin, capacityMax) {
+  checkHeadroom(headroomStops);
+  if (capacityMax <= capacityMin) return headroomStops >= capacityMax ? 1 : 0;
+  return Math.min(Math.max((headroomStops - capacityMin) / (capacityMax - capacityMin), 0), 1);
+}
+
+/** Throws gainmlp.display's error unless `headroomStops` is a finite number >= 0. */
+export function checkHeadroom(headroomStops) {
+  if (typeof headroomStops !== 'number' || !Number.isFinite(headroomStops) || headroomStops < 0) {
+    const shown = typeof headroomStops === 'number' ? pyFloat(headroomStops) : String(headroomStops);
+    throw new GainMLPError(`headroom ${shown} must be a number of stops >= 0`);
+  }
+}
+
+// PQ through tables indexed by the bits of a float32, as gainmlp.kernels.pq (whose module
+// doc gives the errors: encode 2.6e-7 abs, decode 2.9e-6 relative): a positive float32's
+// bits are a piecewise-linear logarithm of it, so `bits >> shift` cuts the line into
+// segments of equal relative width, tabulated at their ends and interpolated in between.
+const ENCODE_SHIFT = 15; // 256 segments per octave
+const DECODE_SHIFT = 13; // 1024 segments per octave
+const ONE_BITS = 0x3f800000; // float32 1.0
+const DECODE_LOW_BITS = 0x33800000; // float32 2^-24
+let pqTables = null;
+
+function segmentEnds(firstBits, shift, f) {
+  const n = ((ONE_BITS - firstBits) >>> shift) + 2;
+  const bits = new Uint32Array(n);
+  for (let i = 0; i < n; i++) bits[i] = firstBits + i * (1 << shift);
+  const x = new Float32Array(bits.buffer);
+  const table = new Float32Array(n);
+  for (let i = 0; i < n; i++) table[i] = f(x[i]);
+  return table;
+}
+
+/** gainmlp.kernels.pq's encode_table (Y -> PQ) and decode_table (PQ -> Y), built once. */
+function pqBitTables() {
+  if (!pqTables) {
+    pqTables = { encode: segmentEnds(0, ENCODE_SHIFT, (y) => pqEncode(y * 10000)),
+      decode: segmentEnds(DECODE_LOW_BITS, DECODE_SHIFT, (e) => pqDecode(e) / 10000) };
+  }
+  return pqTables;
+}
+
+/**
+ * The HDR rendition weighted toward the SDR for a display with `headroomStops` of HDR
+ * headroom (gainmlp.display.render_for_headroom): per channel and pixel
+ * G = log2((HDR + k) / (SDR + k)) in linear light, k = SDR white / 64, capacity
+ * [0, max G], w = clamp(headroom / capacity, 0, 1), rendition (SDR + k) 2^(w G) - k,
+ * clipped at 0, PQ-encoded; PQ through gainmlp.kernels.pq's tables, as the Python decoder.
+ * @param hdr Float32Array RGB PQ BT.2020 code values (nPixels x 3)
+ * @param ids Int32Array, each pixel's colour number (indexColours)
+ * @param s Float32Array, the SDR in HDR space (PQ) per colour (count x 3)
+ * @param whiteNits the payload's SDR white in cd/m2
+ * @returns {{hdr: Float32Array, weight: number, capacity: number}} hdr: a new array, or
+ *   `hdr` itself when the display's headroom covers the content's (weight 1); capacity: max G
+ */
+export function renderForHeadroom(hdr, ids, s, count, headroomStops, whiteNits) {
+  checkHeadroom(headroomStops);
+  const { encode, decode } = pqBitTables();
+  const k = Math.fround(whiteNits / 64);
+  const n = ids.length;
+  const low = Math.fround(2 ** -24);
+  const dscale = 1 / (1 << DECODE_SHIFT);
+  const decodeNits = (e, bits) => {
+    if (!(e >= low)) return 0;
+    if (e >= 1) return 10000;
+    const b = bits - DECODE_LOW_BITS;
+    const i = b >>> DECODE_SHIFT;
+    const a = decode[i];
+    return Math.fround(a + (decode[i + 1] - a) * Math.fround((b & ((1 << DECODE_SHIFT) - 1)) * dscale)) * 10000;
+  };
+  const sBits = new Uint32Array(s.buffer, s.byteOffset, count * 3);
+  const sk = new Float64Array(count * 3); // SDR + k per colour, linear light (float32 values)
+  for (let i = 0; i < count * 3; i++) sk[i] = Math.fround(Math.fround(decodeNits(s[i], sBits[i])) + k);
+  const hBits = new Uint32Array(hdr.buffer, hdr.byteOffset, n * 3);
+  const gain = new Float32Array(n * 3);
+  let capacity = 0;
+  for (let i = 0, o = 0; i < n; i++) {
+    const c = 3 * ids[i];
+    for (let ch = 0; ch < 3; ch++, o++) {
+      const g = Math.log2(Math.fround(Math.fround(decodeNits(hdr[o], hBits[o])) + k) / sk[c + ch]);
+      gain[o] = g;
+      if (g > capacity) capacity = g;
+    }
+  }
+  capacity = Math.fround(capacity);
+  const w = headroomWeight(headroomStops, 0, capacity);
+  if (w >= 1) return { hdr, weight: 1, capacity };
+  const wLn2 = Math.fround(w) * Math.LN2;
+  const scale = Math.fround(1 / 10000);
+  for (let i = 0, o = 0; i < n; i++) {
+    const c = 3 * ids[i];
+    for (let ch = 0; ch < 3; ch++, o++) gain[o] = (sk[c + ch] * Math.exp(wLn2 * gain[o]) - k) * scale;
+  }
+  // Y = cd/m2 / 10,000 as float32 -> PQ, in place through the bits
+  const yBits = new Uint32Array(gain.buffer);
+  const escale = 1 / (1 << ENCODE_SHIFT);
+  for (let o = 0; o < n * 3; o++) {
+    const y = gain[o];
+    if (!(y > 0)) { // below 0 (clipped) or NaN
+      gain[o] = encode[0];
+      continue;
+    }
+    const bits = y >= 1 ? ONE_BITS : yBits[o];
+    const i = bits >>> ENCODE_SHIFT;
+    const a = encode[i];
+    gain[o] = a + (encode[i + 1] - a) * Math.fround((bits & ((1 << ENCODE_SHIFT) - 1)) * escale);
+  }
+  return { hdr: gain, weight: w, capacity };
 }
 
 // ---------------------------------------------------------------- display

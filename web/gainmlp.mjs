@@ -11,13 +11,13 @@
 import { GainMLPError } from './errors.mjs';
 import { announcesGainMap, extractPayload, parsePayload, parseSegments } from './payload.mjs';
 import { decodeJpeg } from './jpeg.mjs';
-import { indexColours, sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
+import { checkHeadroom, indexColours, renderForHeadroom, sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
 import { decodeCpuColours } from './mlp_fast.mjs';
 import { unpackMlpBody } from './body.mjs';
 import { decodeMlpWebgl, webglContext } from './mlp_webgl.mjs';
 import { displayCapabilities, drawHdr } from './display.mjs';
 
-export { GainMLPError, decodeJpeg, displayCapabilities, drawHdr, parsePayload, toneMapToSrgb8 };
+export { GainMLPError, decodeJpeg, displayCapabilities, drawHdr, parsePayload, renderForHeadroom, toneMapToSrgb8 };
 
 export const VERSION = '0.1.0';
 
@@ -153,7 +153,28 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
     }
   }
   timings.network = now() - t;
-  return { hdr, used, renderer };
+  const display = forHeadroom(payload, colours, hdr, options.headroom, timings);
+  return { hdr: display.hdr, used, renderer, headroom: display.headroom };
+}
+
+/** A headroom option: undefined or null (the full HDR), else checked (a GainMLPError). */
+export function headroomOption(headroom) {
+  if (headroom === undefined || headroom === null) return null;
+  checkHeadroom(headroom);
+  return headroom;
+}
+
+/**
+ * The decoded `hdr` rendered for a display with `headroom` stops of HDR headroom
+ * (renderForHeadroom: gainmlp.display's rule); null or undefined: `hdr` unchanged.
+ * @returns {{hdr: Float32Array, headroom: ?{stops, weight, capacity}}}
+ */
+export function forHeadroom(payload, colours, hdr, headroom, timings = {}) {
+  if (headroomOption(headroom) === null) return { hdr, headroom: null };
+  const t = now();
+  const r = renderForHeadroom(hdr, colours.ids, colours.s, colours.count, headroom, payload.sdr.whiteNits);
+  timings.headroom = now() - t;
+  return { hdr: r.hdr, headroom: { stops: headroom, weight: r.weight, capacity: r.capacity } };
 }
 
 /**
@@ -172,11 +193,17 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
  * @param options.webglWeights where the shader reads the weights: 'auto' (literals for
  *   networks of up to 16k weights, else a texture) | 'const' | 'uniform' | 'texture'
  * @param options.cpuKernel 'auto' | 'generated' | 'loop' | 'reference' (mlp_fast.mjs)
+ * @param options.headroom a display's HDR headroom in stops (log2 of its peak over SDR
+ *   white, >= 0): the rendition for that display, ISO 21496-1's weighting of the log-ratio
+ *   the payload rebuilds, as `gainmlp decode --headroom` (gainmlp.display); undefined or
+ *   null (default): the full HDR
  * @returns {Promise<{width, height, hdr: Float32Array, sdr: Uint8Array, payload, backend, renderer,
- *   timings, thread}>} hdr: PQ BT.2020 code values, RGB interleaved, row-major; thread:
- *   'worker' or 'main'
+ *   timings, thread, headroom}>} hdr: PQ BT.2020 code values, RGB interleaved, row-major;
+ *   thread: 'worker' or 'main'; headroom: null, or {stops, weight, capacity} (capacity: the
+ *   content's largest log2 gain over the SDR; weight 1: the HDR unchanged)
  */
 export async function decodeGainmlp(input, options = {}) {
+  headroomOption(options.headroom);
   const want = options.worker === undefined ? 'auto' : options.worker;
   const page = typeof window !== 'undefined' && typeof Worker !== 'undefined';
   if (want === true || (want === 'auto' && page && workerState !== 'broken')) {
@@ -198,6 +225,7 @@ export async function decodeGainmlp(input, options = {}) {
 /** decodeGainmlp in this thread (the page's main thread, a worker, or Node). */
 export async function decodeGainmlpHere(input, options = {}) {
   const { backend = 'auto', jpeg = 'js', name = 'photo', onProgress = null } = options;
+  headroomOption(options.headroom);
   const timings = {};
   const t0 = now();
   const bytes = await toBytes(input);
@@ -207,10 +235,10 @@ export async function decodeGainmlpHere(input, options = {}) {
   if (isJpeg) base = jpeg === 'browser' ? await decodeJpegBrowser(bytes, name) : decodeJpeg(bytes, name);
   timings.jpeg = now() - t;
   checkSize(payload, base);
-  const { hdr, used, renderer } = evaluate(payload, base, backend, timings, onProgress, options);
+  const { hdr, used, renderer, headroom } = evaluate(payload, base, backend, timings, onProgress, options);
   timings.total = now() - t0;
   return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: used, renderer, timings, thread: 'main' };
+    backend: used, renderer, timings, thread: 'main', headroom };
 }
 
 // ---------------------------------------------------------------- the worker
@@ -331,6 +359,7 @@ export function serveDecodes(scope) {
 /** decodeGainmlp for bytes already in memory, on the CPU with the JavaScript JPEG decoder. */
 export function decodeGainmlpSync(bytes, options = {}) {
   const { name = 'photo', onProgress = null } = options;
+  headroomOption(options.headroom);
   const timings = {};
   const t0 = now();
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
@@ -338,10 +367,10 @@ export function decodeGainmlpSync(bytes, options = {}) {
   const base = isJpeg ? decodeJpeg(bytes, name) : options.sdr;
   timings.jpeg = now() - t;
   checkSize(payload, base);
-  const { hdr } = evaluate(payload, base, 'cpu', timings, onProgress, options);
+  const { hdr, headroom } = evaluate(payload, base, 'cpu', timings, onProgress, options);
   timings.total = now() - t0;
   return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: 'cpu', renderer: null, timings, thread: 'main' };
+    backend: 'cpu', renderer: null, timings, thread: 'main', headroom };
 }
 
 function summary(payload) {

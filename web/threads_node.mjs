@@ -10,7 +10,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 
 import { unpackMlpBody } from './body.mjs';
 import { indexColours, sdr8ToHdrSpace } from './colour.mjs';
-import { decodeGainmlpSync, readGainmlp } from './gainmlp.mjs';
+import { decodeGainmlpSync, forHeadroom, headroomOption, readGainmlp } from './gainmlp.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { prepareMlp } from './mlp_cpu.mjs';
 import { colourTables, fillGridRows } from './mlp_fast.mjs';
@@ -42,6 +42,7 @@ if (!isMainThread && workerData && workerData.gainmlpBand) {
  */
 export async function decodeGainmlpThreads(bytes, options = {}) {
   const { name = 'photo', threads = availableParallelism() } = options;
+  headroomOption(options.headroom);
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
   if (payload.family !== 'mlp' || threads < 2 || typeof WebAssembly === 'undefined') {
     return decodeGainmlpSync(bytes, options);
@@ -87,10 +88,11 @@ export async function decodeGainmlpThreads(bytes, options = {}) {
   timings.cpu = { tables: tablesMs, kernel: 'wasm', pixels: now() - t, threads: n };
   timings.kernel = 'wasm';
   timings.network = tablesMs + timings.cpu.pixels;
+  const decoded = new Float32Array(out.length);
+  decoded.set(out);
+  const { hdr, headroom } = forHeadroom(payload, colours, decoded, options.headroom, timings);
   timings.total = now() - t0;
-  const hdr = new Float32Array(out.length);
-  hdr.set(out);
   const { body, ...rest } = payload;
   return { width, height, hdr, sdr: base.pixels, payload: { ...rest, bodyBytes: body.length, bodyVersion: body[0] },
-    backend: 'cpu', renderer: null, timings, thread: `${n} threads` };
+    backend: 'cpu', renderer: null, timings, thread: `${n} threads`, headroom };
 }

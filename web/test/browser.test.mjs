@@ -138,6 +138,46 @@ test('the worker and the main thread give the same pixels, CPU and WebGL2; progr
   assert.equal(got.blob, 'worker');
 });
 
+test('headroom: the worker, the main thread and both backends render as gainmlp.display', { skip }, async () => {
+  const cases = manifest().headroom.filter((h) => h.name === 'v2-gamma-default' || h.name === 'itm-fp16');
+  const got = await page.evaluate(async (list) => {
+    const gm = await import('/web/gainmlp.mjs');
+    const out = [];
+    for (const h of list) {
+      const bytes = new Uint8Array(await (await fetch(`/fx/${h.name}.jpg`)).arrayBuffer());
+      const expected = new Float32Array(await (await fetch(`/fx/headroom/${h.file}`)).arrayBuffer());
+      for (const backend of ['cpu', 'webgl']) {
+        if (backend === 'webgl' && h.name === 'itm-fp16') continue; // MLP-ITM decodes on the CPU
+        const here = await gm.decodeGainmlp(bytes, { backend, headroom: h.stops, worker: false });
+        const there = await gm.decodeGainmlp(bytes, { backend, headroom: h.stops });
+        let same = here.hdr.length === there.hdr.length, diff = 0;
+        for (let i = 0; same && i < here.hdr.length; i++) same = here.hdr[i] === there.hdr[i];
+        for (let i = 0; i < expected.length; i++) diff = Math.max(diff, Math.abs(there.hdr[i] - expected[i]) || 0);
+        out.push({ label: `${h.name} ${backend} ${h.stops}`, same, diff, backend: there.backend, thread: there.thread,
+          weight: there.headroom.weight, want: h.weight });
+      }
+    }
+    let error = null;
+    try {
+      await gm.decodeGainmlp('/fx/v2-gamma-default.jpg', { headroom: -1 });
+    } catch (err) {
+      error = `${err.name}: ${err.message}`;
+    }
+    return { out, error };
+  }, cases);
+  assert.ok(got.out.length >= 9);
+  const worst = (backend) => Math.max(...got.out.filter((r) => r.backend === backend).map((r) => r.diff));
+  console.log(`# headroom: max |JS - Python| = ${worst('cpu').toExponential(2)} (CPU), ` +
+    `${worst('webgl').toExponential(2)} (WebGL2)`);
+  for (const r of got.out) {
+    assert.ok(r.same, `${r.label}: worker and main thread differ`);
+    assert.equal(r.thread, 'worker');
+    assert.ok(r.diff <= (r.backend === 'webgl' ? GPU_TOLERANCE : 1e-4), `${r.label}: ${r.diff}`);
+    assert.ok(Math.abs(r.weight - r.want) <= 1e-6, `${r.label}: weight ${r.weight} vs ${r.want}`);
+  }
+  assert.equal(got.error, `GainMLPError: ${manifest().headroom_errors['-1.0']}`);
+});
+
 test('the three ways the shader can read the weights agree', { skip }, async () => {
   const results = await page.evaluate(async () => {
     const gm = await import('/web/gainmlp.mjs');

@@ -82,6 +82,51 @@ test('without WebGL2 (Node) the async API falls back to the CPU path, unless Web
   await assert.rejects(decodeGainmlp(bytes('v2-gamma-default.jpg'), { backend: 'webgl' }), /cannot run here/);
 });
 
+test('headroom: the rendition for a display agrees with gainmlp.display on every API path', async () => {
+  const { decodeGainmlp, decodeGainmlpHere } = await import('../gainmlp.mjs');
+  const { decodeGainmlpThreads } = await import('../threads_node.mjs');
+  assert.ok(m.headroom.length >= 9);
+  const weights = new Set();
+  for (const h of m.headroom) {
+    const input = bytes(`${h.name}.jpg`);
+    const want = floats('headroom', h.file);
+    const label = `${h.name}, headroom ${h.stops}`;
+    const sync = decodeGainmlpSync(input, { headroom: h.stops });
+    assert.ok(maxAbsDiff(sync.hdr, want) <= TOLERANCE, `${label}: max |JS - Python| = ${maxAbsDiff(sync.hdr, want)}`);
+    assert.equal(sync.headroom.stops, h.stops);
+    assert.ok(Math.abs(sync.headroom.weight - h.weight) <= 1e-6, `${label}: weight ${sync.headroom.weight} vs ${h.weight}`);
+    assert.ok(Math.abs(sync.headroom.capacity - h.capacity) <= 1e-5, `${label}: capacity`);
+    weights.add(h.weight === 0 ? 0 : h.weight === 1 ? 1 : 'between');
+    if (h.weight === 1) assert.deepEqual(sync.hdr, decodeGainmlpSync(input).hdr, `${label}: the HDR unchanged`);
+    // every other path gives these pixels, bit for bit
+    for (const [how, result] of [['here', await decodeGainmlpHere(input, { headroom: h.stops })],
+      ['async', await decodeGainmlp(input, { headroom: h.stops })],
+      ['threads', await decodeGainmlpThreads(input, { headroom: h.stops, threads: 3 })]]) {
+      assert.deepEqual(result.hdr, sync.hdr, `${label}: ${how}`);
+      assert.deepEqual(result.headroom, sync.headroom, `${label}: ${how}`);
+    }
+  }
+  assert.deepEqual([...weights].sort(), [0, 1, 'between'].sort(), 'no, some and ample headroom');
+  assert.equal(decodeGainmlpSync(bytes('v2-gamma-default.jpg')).headroom, null);
+  assert.equal(decodeGainmlpSync(bytes('v2-gamma-default.jpg'), { headroom: null }).headroom, null);
+});
+
+test('headroom: a negative or non-finite headroom gives the error Python gives', async () => {
+  const { decodeGainmlp } = await import('../gainmlp.mjs');
+  const { decodeGainmlpThreads } = await import('../threads_node.mjs');
+  const input = bytes('v2-gamma-default.jpg');
+  const cases = [[-1, m.headroom_errors['-1.0']], [NaN, m.headroom_errors.nan], [Infinity, m.headroom_errors.inf]];
+  for (const [stops, message] of cases) {
+    assert.ok(message, `Python refuses ${stops}`);
+    const same = (err) => err instanceof GainMLPError && err.message === message;
+    assert.throws(() => decodeGainmlpSync(input, { headroom: stops }), same);
+    await assert.rejects(decodeGainmlp(input, { headroom: stops }), same);
+    await assert.rejects(decodeGainmlpThreads(input, { headroom: stops, threads: 2 }), same);
+  }
+  assert.throws(() => decodeGainmlpSync(input, { headroom: '2' }),
+    (err) => err instanceof GainMLPError && err.message === 'headroom 2 must be a number of stops >= 0');
+});
+
 test('the per-colour kernels (wasm, generated, loop) agree with the per-pixel reference and Python', () => {
   const fast = m.payloads.filter((e) => e.method.endsWith('-mlp') || e.method === 'mlp-itm');
   assert.ok(fast.length >= 10);
