@@ -205,3 +205,28 @@ def test_default_jpeg_output_is_hdr_in_libultrahdr_libvips_and_gainmlp(tmp_path)
 
     np.testing.assert_array_equal(decode_photo(data), decode(payload, base.pixels))
     assert payload.method == "gamma-mlp"
+
+
+def test_a_small_own_map_is_kept_not_grown(tmp_path):
+    from conftest import synthetic_pair
+
+    from gainmlp.colorimetry import SdrEncoding
+    from gainmlp.container.ultrahdr import ultrahdr_from_pair
+    from gainmlp.image import SdrImage
+
+    sdr, hdr = synthetic_pair(96, 128, seed=7)
+    data, parts = ultrahdr_from_pair(SdrImage(sdr, SdrEncoding()), hdr, scale=8,
+                                     map_quality=50)
+    src = tmp_path / "small.jpg"
+    src.write_bytes(data)
+    assert main(["encode", str(src), "-o", str(tmp_path / "out.jpg"), "--method",
+                 "gamma-jpeg"]) == 0
+    new = (tmp_path / "out.jpg").read_bytes()
+    old_map = mpf.mpf_image_ranges(data)[1]
+    new_map = mpf.mpf_image_ranges(new)[1]
+    assert new_map[1] - new_map[0] == old_map[1] - old_map[0]  # the photo's own map, kept
+    before = gainmap_jpeg.read_gainmap_jpeg(data)
+    after = gainmap_jpeg.read_gainmap_jpeg(new)
+    np.testing.assert_array_equal(after.gain_map, before.gain_map)
+    assert after.metadata.close_to(before.metadata)
+    assert extract_payload(new) is not None

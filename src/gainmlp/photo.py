@@ -102,7 +102,8 @@ def reencode_gainmap_photo(
     are kept, so there is no generation loss), H the file's full-weight HDR rendition. The
     photo's own primary XMP is kept with only its gain-map fields replaced.
     ``container`` (default :data:`DEFAULT_CONTAINER`): ``ultrahdr+mlp`` writes a new
-    small standard map (:data:`MAP_SCALE`) beside the payload, ``gainmlp`` the payload
+    small standard map (:data:`MAP_SCALE`) beside the payload, or keeps the photo's own
+    map when that is not larger (Ultra HDR / Adobe / ISO maps), ``gainmlp`` the payload
     alone, ``ultrahdr`` a new standard map alone (``--method gain-jpeg``'s scale and
     quality). Returns the new file and a report: the original map's bytes, our payload's
     bytes, and PSNR of our HDR against the file's (and for MLP methods the configuration
@@ -131,7 +132,8 @@ def reencode_gainmap_photo(
     payload = encode(sdr, hdr, method, options, eps=eps)
     body = payload.to_bytes()
     if container == "ultrahdr+mlp":
-        out = replace_gain_map(data, sdr, hdr, MAP_SCALE, MAP_QUALITY, body)
+        own = None if gm.flavour == "apple" else gm.metadata
+        out = replace_gain_map(data, sdr, hdr, MAP_SCALE, MAP_QUALITY, body, own)
         report.update(part_sizes(out, body))
     else:
         out = embed_payload(with_primary_xmp(strip_gain_map(data), primary_xmp_of(data)), body)

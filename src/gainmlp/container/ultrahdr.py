@@ -75,15 +75,27 @@ def part_sizes(data: bytes, extra_payload: bytes | None = None) -> dict[str, int
 
 
 def replace_gain_map(data: bytes, sdr: SdrImage, hdr_pq: np.ndarray, scale: int,
-                     map_quality: int, extra_payload: bytes | None) -> bytes:
+                     map_quality: int, extra_payload: bytes | None,
+                     original: GainMapMetadata | None = None) -> bytes:
     """A gain-map JPEG with a new standard map of ``hdr_pq`` (1/``scale``, JPEG quality
     ``map_quality``) and an optional payload, keeping the photo's base image bytes, EXIF,
-    ICC, IPTC, APP14 and its own primary XMP (only the gain-map fields replaced)."""
+    ICC, IPTC, APP14 and its own primary XMP (only the gain-map fields replaced).
+
+    ``original``: the photo's own map metadata (ISO 21496-1 / hdrgm, not Apple's). Then,
+    when the new map would not be smaller than the photo's own map image, that image is
+    kept instead, byte for byte with its metadata: a re-encode never grows the standard
+    map, and other viewers keep the photo's own rendition."""
     from gainmlp.container.gainmap_writer import assemble_gainmap_jpeg
     from gainmlp.container.photo import primary_xmp_of, strip_gain_map
     from gainmlp.io.jpeg import encode_jpeg
 
     gain_map, meta = standard_gain_map(sdr, hdr_pq, scale)
     gain_jpeg = encode_jpeg(gain_map, int(map_quality), optimize=True, subsampling=0)
+    if original is not None:
+        ranges = mpf_image_ranges(data) or []
+        if len(ranges) > 1:
+            own = strip_gain_map(data[ranges[1][0]:ranges[1][1]])
+            if len(own) <= len(gain_jpeg):
+                gain_jpeg, meta = own, original
     return assemble_gainmap_jpeg(strip_gain_map(data), gain_jpeg, meta, extra_payload,
                                  primary_xmp_of(data))
