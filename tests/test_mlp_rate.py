@@ -232,8 +232,8 @@ def test_walk_starts_with_the_smallest_rung() -> None:
 @pytest.mark.parametrize("final, target, answer, path", [
     # easy photo: the default reaches it far above, the prediction jumps to the smallest
     ([50, 51, 51.5, 52, 52.5, 53, 54, 55, 56], 44.0, 0, [4, 0]),
-    # the default reaches it just: the rung below is expected to miss, so one fit only
-    ([40, 41, 42, 43, 44.2, 45, 46, 47, 48], 44.0, 4, [4]),
+    # the default reaches it just: the rung below is expected to miss, and is checked
+    ([40, 41, 42, 43, 44.2, 45, 46, 47, 48], 44.0, 4, [4, 3]),
     # just below: one rung up
     ([40, 41, 42, 43, 43.8, 44.9, 46, 47, 48], 44.0, 5, [4, 5]),
     # hard photo: the default is stopped at a quarter, the largest rung is kept
@@ -357,3 +357,39 @@ def test_reencode_options_cap_at_the_original_map(pair) -> None:
     small, _ = ultrahdr_from_pair(SdrImage(sdr_u8, SdrEncoding()), hdr, scale=4)
     assert reencode_options(small, "gamma-mlp", None).max_bytes == \
         rate.LADDER[0].payload_bytes  # never below the smallest MLP payload
+
+
+def test_higher_targets_never_get_smaller_payloads() -> None:
+    """Whenever a larger rung never fits worse, a search that ends within its budget
+    answers the smallest rung that passes, so its answer grows with the target (replayed
+    on random monotone ladders; a search cut by the budget keeps its smallest success)."""
+    rng = np.random.default_rng(3)
+    n = len(rate.LADDER)
+    cases = cut = 0
+    for _ in range(200):
+        final = list(np.cumsum(rng.uniform(0.0, 2.5, n)) + rng.uniform(30.0, 45.0))
+        answers = []
+        for target in np.arange(30.0, 70.0, 0.5):
+            fit, _ = _fake_fits(final, late=rng.uniform(0.2, 3.0))
+            hi, trials = rate.walk(n, float(target), 1000, fit)
+            passing = [i for i in range(n) if final[i] >= target]
+            cases += 1
+            if sum(t.steps for t in trials) < rate.BUDGET * 1000:
+                assert hi == (passing[0] if passing else None)
+                answers.append(n if hi is None else hi)
+            else:
+                cut += 1
+                assert hi is None or final[hi] >= target  # never short of the target
+        assert answers == sorted(answers)
+    assert cut < 0.25 * cases  # 19.7 % with these ladders
+
+
+def test_a_rung_that_dims_the_highlights_does_not_pass() -> None:
+    rung = rate.LADDER[0]
+    good = rate.Trial(rung, 50.0, 0.0, 1000, False, {}, b"x", light=0.985)
+    dim = rate.Trial(rung, 50.0, 0.0, 1000, False, {}, b"x", light=0.9)
+    unknown = rate.Trial(rung, 50.0, 0.0, 1000, False, {}, b"x", light=None)
+    assert rate.passes(good, 44.0) and rate.passes(unknown, 44.0)
+    assert not rate.passes(dim, 44.0) and not rate.passes(good, 51.0)
+    stopped = rate.Trial(rung, 50.0, 0.0, 250, True, {}, None)
+    assert not rate.passes(stopped, 44.0)

@@ -15,9 +15,14 @@ reaches the target. docs/rate-control.md holds the rule's measurements.
   (a lower bound); the next rung is the one :func:`predict` expects to reach it with the
   fewest bytes (from the last PSNR and :data:`RUNG_GAIN`, the median gain from one rung to
   the next), kept strictly between the bounds. The search ends when the rung below the
-  smallest success is known, or *expected*, to miss the target (so the answer may be one
-  rung larger than needed, never short of the target), when the largest rung misses it,
-  or after :data:`BUDGET` encodes' worth of steps.
+  smallest success has been fitted to the end and misses the target (a rung below it that
+  is only *expected* to miss, or was stopped early, is fitted to the end first, without
+  early stops), when the largest rung misses it, or after :data:`BUDGET` encodes' worth
+  of steps. So whenever a larger rung never does worse than a smaller one, the answer is
+  the smallest rung that passes, and a higher target never gets a smaller payload.
+* **Highlights.** A rung passes only when the held-out pixels above 1,000 cd/m2 also keep
+  their total light within :data:`HIGHLIGHT_TOLERANCE` (3 %; not applied with fewer than
+  :data:`HIGHLIGHT_MIN_PIXELS` such pixels): PSNR alone let highlights dim by 10-40 %.
 * **Early stops.** Each fit is checked at :data:`CHECKS` of its steps: when its held-out
   PSNR plus the most the remaining steps can add is short of the target, it is stopped
   (it cannot be the answer). "The most" is the largest gain measured on the dev photos
@@ -131,6 +136,11 @@ TYPICAL_LATE_GAIN: dict[float, float] = {0.25: 2.70, 0.5: 1.66}
 OWN_GAIN_MARGIN = 1.5
 #: The most fitting steps a search starts, in single encodes (``options.steps`` each).
 BUDGET = 3.0
+#: A configuration passes only if the held-out pixels above 1,000 cd/m2 keep their total
+#: light within this relative tolerance (issue 21: PSNR alone let highlights dim 10-40 %).
+HIGHLIGHT_TOLERANCE = 0.03
+#: Fewer held-out highlight pixels than this: the light criterion is not applied.
+HIGHLIGHT_MIN_PIXELS = 64
 
 
 # -- the configuration -------------------------------------------------------------------
@@ -199,15 +209,28 @@ class HeldOut:
         return cls(kind, eps, np.concatenate([xy, s], axis=1).astype(np.float32),
                    np.asarray(hdr.reshape(-1, 3)[pixels], np.float32))
 
-    def psnr(self, params: MlpParams) -> float:
-        """PSNR (dB) of the HDR ``params`` rebuild at the held-out pixels."""
+    def rebuilt(self, params: MlpParams) -> np.ndarray:
+        """The HDR ``params`` rebuild at the held-out pixels ``(N, 3)``."""
         mapped = denormalise_outputs(params, forward_numpy(params, self.inputs))
         s = self.inputs[:, 2:5]
         if self.kind == "direct":
-            rebuilt = np.clip(mapped, 0.0, 1.0)
-        else:
-            rebuilt = paper_residual.reconstruct(self.kind, s, mapped, self.eps)
-        return metrics.psnr(self.hdr, rebuilt)
+            return np.clip(mapped, 0.0, 1.0)
+        return paper_residual.reconstruct(self.kind, s, mapped, self.eps)
+
+    def psnr(self, params: MlpParams) -> float:
+        """PSNR (dB) of the HDR ``params`` rebuild at the held-out pixels."""
+        return metrics.psnr(self.hdr, self.rebuilt(params))
+
+    def light(self, params: MlpParams) -> float | None:
+        """Light ratio of the held-out highlights (above 1,000 cd/m2,
+        :func:`gainmlp.highlights.highlight_stats`), None with fewer than
+        :data:`HIGHLIGHT_MIN_PIXELS` of them."""
+        from gainmlp.highlights import HIGHLIGHT_NITS, highlight_stats, luminance_nits
+
+        if int((luminance_nits(self.hdr[None]) > HIGHLIGHT_NITS).sum()) < HIGHLIGHT_MIN_PIXELS:
+            return None
+        rebuilt = np.asarray(self.rebuilt(params), dtype=np.float32)
+        return highlight_stats(self.hdr[None], rebuilt[None])["light_ratio"]
 
 
 # -- one fit -------------------------------------------------------------------------------
@@ -225,6 +248,7 @@ class Trial:
     stopped: bool = False
     checks: dict[int, float] = field(default_factory=dict)
     body: bytes | None = None
+    light: float | None = None  # held-out highlight light ratio (None: too few highlights)
 
     def late_gains(self) -> dict[int, float]:
         """What the steps after each check added (a finished fit only)."""
@@ -267,8 +291,16 @@ def fit_rung(method: str, rung: Rung, sdr: np.ndarray, hdr: np.ndarray, eps: flo
         last = max(seen)
         return Trial(rung, seen[last], time.perf_counter() - t0, last, True, seen)
     body = pack_mlp_body(result.params)
-    return Trial(rung, held.psnr(unpack_mlp_body(body)), time.perf_counter() - t0, opts.steps,
-                 False, seen, body)
+    stored = unpack_mlp_body(body)
+    return Trial(rung, held.psnr(stored), time.perf_counter() - t0, opts.steps,
+                 False, seen, body, held.light(stored))
+
+
+def passes(trial: Trial, target: float) -> bool:
+    """A fit passes when it ran to the end, its held-out PSNR reaches ``target`` and it
+    keeps the held-out highlights' light (:data:`HIGHLIGHT_TOLERANCE`)."""
+    return (not trial.stopped and trial.psnr >= target
+            and (trial.light is None or abs(trial.light - 1.0) <= HIGHLIGHT_TOLERANCE))
 
 
 # -- the search ----------------------------------------------------------------------------
@@ -338,28 +370,45 @@ def walk(n_rungs: int, target: float, steps: int,
         the photo's own late gain, else the typical one)."""
         return t.psnr + (own.get(t.steps, typical.get(t.steps, 0.0)) if t.stopped else 0.0)
 
-    lo, hi = -1, None  # highest rung known to fail, lowest known to reach
+    lo, hi = -1, None  # highest rung known (or stopped) to fail, lowest known to pass
+    failed: set[int] = set()  # rungs that finished and failed
+    verify = False  # the next fit checks the rung below the smallest success, no stops
     i = min(START, n_rungs - 1)
+    order: list[Trial] = []
     while True:
         limits = {k: own[k] + OWN_GAIN_MARGIN for k in checks if k in own} or checks
         last_resort = hi is None and i == n_rungs - 1  # kept if nothing reaches: finish it
-        t = trials[i] = fit(i, None if last_resort else target, limits)
+        t = fit(i, None if (last_resort or verify) else target, limits)
+        trials[i] = t
+        order.append(t)
         own = own or t.late_gains()
-        if t.psnr >= target and not t.stopped:
-            hi = i
+        if passes(t, target):
+            hi = i if hi is None else min(hi, i)
         else:
             lo = max(lo, i)
-        if (hi is None and lo >= n_rungs - 1) or (hi is not None and hi - 1 <= lo):
-            break  # nothing reaches the target, or the rung below the answer misses it
-        guess = predict(estimate(t), i, target, n_rungs)
-        if hi is not None and guess >= hi:
-            break  # the rung below the smallest success is expected to miss: stop early
-        i = max(lo + 1, guess) if hi is None else min(hi - 1, max(lo + 1, guess))
-        if sum(t.steps for t in trials.values()) >= BUDGET * steps:
+            if not t.stopped:
+                failed.add(i)
+        if hi is None and lo >= n_rungs - 1:
+            break  # nothing reaches the target
+        if hi is not None and (hi == 0 or hi - 1 in failed):
+            break  # the rung below the answer was fitted to the end and misses
+        spent = sum(t.steps for t in order)
+        if spent >= BUDGET * steps:
             if hi is not None or n_rungs - 1 in trials:
-                break
-            i = n_rungs - 1  # out of budget with no success: the largest rung, kept
-    return hi, list(trials.values())
+                break  # out of budget: the smallest success so far (or the largest rung)
+            i, verify = n_rungs - 1, False
+            continue
+        guess = predict(estimate(t), i, target, n_rungs)
+        if hi is None:
+            i, verify = max(lo + 1, guess), False
+        elif guess >= hi or hi - 1 <= lo:
+            # the rung below the smallest success is expected to miss, or was only stopped:
+            # fit it to the end, so the answer is the smallest rung that passes whenever a
+            # larger rung never does worse (a higher target never gets a smaller payload)
+            i, verify = hi - 1, True
+        else:
+            i, verify = min(hi - 1, max(lo + 1, guess)), False
+    return hi, order
 
 
 def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
@@ -382,7 +431,7 @@ def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
 
     hi, order = walk(len(rungs), target, options.steps, fit)
     if hi is not None:
-        best = next(t for t in order if t.rung == rungs[hi])
+        best = next(t for t in order if t.rung == rungs[hi] and passes(t, target))
         return RateResult(best.body, best.rung, best.psnr, True, order)
     best = max((t for t in order if not t.stopped), key=lambda t: (t.psnr, -t.rung.payload_bytes))
     cap = "" if options.max_bytes is None else f" under max_bytes {options.max_bytes}"
@@ -419,6 +468,7 @@ def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps
 
 
 __all__ = ["CHECKS", "HOLDOUT_FRACTION", "LADDER", "OWN_GAIN_MARGIN", "PAYLOAD_OVERHEAD",
-           "START", "HeldOut", "RateResult", "Rung", "Trial", "check_cap", "config_bytes",
+           "HIGHLIGHT_TOLERANCE", "START", "HeldOut", "RateResult", "Rung", "Trial", "check_cap",
+           "config_bytes", "passes",
            "encode_many", "encode_mlp", "fit_rung", "forced", "holdout_split",
            "ladder_under", "predict", "search", "searches"]
