@@ -68,6 +68,7 @@ CASES = {
     "v1-sine-log2": {},
     "v1-relu-linear": {"activation": "relu", "transform": "linear"},
     "v1-deep-odd-widths": {"hidden": (7, 13, 5)},
+    "v1-narrow-layer": {"hidden": (16, 3, 6)},  # a product with fewer than 4 inputs
     "v2-spatial-entry1": {"grids": ((4, 6, 2), (9, 5, 1))},
     "v2-spatial-entry2-relu": {"grids": ((4, 6, 2),), "entry": 2, "activation": "relu"},
     "v3-bilateral": {"grids": ((4, 4, 5, 2),)},

@@ -28,12 +28,15 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from gainmlp.kernels._jit import jit
 
 #: Pixels per block (one row at a time): the scratch arrays stay in the L1/L2 cache.
 BLOCK = 128
+#: How many pixels ahead :func:`mlp_rows` asks the cache for a pixel's colour-table rows.
+PREFETCH = 32
 #: Activation codes of :func:`mlp_rows`.
 RELU, SINE = 1, 2
 #: Residual kinds of :func:`mlp_rows`.
@@ -45,12 +48,14 @@ _INV_PI = np.float32(1.0 / np.pi)
 _PI_A = np.float32(3.140625)
 _PI_B = np.float32(0.0009675025939941406)
 _PI_C = np.float32(1.5099580252808664e-07)
-# sin(r) ~ r + r^3 (S1 + r^2 (S2 + ...)) on [-pi/2, pi/2] (least squares, error 1.3e-11).
-_S1 = np.float32(-0.16666666541216182)
-_S2 = np.float32(0.008333329259396428)
-_S3 = np.float32(-0.00019840702393758545)
-_S4 = np.float32(2.7518836634600926e-06)
-_S5 = np.float32(-2.3794433478220012e-08)
+# sin(r) ~ r + r^3 (S1 + r^2 (S2 + r^2 (S3 + r^2 S4))) on [-pi/2, pi/2] (weighted least
+# squares towards minimax; error 4.6e-9, below float32's rounding of the result).
+_S1 = np.float32(-0.16666657096221318)
+_S2 = np.float32(0.008333017286025805)
+_S3 = np.float32(-0.00019806614866144087)
+_S4 = np.float32(2.6000541261807303e-06)
+# 1.5 * 2^23: t = x / pi + _ROUND has k = round(x / pi) in its low mantissa bits.
+_ROUND = np.float32(12582912.0)
 # 2^f ~ E0 + f (E1 + f (E2 + ...)) on [-0.5, 0.5] (relative error 2.6e-9).
 _E0 = np.float32(0.9999999999595485)
 _E1 = np.float32(0.69314720671062)
@@ -59,19 +64,6 @@ _E3 = np.float32(0.055503272142092566)
 _E4 = np.float32(0.009618025602956914)
 _E5 = np.float32(0.001340043216536728)
 _E6 = np.float32(0.0001546973197598277)
-
-
-@jit(inline="always", fastmath={"contract"})
-def sin32(x):
-    """float32 sine without libm (vectorisable); NaN for non-finite ``x``."""
-    k = np.floor(x * _INV_PI + np.float32(0.5))
-    r = ((x - k * _PI_A) - k * _PI_B) - k * _PI_C
-    s = r * r
-    p = r + r * s * (_S1 + s * (_S2 + s * (_S3 + s * (_S4 + s * _S5))))
-    half = k * np.float32(0.5)
-    if half != np.floor(half):
-        p = -p
-    return p
 
 
 @intrinsic
@@ -83,6 +75,55 @@ def _bits_float32(typingctx, x):  # pragma: no cover - compiled
         return builder.bitcast(args[0], ir.FloatType())
 
     return sig, codegen
+
+
+@intrinsic
+def _float32_bits(typingctx, x):  # pragma: no cover - compiled
+    """The bits of a float32 as a uint32 (a register move: vectorises)."""
+    sig = types.uint32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch_row(typingctx, arr, i):  # pragma: no cover - compiled
+    """Ask the cache for row ``i`` of a 2-D array (``llvm.prefetch``; no effect on
+    results): the colour tables of a photo can be tens of MB, read in pixel order."""
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        arrty, ity = signature.args
+        ary = context.make_array(arrty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], ity, types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [idx, zero],
+                                       wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@jit(inline="always", fastmath={"contract"})
+def sin32(x):
+    """float32 sine without libm (vectorisable); NaN for non-finite ``x``.
+
+    ``k = round(x / pi)`` by the 1.5 * 2^23 rounding trick (valid for |x| < 2^21 pi: the
+    range where a float32 sine means anything), ``r = x - k pi`` by Cody-Waite in three
+    parts, and ``sin(x) = (-1)^k sin(r)``: k's parity is the low bit of ``t``'s
+    mantissa, moved to the sign bit (no floor, compare or select)."""
+    t = x * _INV_PI + _ROUND
+    k = t - _ROUND
+    r = ((x - k * _PI_A) - k * _PI_B) - k * _PI_C
+    s = r * r
+    p = r + r * s * (_S1 + s * (_S2 + s * (_S3 + s * _S4)))
+    return _bits_float32(_float32_bits(p) ^ (_float32_bits(t) << np.uint32(31)))
 
 
 @jit(inline="always", fastmath={"contract"})
@@ -133,8 +174,67 @@ def _activate(h, n_rows, nb, act):
 
 @jit(inline="always", fastmath={"contract"})
 def _matmul(weights, off, dout, din, src, dst, nb):
-    """``dst[:dout, :nb] = W @ src[:din, :nb]``, ``W`` row-major at ``weights[off:]``."""
-    for j in range(dout):
+    """``dst[:dout, :nb] = W @ src[:din, :nb]``, ``W`` row-major at ``weights[off:]``.
+
+    Register-blocked: four outputs times four inputs per pass over the block (16 weights
+    in registers; each loaded ``src`` row serves four outputs), so the loop does 12
+    vector loads and stores per 16 multiply-adds instead of 6 per 4."""
+    # flat views, rows BLOCK apart (a constant) and unsigned indices: LLVM then sees the
+    # rows of each array as one range (one run-time overlap check, not one per pair of
+    # rows: beyond 8 it would not vectorise at all) and contiguous (no wrap-around)
+    sf, df = src.reshape(-1), dst.reshape(-1)
+    blk = np.uint64(BLOCK)
+    j = 0
+    while j + 4 <= dout:
+        r0, r1, r2, r3 = off + j * din, off + (j + 1) * din, off + (j + 2) * din, \
+            off + (j + 3) * din
+        d0 = np.uint64(j) * blk
+        d1, d2, d3 = d0 + blk, d0 + blk + blk, d0 + blk + blk + blk
+        i = 0
+        while i + 4 <= din:
+            a0, a1, a2, a3 = weights[r0 + i], weights[r0 + i + 1], weights[r0 + i + 2], \
+                weights[r0 + i + 3]
+            b0, b1, b2, b3 = weights[r1 + i], weights[r1 + i + 1], weights[r1 + i + 2], \
+                weights[r1 + i + 3]
+            c0, c1, c2, c3 = weights[r2 + i], weights[r2 + i + 1], weights[r2 + i + 2], \
+                weights[r2 + i + 3]
+            e0, e1, e2, e3 = weights[r3 + i], weights[r3 + i + 1], weights[r3 + i + 2], \
+                weights[r3 + i + 3]
+            i0 = np.uint64(i) * blk
+            i1, i2, i3 = i0 + blk, i0 + blk + blk, i0 + blk + blk + blk
+            first = i == 0
+            for p in range(nb):
+                u = np.uint64(p)
+                s0, s1, s2, s3 = sf[i0 + u], sf[i1 + u], sf[i2 + u], sf[i3 + u]
+                t0 = (a0 * s0 + a1 * s1) + (a2 * s2 + a3 * s3)
+                t1 = (b0 * s0 + b1 * s1) + (b2 * s2 + b3 * s3)
+                t2 = (c0 * s0 + c1 * s1) + (c2 * s2 + c3 * s3)
+                t3 = (e0 * s0 + e1 * s1) + (e2 * s2 + e3 * s3)
+                if first:
+                    df[d0 + u], df[d1 + u], df[d2 + u], df[d3 + u] = t0, t1, t2, t3
+                else:
+                    df[d0 + u] += t0
+                    df[d1 + u] += t1
+                    df[d2 + u] += t2
+                    df[d3 + u] += t3
+            i += 4
+        if din < 4:
+            for p in range(nb):
+                u = np.uint64(p)
+                df[d0 + u] = df[d1 + u] = df[d2 + u] = df[d3 + u] = np.float32(0.0)
+        while i < din:
+            a0, b0, c0, e0 = weights[r0 + i], weights[r1 + i], weights[r2 + i], weights[r3 + i]
+            i0 = np.uint64(i) * blk
+            for p in range(nb):
+                u = np.uint64(p)
+                s0 = sf[i0 + u]
+                df[d0 + u] += a0 * s0
+                df[d1 + u] += b0 * s0
+                df[d2 + u] += c0 * s0
+                df[d3 + u] += e0 * s0
+            i += 1
+        j += 4
+    while j < dout:
         for p in range(nb):
             dst[j, p] = np.float32(0.0)
         base = off + j * din
@@ -151,6 +251,7 @@ def _matmul(weights, off, dout, din, src, dst, nb):
             for p in range(nb):
                 dst[j, p] += w * src[i, p]
             i += 1
+        j += 1
 
 
 @jit(inline="always", fastmath={"contract"})
@@ -168,17 +269,16 @@ def _grid_rows(rows_out, y, ginfo, gproj, gy0, gy1, gfy):
 
 
 @jit(inline="always", fastmath={"contract"})
-def _grid_term(g_out, g_pix, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx,
-               gy0, gy1, gfy):
-    """The grids' term ``g_out[:we, :nb]`` of pixels ``x0..x0 + nb - 1`` of row ``y``.
+def _grid_term(h, g_pix, y, x0, nb, ab, ginfo, gproj, grows, gx0, gx1, gfx, gy0, gy1, gfy):
+    """Add the grids' term to ``h[:we, :nb]`` (pixels ``x0..x0 + nb - 1`` of row ``y``).
 
     ``ginfo`` per grid: (rows, cols, bins (0 = spatial), offset into ``gproj``, width);
-    ``grows``: :func:`_grid_rows` of row ``y``. Spatial grids go by runs of pixels
-    between the same two grid columns (no gathers); bilateral grids pixel by pixel."""
+    ``grows``: :func:`_grid_rows` of row ``y``; ``ab[3]``: the pixels' luma guide.
+    Spatial grids go by runs of pixels between the same two grid columns (no gathers);
+    bilateral grids pixel by pixel. Indices are unsigned where LLVM vectorises: with
+    numba's negative-index wrap-around it would gather and scatter (slow on Zen 4)."""
     we = ginfo[0, 4]
-    for j in range(we):
-        for p in range(nb):
-            g_out[j, p] = np.float32(0.0)
+    xu = np.uint64(x0)
     for g in range(ginfo.shape[0]):
         cols, bins, off = ginfo[g, 1], ginfo[g, 2], ginfo[g, 3]
         if bins == 0:
@@ -191,8 +291,8 @@ def _grid_term(g_out, g_pix, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, 
                 for j in range(we):
                     ra, rb = grows[g, xa * we + j], grows[g, xb * we + j]
                     d = rb - ra
-                    for k in range(p, q):
-                        g_out[j, k] += ra + d * gfx[g, x0 + k]
+                    for k in range(np.uint64(p), np.uint64(q)):
+                        h[j, k] += ra + d * gfx[g, xu + k]
                 p = q
             continue
         # pixel by pixel into a pixel-major scratch (contiguous along the features, so
@@ -201,30 +301,31 @@ def _grid_term(g_out, g_pix, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, 
         for p in range(nb):
             x = x0 + p
             xa, xb, fx = gx0[g, x], gx1[g, x], gfx[g, x]
-            u = np.float64(aux[ids[i0 + p], 3]) * bins - 0.5
+            u = np.float64(ab[3, p]) * bins - 0.5
             u = min(max(u, 0.0), bins - 1.0)
             z0 = np.int64(np.floor(u))
             z1 = min(z0 + 1, bins - 1)
             fz = np.float32(u - z0)
-            caa = off + ((ya * cols + xa) * bins) * we
-            cab = off + ((ya * cols + xb) * bins) * we
-            cba = off + ((yb * cols + xa) * bins) * we
-            cbb = off + ((yb * cols + xb) * bins) * we
-            for j in range(we):
-                lo = gproj[caa + z0 * we + j]
-                a = lo + (gproj[caa + z1 * we + j] - lo) * fz
-                lo = gproj[cab + z0 * we + j]
-                b = lo + (gproj[cab + z1 * we + j] - lo) * fz
+            caa = np.uint64(off + ((ya * cols + xa) * bins) * we)
+            cab = np.uint64(off + ((ya * cols + xb) * bins) * we)
+            cba = np.uint64(off + ((yb * cols + xa) * bins) * we)
+            cbb = np.uint64(off + ((yb * cols + xb) * bins) * we)
+            o0, o1 = np.uint64(z0 * we), np.uint64(z1 * we)
+            for j in range(np.uint64(we)):
+                lo = gproj[caa + o0 + j]
+                a = lo + (gproj[caa + o1 + j] - lo) * fz
+                lo = gproj[cab + o0 + j]
+                b = lo + (gproj[cab + o1 + j] - lo) * fz
                 top = a + (b - a) * fx
-                lo = gproj[cba + z0 * we + j]
-                a = lo + (gproj[cba + z1 * we + j] - lo) * fz
-                lo = gproj[cbb + z0 * we + j]
-                b = lo + (gproj[cbb + z1 * we + j] - lo) * fz
+                lo = gproj[cba + o0 + j]
+                a = lo + (gproj[cba + o1 + j] - lo) * fz
+                lo = gproj[cbb + o0 + j]
+                b = lo + (gproj[cbb + o1 + j] - lo) * fz
                 bottom = a + (b - a) * fx
                 g_pix[p, j] = top + (bottom - top) * fy
         for j in range(we):
             for p in range(nb):
-                g_out[j, p] += g_pix[p, j]
+                h[j, p] += g_pix[p, j]
 
 
 @jit(error_model="numpy", fastmath={"contract"})
@@ -247,8 +348,9 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
         maxw = max(maxw, dims[i])
     h = np.empty((maxw, BLOCK), dtype=np.float32)
     h2 = np.empty((maxw, BLOCK), dtype=np.float32)
-    gt = np.empty((maxw, BLOCK), dtype=np.float32)
     gpix = np.empty((BLOCK, maxw), dtype=np.float32)
+    ab = np.empty((4, BLOCK), dtype=np.float32)
+    n_ids = ids.shape[0]
     w1 = dims[0]
     max_cells = 1
     for g in range(ginfo.shape[0]):
@@ -261,25 +363,42 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
         for x0 in range(0, width, BLOCK):
             nb = min(BLOCK, width - x0)
             i0 = (y - r0) * width + x0
+            # each pixel's colour row is read once, contiguously (64 bytes for w1 = 16), and
+            # stored transposed: vector gathers of it are slow (Zen 4: several times slower)
+            if w1 == 16:  # unrolled: scalar moves (a vectorised loop would scatter, slowly)
+                for p in range(nb):
+                    ahead = ids[min(i0 + p + PREFETCH, n_ids - 1)]
+                    _prefetch_row(ct, ahead)
+                    _prefetch_row(aux, ahead)
+                    c = ids[i0 + p]
+                    for j in range(16):
+                        h[j, p] = ct[c, j]
+                    for ch in range(4):
+                        ab[ch, p] = aux[c, ch]
+            else:
+                for p in range(nb):
+                    c = ids[i0 + p]
+                    for j in range(w1):
+                        h[j, p] = ct[c, j]
+                    for ch in range(4):
+                        ab[ch, p] = aux[c, ch]
+            # (unsigned indices here and below: no negative-index wrap-around, which would
+            # make LLVM gather and scatter)
+            xu, iu = np.uint64(x0), np.uint64(i0)
             for j in range(w1):
                 rt = row_t[y, j]
                 for p in range(nb):
-                    h[j, p] = (ct[ids[i0 + p], j] + col_t[j, x0 + p]) + rt
-            if grid_entry > 0:
-                _grid_term(gt, gpix, y, x0, nb, ids, i0, aux, ginfo, gproj, grows, gx0, gx1, gfx,
-                           gy0, gy1, gfy)
+                    h[j, p] = (h[j, p] + col_t[j, xu + np.uint64(p)]) + rt
             if grid_entry == 1:
-                for j in range(w1):
-                    for p in range(nb):
-                        h[j, p] += gt[j, p]
+                _grid_term(h, gpix, y, x0, nb, ab, ginfo, gproj, grows, gx0, gx1, gfx, gy0,
+                           gy1, gfy)
             _activate(h, w1, nb, act)
             for layer in range(1, n_layers):
                 dout, din = dims[layer], dims[layer - 1]
                 _matmul(weights, offs[layer], dout, din, h, h2, nb)
                 if grid_entry == layer + 1:
-                    for j in range(dout):
-                        for p in range(nb):
-                            h2[j, p] += gt[j, p]
+                    _grid_term(h2, gpix, y, x0, nb, ab, ginfo, gproj, grows, gx0, gx1, gfx, gy0,
+                               gy1, gfy)
                 if layer < n_layers - 1:
                     _activate(h2, dout, nb, act)
                 h, h2 = h2, h
@@ -297,12 +416,19 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
                         h[ch, p] = exp2_32(h[ch, p])
                 if kind == GAIN:
                     for p in range(nb):
-                        h[ch, p] = aux[ids[i0 + p], ch] * h[ch, p] - eps
+                        h[ch, p] = ab[ch, p] * h[ch, p] - eps
                 elif kind == GAMMA:
                     for p in range(nb):
-                        h[ch, p] = exp2_32(h[ch, p] * aux[ids[i0 + p], ch]) - eps
-            for p in range(nb):
-                for ch in range(n_out):
+                        h[ch, p] = exp2_32(h[ch, p] * ab[ch, p]) - eps
+                for p in range(nb):
                     v = max(h[ch, p], np.float32(0.0))
-                    out[i0 + p, ch] = min(v, np.float32(1.0))
+                    h[ch, p] = min(v, np.float32(1.0))
+            if n_out == 3:  # constant channels: an interleaved vector store, not a scalar loop
+                for p in range(nb):
+                    u = iu + np.uint64(p)
+                    out[u, 0], out[u, 1], out[u, 2] = h[0, p], h[1, p], h[2, p]
+            else:
+                for p in range(nb):
+                    for ch in range(n_out):
+                        out[iu + np.uint64(p), ch] = h[ch, p]
     return bad
