@@ -110,6 +110,62 @@ def _prefetch_row(typingctx, arr, i):  # pragma: no cover - compiled
     return sig, codegen
 
 
+def _transpose_masks(b):
+    """shufflevector masks of one step of a 16 x 16 transpose: rows ``r`` and ``r + b``
+    (bit ``b`` of ``r`` clear) swap bit ``b`` of the row with bit ``b`` of the column."""
+    lo = [c + 16 - b if c & b else c for c in range(16)]
+    hi = [c + 16 if c & b else c + b for c in range(16)]
+    i32x16 = ir.VectorType(ir.IntType(32), 16)
+    return ir.Constant(i32x16, lo), ir.Constant(i32x16, hi)
+
+
+@intrinsic
+def _rows16_transposed(typingctx, table, ids, i0, h, p0):  # pragma: no cover - compiled
+    """``h[:16, p0:p0 + 16] = table[ids[i0:i0 + 16], :16].T`` for C-contiguous float32
+    ``table`` (K, 16) and ``h``: 16 row loads of 64 bytes, a 16 x 16 transpose in
+    registers (4 steps of 16 two-source shuffles), 16 stores; instead of 256 scalar
+    moves or 16 vector gathers (slow on Zen 4)."""
+    c_f32_2d = (isinstance(table, types.Array) and isinstance(h, types.Array)
+                and table.ndim == h.ndim == 2 and table.layout == h.layout == "C"
+                and table.dtype == h.dtype == types.float32)
+    if not c_f32_2d:
+        return None
+    sig = types.void(table, ids, i0, h, p0)
+
+    def codegen(context, builder, signature, args):
+        tty, ity, i0ty, hty, p0ty = signature.args
+        tab = context.make_array(tty)(context, builder, args[0])
+        idx = context.make_array(ity)(context, builder, args[1])
+        out = context.make_array(hty)(context, builder, args[3])
+        start = context.cast(builder, args[2], i0ty, types.intp)
+        col = context.cast(builder, args[4], p0ty, types.intp)
+        intp = context.get_value_type(types.intp)
+        vec = ir.VectorType(ir.FloatType(), 16)
+        rows = []
+        for q in range(16):
+            ip = cgutils.get_item_pointer(context, builder, ity, idx,
+                                          [builder.add(start, intp(q))], wraparound=False)
+            k = context.cast(builder, builder.load(ip), ity.dtype, types.intp)
+            rp = cgutils.get_item_pointer(context, builder, tty, tab, [k, intp(0)],
+                                          wraparound=False)
+            rows.append(builder.load(builder.bitcast(rp, vec.as_pointer()), align=4))
+        for b in (8, 4, 2, 1):
+            lo, hi = _transpose_masks(b)
+            new = list(rows)
+            for r in range(16):
+                if not r & b:
+                    new[r] = builder.shuffle_vector(rows[r], rows[r + b], lo)
+                    new[r + b] = builder.shuffle_vector(rows[r], rows[r + b], hi)
+            rows = new
+        for j in range(16):
+            hp = cgutils.get_item_pointer(context, builder, hty, out, [intp(j), col],
+                                          wraparound=False)
+            builder.store(rows[j], builder.bitcast(hp, vec.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @jit(inline="always", fastmath={"contract"})
 def sin32(x):
     """float32 sine without libm (vectorisable); NaN for non-finite ``x``.
@@ -206,17 +262,15 @@ def _matmul(weights, off, dout, din, src, dst, nb):
             for p in range(nb):
                 u = np.uint64(p)
                 s0, s1, s2, s3 = sf[i0 + u], sf[i1 + u], sf[i2 + u], sf[i3 + u]
-                t0 = (a0 * s0 + a1 * s1) + (a2 * s2 + a3 * s3)
-                t1 = (b0 * s0 + b1 * s1) + (b2 * s2 + b3 * s3)
-                t2 = (c0 * s0 + c1 * s1) + (c2 * s2 + c3 * s3)
-                t3 = (e0 * s0 + e1 * s1) + (e2 * s2 + e3 * s3)
                 if first:
-                    df[d0 + u], df[d1 + u], df[d2 + u], df[d3 + u] = t0, t1, t2, t3
-                else:
-                    df[d0 + u] += t0
-                    df[d1 + u] += t1
-                    df[d2 + u] += t2
-                    df[d3 + u] += t3
+                    t0, t1, t2, t3 = a0 * s0, b0 * s0, c0 * s0, e0 * s0
+                else:  # chains of multiply-adds (4 per output, not 2 products + 4 adds)
+                    t0, t1 = df[d0 + u] + a0 * s0, df[d1 + u] + b0 * s0
+                    t2, t3 = df[d2 + u] + c0 * s0, df[d3 + u] + e0 * s0
+                df[d0 + u] = ((t0 + a1 * s1) + a2 * s2) + a3 * s3
+                df[d1 + u] = ((t1 + b1 * s1) + b2 * s2) + b3 * s3
+                df[d2 + u] = ((t2 + c1 * s1) + c2 * s2) + c3 * s3
+                df[d3 + u] = ((t3 + e1 * s1) + e2 * s2) + e3 * s3
             i += 4
         if din < 4:
             for p in range(nb):
@@ -350,6 +404,11 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
     h2 = np.empty((maxw, BLOCK), dtype=np.float32)
     gpix = np.empty((BLOCK, maxw), dtype=np.float32)
     ab = np.empty((4, BLOCK), dtype=np.float32)
+    # the aux channels read: the residual's base (gain, gamma), the luma guide (bilateral)
+    n_aux = 0 if kind == DIRECT else min(n_out, 4)
+    for g in range(ginfo.shape[0]):
+        if grid_entry > 0 and ginfo[g, 2] > 0:
+            n_aux = 4
     n_ids = ids.shape[0]
     w1 = dims[0]
     max_cells = 1
@@ -365,22 +424,25 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
             i0 = (y - r0) * width + x0
             # each pixel's colour row is read once, contiguously (64 bytes for w1 = 16), and
             # stored transposed: vector gathers of it are slow (Zen 4: several times slower)
-            if w1 == 16:  # unrolled: scalar moves (a vectorised loop would scatter, slowly)
+            done = 0
+            if w1 == 16:  # 16 pixels at a time: rows read whole, transposed in registers
+                while done + 16 <= nb:
+                    for q in range(16):
+                        _prefetch_row(ct, ids[min(i0 + done + q + PREFETCH, n_ids - 1)])
+                    _rows16_transposed(ct, ids, i0 + done, h, done)
+                    done += 16
+            for p in range(done, nb):
+                c = ids[i0 + p]
+                for j in range(w1):
+                    h[j, p] = ct[c, j]
+            if n_aux == 3:
                 for p in range(nb):
-                    ahead = ids[min(i0 + p + PREFETCH, n_ids - 1)]
-                    _prefetch_row(ct, ahead)
-                    _prefetch_row(aux, ahead)
                     c = ids[i0 + p]
-                    for j in range(16):
-                        h[j, p] = ct[c, j]
-                    for ch in range(4):
-                        ab[ch, p] = aux[c, ch]
-            else:
+                    ab[0, p], ab[1, p], ab[2, p] = aux[c, 0], aux[c, 1], aux[c, 2]
+            elif n_aux > 0:
                 for p in range(nb):
                     c = ids[i0 + p]
-                    for j in range(w1):
-                        h[j, p] = ct[c, j]
-                    for ch in range(4):
+                    for ch in range(n_aux):
                         ab[ch, p] = aux[c, ch]
             # (unsigned indices here and below: no negative-index wrap-around, which would
             # make LLVM gather and scatter)
