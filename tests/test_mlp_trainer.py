@@ -146,3 +146,71 @@ def test_large_images_keep_only_the_drawn_pixels() -> None:
     assert torch.equal(full.flat, drawn.flat)
     with pytest.raises(ValueError, match="outside the planned"):
         drawn.step(6, 512, 1e-2)
+
+
+HIGHLIGHTS = "focus:0.25:406:4+gn"
+
+
+def _dim_pair() -> tuple[np.ndarray, np.ndarray]:
+    """A pair with no HDR channel above 406 cd/m2 (PQ 0.64)."""
+    sdr, hdr = smooth_pair(32, 48, seed=1)
+    return sdr, np.minimum(hdr, 0.6).astype(np.float32)
+
+
+def test_highlight_fits_together_equal_each_alone() -> None:
+    """Focus draws and loss weights (codecs/mlp/highlight_fit.py) keep the property that an
+    image gets the same payload alone or with others, with or without highlights."""
+    pairs = [local_pair(40, 56, seed=0), _dim_pair(), local_pair(24, 72, 2)]
+    opts = EncodeOptions(steps=40, batch=1024, highlights="focus:0.25:406:4")
+    together = mlp_fit.encode_many("gamma-mlp", pairs, 1 / 64, opts, seeds=[0, 1, 2])
+    assert together[0] != mlp_fit.encode_many("gamma-mlp", pairs[:1], 1 / 64,
+                                               EncodeOptions(steps=40, batch=1024,
+                                                             highlights="off"))[0]
+    for (sdr, hdr), seed, body in zip(pairs, [0, 1, 2], together, strict=True):
+        alone = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64,
+                                   EncodeOptions(steps=40, batch=1024, seed=seed,
+                                                 highlights="focus:0.25:406:4"))
+        assert alone == body
+
+
+def test_an_image_without_highlights_is_fitted_as_without_emphasis() -> None:
+    sdr, hdr = _dim_pair()
+    plain = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64,
+                               EncodeOptions(steps=20, batch=512, highlights="off"))
+    for spec in ("focus:0.125:406", "focus:0.25:406:4", "weight:3:406"):
+        assert mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64, EncodeOptions(
+            steps=20, batch=512, highlights=spec)) == plain, spec
+
+
+def test_focus_draws_keep_the_drawn_pixel_shortcut() -> None:
+    """With focus draws and weights, keeping only the drawn pixels changes nothing."""
+    from gainmlp.codecs.mlp.highlight_fit import focus_pixels, parse_highlights, pixel_weights
+
+    sdr, hdr = local_pair(96, 128)
+    spec = parse_highlights(HIGHLIGHTS)
+    plan = mlp_fit._plan("gamma-mlp", "gamma", sdr, hdr, 1 / 64,
+                         EncodeOptions(steps=6, batch=512, grid="6x8x2"))
+    focus = focus_pixels(spec, plan.hdr, None)
+    assert focus is not None and 0 < focus.size < sdr.shape[0] * sdr.shape[1] / 4
+    weight = pixel_weights(spec, plan.sdr, plan.hdr, 1 / 64, plan.out_s, 512, focus,
+                           sdr.shape[0] * sdr.shape[1])
+    image = mlp_fit.ImageData(plan.sdr, plan.target, plan.in_centre, plan.in_scale, 3,
+                              plan.start_weights, plan.grid_weight, None, focus, weight)
+    kwargs = dict(activation=plan.activation, n_frequencies=12, n_pad=8, focus=128,
+                  grid=plan.grid.shapes[0], grid_precision="u8", device=torch.device("cpu"))
+    full = mlp_fit.FusedTrainer([image], **kwargs)
+    drawn = mlp_fit.FusedTrainer([image], **kwargs, steps=6, batch=512)
+    assert full.kept is None and drawn.kept is not None
+    for step in range(6):
+        full.step(step, 512, 1e-2)
+        drawn.step(step, 512, 1e-2)
+    assert torch.equal(full.flat, drawn.flat)
+
+
+@pytest.mark.parametrize("spec", ["focus:1.5:406", "focus:0.1", "weight:0:406", "lum", "x"])
+def test_bad_highlight_specs_are_refused(spec: str) -> None:
+    from gainmlp.codecs.mlp.highlight_fit import parse_highlights
+    from gainmlp.errors import GainMLPError
+
+    with pytest.raises(GainMLPError, match="highlights"):
+        parse_highlights(spec)

@@ -100,6 +100,11 @@ class EncodeOptions:
                             "(the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
                             "(bilateral), several joined by +, [:fp16|:fp32|:u8]", _MLP,
                             metavar="SPEC")
+    highlights: str = _opt("off", "highlight emphasis of the fused fit "
+                           "(codecs/mlp/highlight_fit.py, docs/mlp.md): off, or "
+                           "focus:F:T[:bias|L], weight:L:T, lum:A, gn joined by +; measured "
+                           "best: focus:0.0625:406", _MLP,
+                           metavar="SPEC")
     engine: str = _opt("auto", "MLP fitting engine: auto (the fused trainer where it applies: "
                        "many images at once, hand-written backward), autograd (torch autograd, "
                        "one image)", _MLP, ENGINES)

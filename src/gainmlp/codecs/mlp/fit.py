@@ -36,6 +36,12 @@ from gainmlp.codecs.mlp.grid import (
     parse_grid_spec,
     taps_at,
 )
+from gainmlp.codecs.mlp.highlight_fit import (
+    focus_count,
+    focus_pixels,
+    parse_highlights,
+    pixel_weights,
+)
 from gainmlp.codecs.mlp.model import GainMLPNet, model_from_params, padded_width
 from gainmlp.codecs.mlp.trainer import FusedTrainer, ImageData
 from gainmlp.codecs.torch_helpers import (
@@ -470,8 +476,12 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
     seeds = [options.seed] * len(pairs) if seeds is None else list(seeds)
     if len(seeds) != len(pairs):
         raise GainMLPError(f"{len(seeds)} seeds for {len(pairs)} images")
+    highlights = parse_highlights(options.highlights)
+    if highlights.gauss_newton and kind != "gamma":
+        raise GainMLPError("--highlights gn is for gamma maps")
     if not fused_supported(options, kind):
-        if pixels is not None or stop is not None:
+        if pixels is not None or stop is not None:  # (the autograd fitter has no
+            # highlight emphasis: it fits as ``highlights="off"``)
             raise GainMLPError("held-out pixels and early stops need the fused trainer "
                                "(--engine auto, --loss map, one plain grid)")
         return [fit_mlp(method, s, h, eps, replace(options, seed=seed, engine="autograd"),
@@ -483,16 +493,23 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
     first = plans[0]
     grid = first.grid.shapes[0] if first.grid is not None else None
     device = resolve_device(options.device)
+    images = []
+    for k, pl in enumerate(plans):
+        pool = None if pixels is None or pixels[k] is None else np.asarray(pixels[k])
+        focus = focus_pixels(highlights, pl.hdr, pool)
+        weight = pixel_weights(highlights, pl.sdr, pl.hdr, pl.eps, pl.out_s, options.batch,
+                               focus, pl.sdr.shape[0] * pl.sdr.shape[1] if pool is None
+                               else pool.size)
+        images.append(ImageData(pl.sdr, pl.target, pl.in_centre, pl.in_scale, pl.seed,
+                                pl.start_weights, pl.grid_weight, pool, focus, weight))
     with torch_threads():
         trainer = FusedTrainer(
-            [ImageData(pl.sdr, pl.target, pl.in_centre, pl.in_scale, pl.seed,
-                       pl.start_weights, pl.grid_weight, None if pixels is None else pixels[k])
-             for k, pl in enumerate(plans)],
+            images,
             activation=first.activation, n_frequencies=N_FREQUENCIES,
             n_pad=padded_width(first.n_encoded) - first.n_encoded, grid=grid,
             grid_precision=first.grid.precision if first.grid else "fp16",
             grid_lr_scale=GRID_LR_SCALE, device=device, steps=options.steps,
-            batch=options.batch)
+            batch=options.batch, focus=focus_count(highlights, options.batch))
         freeze_at = int(options.steps * GRID_FREEZE_AT) if grid is not None else -1
         label = f"fitting {method}" + (f" x{len(pairs)}" if len(pairs) > 1 else "")
         loop = StepLoop(options.steps, label, options.progress, device)

@@ -77,6 +77,12 @@ class ImageData:
     #: The sorted flat pixel indices the sampler draws from (None: every pixel); rate control
     #: (:mod:`gainmlp.codecs.mlp.rate`) leaves its hold-out pixels out.
     pixels: np.ndarray | None = None
+    #: Highlight emphasis (:mod:`gainmlp.codecs.mlp.highlight_fit`): the sorted flat indices
+    #: the last ``focus`` draws of every step come from (None: the sampler's own pool, so an
+    #: image without highlights draws exactly as without emphasis), and per-pixel loss
+    #: weights ``(H*W,)`` or a function of flat indices (None: all 1).
+    focus: np.ndarray | None = None
+    weight: np.ndarray | Callable[[np.ndarray | None], np.ndarray] | None = None
 
 
 #: Most rows of the colour-encoding tables (12 MB per 2**17 rows); beyond, the encodings
@@ -129,6 +135,16 @@ def _targets(im: ImageData, kept: np.ndarray | None) -> np.ndarray:
     return _pixels(im.target, kept)
 
 
+def _weights(im: ImageData, kept: np.ndarray | None, size: int) -> np.ndarray:
+    w = im.weight
+    if w is None:
+        return np.ones(size if kept is None else kept.size, np.float32)
+    if callable(w):
+        return np.ascontiguousarray(w(kept), np.float32)
+    w = np.asarray(w, np.float32).reshape(-1)
+    return w if kept is None else w[kept]
+
+
 def drawn_pixels(seeds: torch.Tensor, sizes: torch.Tensor, steps: int, batch: int
                  ) -> list[np.ndarray]:
     """Per image, the sorted flat indices of every pixel that ``steps`` steps of ``batch``
@@ -157,7 +173,7 @@ class FusedTrainer:
                  n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
                  grid_lr_scale: float = 1.0,
                  device: torch.device, steps: int | None = None,
-                 batch: int | None = None) -> None:
+                 batch: int | None = None, focus: int = 0) -> None:
         self.k = len(images)
         self.device = device
         self.activation = activation
@@ -183,6 +199,20 @@ class FusedTrainer:
             self.pool = torch.from_numpy(np.concatenate(pools).astype(np.int32)).to(**dev)
             self.pool_off = torch.tensor(np.cumsum([0, *[p.size for p in pools[:-1]]]),
                                          dtype=torch.int64, **dev)
+        # the last ``focus`` draws of a step come from each image's focus pixels
+        self.focus = int(focus) if any(im.focus is not None and im.focus.size
+                                       for im in images) else 0
+        focus_pools = None
+        if self.focus:
+            focus_pools = [np.asarray(im.focus) if im.focus is not None and im.focus.size
+                           else (np.arange(n) if im.pixels is None else np.asarray(im.pixels))
+                           for im, n in zip(images, sizes, strict=True)]
+            self.focus_sizes = torch.tensor([p.size for p in focus_pools], dtype=torch.int64,
+                                            **dev)
+            self.focus_pool = torch.from_numpy(np.concatenate(focus_pools).astype(np.int32)
+                                               ).to(**dev)
+            self.focus_off = torch.tensor(np.cumsum([0, *[p.size for p in focus_pools[:-1]]]),
+                                          dtype=torch.int64, **dev)
         self.col_off = torch.tensor(np.cumsum([0, *widths[:-1]]), dtype=torch.int64, **dev)
         self.row_off = torch.tensor(np.cumsum([0, *heights[:-1]]), dtype=torch.int64, **dev)
         tabs = [coordinate_encodings(im.sdr.shape[0], im.sdr.shape[1], im.in_centre,
@@ -198,6 +228,10 @@ class FusedTrainer:
             drawn = drawn_pixels(self.seeds.cpu(), self.draw_sizes.cpu(), steps, batch)
             if pools is not None:  # draws index each image's pool of pixels
                 drawn = [pool[d] for pool, d in zip(pools, drawn, strict=True)]
+            if focus_pools is not None:  # a superset: every focus pixel is kept (an image
+                # without focus pixels draws its last ones from its pool: already in ``d``)
+                drawn = [d if im.focus is None or not im.focus.size else np.union1d(d, f)
+                         for d, f, im in zip(drawn, focus_pools, images, strict=True)]
             if sum(d.size for d in drawn) < DRAWN_FRACTION * sum(sizes):
                 rows_of = drawn
                 self.kept = torch.from_numpy(_join(
@@ -205,6 +239,11 @@ class FusedTrainer:
                                                strict=True)])).to(**dev)
         self.target = torch.from_numpy(_join(
             [_targets(im, kept) for im, kept in zip(images, rows_of, strict=True)])).to(**dev)
+        self.weight = None
+        if any(im.weight is not None for im in images):
+            self.weight = torch.from_numpy(_join(
+                [_weights(im, kept, n) for im, kept, n in zip(images, rows_of, sizes,
+                                                               strict=True)])).to(**dev)
         self.centre = torch.from_numpy(np.stack([im.in_centre[2:] for im in images])
                                        .astype(np.float32))[:, None, :].to(**dev)
         self.scale = torch.from_numpy(np.stack([im.in_scale[2:] for im in images])
@@ -299,6 +338,12 @@ class FusedTrainer:
         if self.pool is not None:
             idx = self.pool.index_select(0, (idx + self.pool_off[:, None]).reshape(-1)
                                          ).view(k, batch).long()
+        if self.focus:  # the same counters, drawn among the focus pixels instead
+            n_f = self.focus
+            f = hashed_indices(self.seeds, step * batch + batch - n_f, n_f, self.focus_sizes)
+            f = self.focus_pool.index_select(0, (f + self.focus_off[:, None]).reshape(-1)
+                                             ).view(k, n_f).long()
+            idx = torch.cat((idx[:, :batch - n_f], f), dim=1)
         row = torch.div(idx, self.widths[:, None], rounding_mode="floor")
         col = idx - row * self.widths[:, None]
         flat_idx = (idx + self.pix_off[:, None]).reshape(-1)
@@ -341,6 +386,8 @@ class FusedTrainer:
         diff = out - target
         losses = diff.square().mean(dim=(1, 2))
         d = diff * (2.0 / (batch * 3))
+        if self.weight is not None:
+            d.mul_(self.weight.index_select(0, flat_idx).view(k, batch, 1))
 
         grads = self.g
         # output layer, then back through the hidden layers
