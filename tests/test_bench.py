@@ -86,3 +86,45 @@ def test_bench_reports_file_level_and_completes_old_cache(tmp_path):
     path.write_text(json.dumps(old))
     again = run_experiment("table1", data, out, tmos=("ward",), variants=variants)
     assert again[0]["psnr"] == 99.0 and again[0]["file_psnr"] == record["file_psnr"]
+
+
+def test_bench_reports_flip_and_highlights(tmp_path):
+    """Records carry HDR-FLIP and the highlight statistics; the table shows FLIP, the
+    light ratios and the p99.9 ratio. gainmlp's pairs peak at 1,000 cd/m2, so nothing is
+    above 1,000 (HL light "–") and the light above twice SDR white (200) is what counts: a
+    full-size map keeps it, a half-size map loses the scene's small bright spots."""
+    import OpenEXR
+
+    data = tmp_path / "data"
+    data.mkdir()
+    OpenEXR.File({}, {"RGB": demo_scene(32, 40, seed=3)}).write(str(data / "s.exr"))
+    variants = [Variant("full", "gain-jpeg", {"scale": 1, "quality": 95}),
+                Variant("half", "gain-jpeg", {"scale": 2, "quality": 95})]
+    out = tmp_path / "out"
+    full, half = run_experiment("table1", data, out, tmos=("ward",), variants=variants)
+    assert full["hl_light_ratio"] is None and full["file_hl_light_ratio"] is None
+    assert full["hl2w_fraction"] > 0.0
+    assert abs(full["hl2w_light_ratio"] - 1.0) < 0.03
+    assert abs(full["hl_p999_ratio"] - 1.0) < 0.06
+    assert half["hl2w_light_ratio"] < full["hl2w_light_ratio"] - 0.03
+    assert half["hl_p999_ratio"] < full["hl_p999_ratio"]
+    assert 0.0 < full["hdr_flip"] < half["hdr_flip"] < 0.3 and 0.0 < full["file_hdr_flip"]
+    table = (out / "table.md").read_text()
+    assert "| FLIP | HL light | 2W light | p99.9 |" in table
+    assert (f"| {full['hdr_flip']:.4f} | – | {full['hl2w_light_ratio']:.3f} | "
+            f"{full['hl_p999_ratio']:.3f} |") in table
+
+
+def test_table_of_records_without_highlight_keys():
+    """Records cached before the highlight metrics existed: "–" in their columns."""
+    from gainmlp.evaluation.report import markdown_table, mean_table
+
+    old = {"label": "x", "psnr": 40.0, "ssim": 0.9, "delta_e00": 1.0, "delta_e_itp": 2.0,
+           "pu21_psnr": 41.0, "cvvdp_jod": None, "payload_bytes": 2048, "bpp": 0.1,
+           "encode_seconds": 1.0}
+    dimmed = old | {"hdr_flip": 0.05, "hl_light_ratio": 0.8, "hl2w_light_ratio": 0.9,
+                    "hl_p999_ratio": 0.85}
+    line = markdown_table(mean_table([old], ("label",)), ("label",)).splitlines()[-1]
+    assert line.startswith("| x | 40.00 |") and line.count("–") == 9
+    line = markdown_table(mean_table([old, dimmed], ("label",)), ("label",)).splitlines()[-1]
+    assert "| 0.0500 | 0.800 | 0.900 | 0.850 | 2.0 |" in line

@@ -168,3 +168,63 @@ def test_inputs_are_checked_for_what_they_are(tmp_path, pair_files):
     result = run("decode", sdr, "-o", tmp_path / "x.exr")
     assert result.returncode == 2 and "neither a JPEG nor a gainmlp payload" in result.stderr
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.exr").exists()
+
+
+def _bright(pair, factor: float = 4.0):
+    """The synthetic pair with its brightest columns (the right quarter) made ``factor``
+    times brighter in the HDR: highlights above 1,000 cd/m2 (up to ~4,000)."""
+    from gainmlp.colorimetry import pq_decode, pq_encode
+
+    sdr_u8, hdr = pair
+    nits = pq_decode(hdr.astype(np.float64))
+    nits[:, -16:] *= factor
+    return sdr_u8, pq_encode(nits).astype(np.float32)
+
+
+def test_eval_json_highlight_and_flip_keys(tmp_path, pair, capsys):
+    """eval --json reports HDR-FLIP and the highlight statistics at both levels; a
+    conventional map keeps the highlights' light within a few percent."""
+    sdr_u8, hdr = _bright(pair)
+    imageio.write_sdr_png(tmp_path / "sdr.png", sdr_u8)
+    imageio.write_hdr(tmp_path / "hdr.png", hdr)
+    assert main(["eval", str(tmp_path / "sdr.png"), str(tmp_path / "hdr.png"), "--method",
+                 "gain-jpeg", "--scale", "2", "--quality", "95", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    for level in ("", "file_"):
+        assert 0.0 < record[f"{level}hdr_flip"] < 0.2
+        assert record[f"{level}hl_fraction"] > 0.1
+        for key in ("hl_light_ratio", "hl_p999_ratio", "hl2w_light_ratio"):
+            assert record[f"{level}{key}"] == pytest.approx(1.0, abs=0.05), (level, key)
+        assert 0.0 <= record[f"{level}hl_rel_err_p50"] <= record[f"{level}hl_rel_err_p99"]
+    # the pair's SDR white is 100 cd/m2: hl2w counts the pixels above 200
+    from gainmlp.highlights import luminance_nits
+
+    assert record["hl2w_fraction"] == pytest.approx(
+        float((luminance_nits(imageio.read_hdr(tmp_path / "hdr.png")) > 200.0).mean()))
+
+
+def test_eval_reports_a_dimmed_reconstruction(pair, monkeypatch):
+    """A decoder that gives back the reference with the highlights at 0.8 of their light:
+    light ratio and p99.9 ratio 0.8, relative error 0.2, at the payload and file levels."""
+    from gainmlp import photo
+    from gainmlp.colorimetry import SdrEncoding, pq_decode, pq_encode
+    from gainmlp.evaluation.evaluate import evaluate
+    from gainmlp.highlights import luminance_nits
+    from gainmlp.image import SdrImage
+    from gainmlp.options import EncodeOptions
+
+    sdr_u8, hdr = _bright(pair)
+    nits = pq_decode(hdr.astype(np.float64))
+    bright = luminance_nits(hdr) > 1000.0
+    nits[bright] *= 0.8
+    dimmed = pq_encode(nits)
+    ev = sys.modules["gainmlp.evaluation.evaluate"]  # the module, not the function
+    monkeypatch.setattr(ev, "decode", lambda payload, pixels: dimmed)
+    monkeypatch.setattr(photo, "decode_photo", lambda data, name: dimmed)
+    record = evaluate(SdrImage(sdr_u8, SdrEncoding()), hdr, "gain-jpeg",
+                         EncodeOptions(scale=4), eps=1 / 64)
+    for level in ("", "file_"):
+        assert record[f"{level}hl_light_ratio"] == pytest.approx(0.8, rel=1e-6)
+        assert record[f"{level}hl_rel_err_p50"] == pytest.approx(0.2, rel=1e-6)
+        assert record[f"{level}hl_p999_ratio"] == pytest.approx(0.8, rel=1e-6)
+        assert record[f"{level}hdr_flip"] > 0.0

@@ -174,6 +174,23 @@ def test_report_table_has_file_and_payload_levels(pair, tmp_path) -> None:
         assert text in page, text
 
 
+def test_report_table_has_flip_and_highlight_columns(pair, tmp_path) -> None:
+    """HDR-FLIP, the light ratios (above 1,000 cd/m2: none in this pair, "–"; above twice
+    the pair's 100 cd/m2 SDR white) and the p99.9 ratio of the file's reconstruction."""
+    from gainmlp import metrics
+
+    sdr_u8, hdr = pair
+    sdr = SdrImage(sdr_u8, SdrEncoding())
+    (result,) = html_report.run_methods(sdr, hdr, ["gain-jpeg"], log=lambda _: None)
+    page = html_report.write_report(tmp_path, sdr, hdr, [result]).read_text()
+    m = metrics.hdr_metrics(hdr, result.rebuilt, sdr_white_nits=100.0)
+    assert m["hl_light_ratio"] is None and m["hl2w_light_ratio"] is not None
+    for text in ("<th>HDR-FLIP</th>", "<th>p99.9 ratio</th>",
+                 f"<td>{m['hdr_flip']:.4f}</td><td>–</td><td>{m['hl2w_light_ratio']:.3f}"
+                 f"</td><td>{m['hl_p999_ratio']:.3f}</td>"):
+        assert text in page, text
+
+
 @pytest.mark.skipif(not (html_report.WEB_DIR / "gainmlp.mjs").is_file(),
                     reason="not a source checkout (no web/)")
 def test_shipped_bundle_is_the_decoder_in_web() -> None:

@@ -60,6 +60,13 @@ def test_bench_photos_writes_the_table_csv_and_plot(tmp_path, photo_dir) -> None
     assert by_file["scene (reinhard-devlin)"]["source"] == "ultrahdr from scene.exr"
     table = (out / "table.md").read_text()
     assert "| tiny_ultrahdr.jpg |" in table and "**mean**" in table
+    # highlights: the synthetic scene peaks at 1,000 cd/m2 (nothing above it); SDR white
+    # 203, so hl2w counts the light above 406 cd/m2
+    assert tiny["hl_light_ratio"] is None and tiny["hl2w_fraction"] > 0
+    for prefix in ("", "fixed_", "conv_"):
+        assert abs(tiny[f"{prefix}hl2w_light_ratio"] - 1.0) < 0.05, prefix
+    assert 0.0 < tiny["hdr_flip"] < 0.2 and "fixed_hdr_flip" not in tiny
+    assert "| HL light | p99.9 | conv. HL light | FLIP |" in table
     assert "Skipped plain.jpg" in table and "target 35.0 dB" in table
     with open(out / "results.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 3
@@ -80,6 +87,30 @@ def test_conventional_map_lands_within_ten_percent(photo_dir) -> None:
     # more bytes buy a better map
     assert photos.conventional_at_bytes(photo, 3000)["conv_psnr"] >= \
         photos.conventional_at_bytes(photo, 600)["conv_psnr"]
+
+
+def test_bench_photo_measures_the_highlights(tmp_path) -> None:
+    """A photo with highlights above 1,000 cd/m2: ours, the default and the conventional
+    map keep their light; a record without the highlight keys (cached before they existed)
+    shows "–" in the table."""
+    from gainmlp.colorimetry import pq_decode, pq_encode
+
+    sdr_u8, hdr = synthetic_pair(48, 64)
+    nits = pq_decode(hdr.astype("float64"))
+    nits[:, -16:] *= 4.0  # the brightest columns up to ~4,000 cd/m2
+    data, _ = ultrahdr_from_pair(SdrImage(sdr_u8, SdrEncoding()), pq_encode(nits), scale=2)
+    record = photos.bench_photo(photos.PhotoFile("bright.jpg", data, "file"), "gamma-mlp",
+                                FAST)
+    assert record["hl_fraction"] > 0.1
+    for prefix in ("", "fixed_", "conv_"):
+        assert abs(record[f"{prefix}hl_light_ratio"] - 1.0) < 0.05, prefix
+        assert abs(record[f"{prefix}hl_p999_ratio"] - 1.0) < 0.05, prefix
+    assert record["hl_rel_err_p50"] <= record["hl_rel_err_p99"]
+    old = {k: v for k, v in record.items() if "hl_" not in k and "flip" not in k}
+    line = photos.markdown_table([old]).splitlines()[2]
+    assert line.endswith("| – | – | – | – |")
+    line = photos.markdown_table([record]).splitlines()[2]
+    assert f"| {record['hl_light_ratio']:.3f} | {record['hl_p999_ratio']:.3f} |" in line
 
 
 def test_markdown_table_lists_skipped_files_only() -> None:

@@ -59,3 +59,52 @@ def test_cvvdp_is_none_or_ten_for_identical_images():
         assert metrics.cvvdp_jod(a, np.clip(a + 0.05, 0, 1)) < 10.0
     else:
         assert jod is None
+
+
+def _ramp_with_highlight(highlight_nits: float = 2000.0) -> np.ndarray:
+    """32 x 48 grey ramp, 5 .. ~1,200 cd/m2 left to right, and an 8 x 10 square at
+    ``highlight_nits``, as PQ BT.2020 code values."""
+    x = np.mgrid[0:32, 0:48][1]
+    nits = np.repeat((5.0 * 2.0 ** (x / 6.0))[..., None], 3, -1)
+    nits[8:16, 30:40] = highlight_nits
+    return colorimetry.pq_encode(nits)
+
+
+def test_hdr_flip_reference_values():
+    """Mean HDR-FLIP: 0 for identical images; a hard-coded value for the highlight square
+    dimmed from 2,000 to 1,000 cd/m2 (0.027394281700253487, computed once with
+    flip-evaluator 1.7, NVIDIA's package, through gainmlp.metrics.hdr_flip, on x86_64 with
+    1 and 2 OpenMP threads alike: a regression anchor, not an independent value); a larger
+    error for a larger change."""
+    pytest.importorskip("flip_evaluator")
+    ref = _ramp_with_highlight()
+    assert metrics.hdr_flip(ref, ref) == 0.0
+    dimmed = metrics.hdr_flip(ref, _ramp_with_highlight(1000.0))
+    assert dimmed == pytest.approx(0.0273943, abs=2e-5)
+    darker = colorimetry.pq_encode(colorimetry.pq_decode(ref) * 0.8)
+    assert metrics.hdr_flip(ref, darker) > dimmed
+
+
+def test_hdr_flip_does_not_depend_on_the_unit_of_light():
+    """HDR-FLIP picks its exposures from the reference, so 1.0 = 100 cd/m2 (what
+    hdr_flip passes) and any other unit give the same mean error."""
+    flip_evaluator = pytest.importorskip("flip_evaluator")
+    ref = metrics._linear_bt709(_ramp_with_highlight())
+    test = metrics._linear_bt709(_ramp_with_highlight(1000.0))
+    means = [flip_evaluator.evaluate(ref * k, test * k, "HDR", applyMagma=False)[1]
+             for k in (1.0, 0.5, 8.0)]
+    assert means[1] == pytest.approx(means[0], rel=1e-5)
+    assert means[2] == pytest.approx(means[0], rel=1e-5)
+
+
+def test_all_metrics_carry_flip_and_highlight_keys():
+    ref = _ramp_with_highlight()
+    out = metrics.all_metrics(ref, _ramp_with_highlight(1000.0), sdr_white_nits=100.0)
+    assert {"hdr_flip", "hl_light_ratio", "hl_p999_ratio", "hl2w_light_ratio",
+            "hl2w_rel_err_p99"} <= set(out)
+    # the 80 square pixels lose half their light; the ramp's pixels above 1,000 keep theirs
+    nits = colorimetry.luminance(colorimetry.pq_decode(ref), "bt2020")
+    above = nits > 1000.0
+    expected = (nits[above].sum() - 80 * 1000.0) / nits[above].sum()
+    assert out["hl_light_ratio"] == pytest.approx(expected, rel=1e-4)
+    assert out["hl2w_fraction"] == pytest.approx(float((nits > 200.0).mean()), rel=1e-9)

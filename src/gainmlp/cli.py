@@ -303,7 +303,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(record))
     else:
         for k, v in record.items():
-            print(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
+            print(f"{k:>22}: {v:.4f}" if isinstance(v, float) else f"{k:>22}: {v}")
     return 0
 
 
@@ -475,11 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="encode, decode and measure one method",
                        description="Encode and decode one pair with one method; report "
                        "metrics on PQ code values at two levels. Payload level (psnr, ssim, "
-                       "..., payload_bytes, bpp; the paper's protocol): the payload fitted "
-                       "to and decoded with the lossless SDR. File level (file_psnr, "
-                       "file_ssim, file_bytes, base_bytes, map_bytes, standard_psnr): the "
+                       "..., hdr_flip, hl_*, hl2w_*, payload_bytes, bpp; the paper's "
+                       "protocol): the payload fitted to and decoded with the lossless SDR. "
+                       "File level (file_psnr, file_ssim, file_hdr_flip, file_hl_*, "
+                       "file_hl2w_*, file_bytes, base_bytes, map_bytes, standard_psnr): the "
                        "JPEG that 'gainmlp encode' writes, decoded by gainmlp, the base "
-                       "JPEG's error included (it fits a second time).")
+                       "JPEG's error included (it fits a second time). hdr_flip: mean "
+                       "HDR-FLIP error (0 = identical). hl_* / hl2w_*: the pixels above "
+                       "1,000 cd/m2 / above twice the SDR white: light_ratio (total light, "
+                       "reconstruction / reference), rel_err_p50/p99 (relative luminance "
+                       "error), p999_ratio (99.9th-percentile luminance ratio, whole image), "
+                       "fraction; null without such pixels (docs/highlights.md).")
     p.add_argument("sdr")
     p.add_argument("hdr")
     p.add_argument("--json", action="store_true", help="print one JSON object")

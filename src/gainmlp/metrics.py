@@ -17,6 +17,12 @@ All functions take PQ BT.2020 code values in [0, 1], shape (H, W, 3):
   and the bench tables; elsewhere it is ``None``;
 * :func:`pu21_psnr` -- an HDR-aware PSNR on PU21-encoded luminance (Mantiuk & Azimi 2021),
   the fallback HDR metric where ColorVideoVDP cannot run;
+* :func:`hdr_flip` -- mean HDR-FLIP error (Andersson et al. 2021; NVIDIA's PyPI package
+  ``flip-evaluator``, BSD-3, a dependency of the main install: compiled, CPU, no network),
+  0 = identical, lower is better;
+* :func:`hdr_metrics` -- HDR-FLIP and the highlight statistics of :mod:`gainmlp.highlights`
+  (``hl_*`` above 1,000 cd/m2, ``hl2w_*`` above twice SDR white), what every quality report
+  of gainmlp adds to the metrics above (``docs/highlights.md``);
 * :func:`bits_per_pixel` -- bytes * 8 / (W * H * 3), as in the paper's Fig. 5.
 """
 
@@ -133,13 +139,56 @@ def cvvdp_jod(reference: np.ndarray, test: np.ndarray) -> float | None:
     return float(jod)
 
 
+def _linear_bt709(pq: np.ndarray) -> np.ndarray:
+    """PQ BT.2020 code values as linear BT.709 light, 1.0 = 100 cd/m2, negatives (colours
+    outside BT.709) clipped to 0: HDR-FLIP's input (linear sRGB primaries, non-negative)."""
+    rgb = colorimetry.pq_decode(np.clip(np.asarray(pq, dtype=np.float64), 0.0, 1.0))
+    rgb = colorimetry.convert_primaries(rgb, "bt2020", "bt709") / 100.0
+    return np.ascontiguousarray(np.maximum(rgb, 0.0), dtype=np.float32)
+
+
+def hdr_flip(reference: np.ndarray, test: np.ndarray) -> float | None:
+    """Mean HDR-FLIP error of ``test`` against ``reference`` (PQ BT.2020), None when
+    ``flip-evaluator`` is not installed.
+
+    HDR-FLIP (Andersson, Nilsson, Shirley, Akenine-Möller, HPG 2021) tone-maps both
+    images (ACES) at a range of exposures chosen from the reference's luminance, takes
+    LDR-FLIP of each exposure at 67 pixels per degree, and keeps the per-pixel maximum;
+    the mean of that map is in [0, 1]. The exposures are chosen from the reference itself,
+    so the result does not depend on the unit of the linear light it is given. About 4 s
+    per megapixel on one core of this machine.
+    """
+    try:
+        import flip_evaluator
+    except ImportError:
+        return None
+    _, mean, _ = flip_evaluator.evaluate(_linear_bt709(reference), _linear_bt709(test), "HDR",
+                                         applyMagma=False, computeMeanError=True)
+    return float(mean)
+
+
+def hdr_metrics(reference: np.ndarray, test: np.ndarray,
+                sdr_white_nits: float = 203.0) -> dict[str, float | None]:
+    """``hdr_flip`` and :func:`gainmlp.highlights.highlight_metrics` (``hl_*`` above
+    1,000 cd/m2, ``hl2w_*`` above twice ``sdr_white_nits``): the HDR-specific part of
+    :func:`all_metrics`, also what ``gainmlp eval`` reports for the written file
+    (``file_`` + these keys). ``sdr_white_nits``: the pair's SDR encoding white (100 for
+    gainmlp's pairs), 203 for gain-map photos."""
+    from gainmlp.highlights import highlight_metrics
+
+    return {"hdr_flip": hdr_flip(reference, test),
+            **highlight_metrics(reference, test, sdr_white_nits)}
+
+
 def bits_per_pixel(payload_bytes: int, width: int, height: int) -> float:
     """bytes * 8 / (W * H * 3), as in the paper's Fig. 5."""
     return payload_bytes * 8.0 / (width * height * 3)
 
 
-def all_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float | None]:
-    """Every metric of this module, keyed as in ``gainmlp eval --json``."""
+def all_metrics(reference: np.ndarray, test: np.ndarray,
+                sdr_white_nits: float = 203.0) -> dict[str, float | None]:
+    """Every metric of this module, keyed as in ``gainmlp eval --json``; ``sdr_white_nits``
+    sets the ``hl2w_*`` threshold (:func:`hdr_metrics`)."""
     return {
         "psnr": psnr(reference, test),
         "ssim": ssim(reference, test),
@@ -147,4 +196,5 @@ def all_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float | No
         "delta_e_itp": delta_e_itp(reference, test),
         "pu21_psnr": pu21_psnr(reference, test),
         "cvvdp_jod": cvvdp_jod(reference, test),
+        **hdr_metrics(reference, test, sdr_white_nits),
     }

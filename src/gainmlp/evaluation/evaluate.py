@@ -3,15 +3,23 @@ the record of every run of the experiments (:mod:`gainmlp.evaluation.experiments
 
 Two levels are measured, both against the pair's HDR in PQ BT.2020 code values:
 
-* **payload level** (``psnr``, ``ssim``, ... ``payload_bytes``, ``bpp``): the paper's
-  protocol. The payload is fitted to the lossless SDR and decoded with the lossless SDR,
-  so only the residual's own error counts.
-* **file level** (``file_psnr``, ``file_ssim``, ``file_bytes``, ``base_bytes``, ...): what
+* **payload level** (``psnr``, ``ssim``, ... ``hdr_flip``, ``hl_*``, ``hl2w_*``,
+  ``payload_bytes``, ``bpp``): the paper's protocol. The payload is fitted to the lossless
+  SDR and decoded with the lossless SDR, so only the residual's own error counts.
+* **file level** (``file_psnr``, ``file_ssim``, ``file_hdr_flip``, ``file_hl_*``,
+  ``file_hl2w_*``, ``file_bytes``, ``base_bytes``, ...): what
   a user ships. The pair is written as the JPEG ``gainmlp encode`` writes
   (:func:`gainmlp.photo.encode_jpeg`, by default in :data:`gainmlp.photo.DEFAULT_CONTAINER`
   at base quality 95, fitted to the decoded base: closed loop), the file's bytes are
   decoded as a user would (:func:`gainmlp.photo.decode_photo`: gainmlp's decoder, which
   prefers the payload), and the base JPEG's own error is included.
+
+The highlight keys (:func:`gainmlp.metrics.hdr_metrics`, ``docs/highlights.md``): ``hl_*``
+on the pixels whose reference luminance is above 1,000 cd/m2, ``hl2w_*`` above twice the
+pair's SDR white (its :class:`~gainmlp.colorimetry.SdrEncoding` ``white_nits``):
+``light_ratio`` (total light, reconstruction / reference), ``rel_err_p50`` /
+``rel_err_p99``, ``p999_ratio`` (99.9th-percentile luminance of the whole image) and
+``fraction``; the ratios are None when no pixel is above the threshold.
 """
 
 from __future__ import annotations
@@ -28,7 +36,10 @@ from gainmlp.container.payload import Payload
 #: The keys :func:`evaluate_file` adds to a record.
 FILE_KEYS = ("container", "jpeg_quality", "file_bytes", "base_bytes", "map_bytes",
              "file_payload_bytes", "file_bpp", "file_psnr", "file_ssim", "standard_psnr",
-             "file_encode_seconds")
+             "file_encode_seconds", "file_hdr_flip",
+             *(f"file_{p}_{k}" for p in ("hl", "hl2w")
+               for k in ("fraction", "light_ratio", "rel_err_p50", "rel_err_p99",
+                         "p999_ratio")))
 
 
 def base_bytes(data: bytes) -> int:
@@ -82,7 +93,7 @@ def evaluate_payload(sdr, hdr: np.ndarray, method: str, options: EncodeOptions,
         "height": height,
         "payload_bytes": len(data),
         "bpp": metrics.bits_per_pixel(len(data), width, height),
-        **metrics.all_metrics(hdr, rebuilt),
+        **metrics.all_metrics(hdr, rebuilt, sdr.encoding.white_nits),
         "encode_seconds": t1 - t0,
         "decode_seconds": t2 - t1,
     }
@@ -125,6 +136,8 @@ def evaluate_file(sdr, hdr: np.ndarray, method: str, options: EncodeOptions, eps
         "file_ssim": metrics.ssim(hdr, rebuilt),
         "standard_psnr": None if standard is None else metrics.psnr(hdr, standard),
         "file_encode_seconds": t1 - t0,
+        **{f"file_{k}": v
+           for k, v in metrics.hdr_metrics(hdr, rebuilt, sdr.encoding.white_nits).items()},
     }
 
 

@@ -203,7 +203,10 @@ def _table(rows: list[dict]) -> str:
             ("PSNR file (dB)", "psnr", 2), ("PSNR lossless SDR (dB)", "payload_psnr", 2),
             ("SSIM", "ssim", 4),
             ("ΔE<sub>ITP</sub>", "delta_e_itp", 3), ("ΔE<sub>00</sub>", "delta_e00", 3),
-            ("PU21-PSNR (dB)", "pu21_psnr", 2), ("encode (s)", "encode_seconds", 1),
+            ("PU21-PSNR (dB)", "pu21_psnr", 2), ("HDR-FLIP", "hdr_flip", 4),
+            ("light &gt;1,000 cd/m<sup>2</sup>", "hl_light_ratio", 3),
+            ("light &gt;2× SDR white", "hl2w_light_ratio", 3),
+            ("p99.9 ratio", "hl_p999_ratio", 3), ("encode (s)", "encode_seconds", 1),
             ("decode (s)", "decode_seconds", 2)]
     head = "".join(f"<th>{c[0]}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k), d))}</td>"
@@ -211,7 +214,10 @@ def _table(rows: list[dict]) -> str:
     note = ('<p class="sub">Metrics of the reconstruction gainmlp decodes from each JPEG '
             "(the base JPEG's error included; file: its bytes, base: its SDR codestream "
             "without metadata). PSNR lossless SDR: the payload fitted to and decoded with "
-            "the lossless SDR, the paper's protocol.</p>")
+            "the lossless SDR, the paper's protocol. HDR-FLIP: mean error, 0 = identical; "
+            "light &gt;1,000 cd/m<sup>2</sup> / &gt;2× SDR white: total light of those "
+            "pixels, reconstruction over original (– without such pixels); p99.9 ratio: "
+            "the 99.9th-percentile luminance, reconstruction over original.</p>")
     return f"<table><tr>{head}</tr>{body}</table>{note}"
 
 
@@ -259,7 +265,7 @@ def write_report(out_dir: Path, sdr: SdrImage, hdr: np.ndarray, results: list[Me
                   "bpp": metrics.bits_per_pixel(r.payload_bytes, width, height),
                   "file_bytes": len(r.jpeg), "base_bytes": base_bytes(r.jpeg),
                   "payload_psnr": r.payload_psnr,
-                  **metrics.all_metrics(hdr, r.rebuilt),
+                  **metrics.all_metrics(hdr, r.rebuilt, sdr.encoding.white_nits),
                   "encode_seconds": r.encode_seconds, "decode_seconds": r.decode_seconds}
         rows.append(record)
         errors[r.method] = error_map(hdr, r.rebuilt)

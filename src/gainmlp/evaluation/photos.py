@@ -16,6 +16,12 @@ Ultra HDR file by gainmlp's own writer (one per tone mapper, cached under
   its binary ISO 21496-1 metadata segment) are within :data:`MATCH_TOLERANCE` of our
   payload (the best PSNR among those that are), its PSNR.
 
+Highlights (``docs/highlights.md``), against the photo's own HDR rendition with SDR white at
+203 cd/m2: ours gets every key of :func:`gainmlp.metrics.hdr_metrics` (``hdr_flip``,
+``hl_*`` above 1,000 cd/m2, ``hl2w_*`` above 406 cd/m2); the fixed default and the
+conventional map get the highlight keys (``fixed_hl_*``, ``conv_hl_*``), not HDR-FLIP
+(seconds per megapixel).
+
 Outputs in OUT: ``results.csv``, ``results.json``, ``table.md`` and ``rd.png``. Records
 are cached per file and options (``OUT/cache/photos``), so an interrupted run resumes.
 """
@@ -181,6 +187,16 @@ def _quality_for(gain_map: np.ndarray, scale: int, target: int, overhead: int
     return best[0], best[2]
 
 
+def _highlights(photo: Photo, rebuilt: np.ndarray, flip: bool) -> dict:
+    """The highlight keys (and ``hdr_flip`` with ``flip``) of ``rebuilt`` against the
+    photo's HDR rendition, SDR white :data:`SDR_WHITE_NITS`, rounded to 4 decimals."""
+    from gainmlp.highlights import highlight_metrics
+
+    values = (metrics.hdr_metrics(photo.hdr, rebuilt, SDR_WHITE_NITS) if flip
+              else highlight_metrics(photo.hdr, rebuilt, SDR_WHITE_NITS))
+    return {k: None if v is None else round(v, 4) for k, v in values.items()}
+
+
 def conventional_at_bytes(photo: Photo, target: int) -> dict:
     """The conventional map whose bytes are within :data:`MATCH_TOLERANCE` of ``target``
     with the best PSNR (the nearest in bytes when no scale gets that close)."""
@@ -197,15 +213,18 @@ def conventional_at_bytes(photo: Photo, target: int) -> dict:
                       data))
     matched = [f for f in found if f[0]]
     candidates = matched or [min(found, key=lambda f: abs(f[3] - target))]
-    best = None
+    best, best_hdr = None, None
     for _, scale, quality, size, data in candidates:
         small, _ = decode_jpeg(data, "gain-map image")
         gm = replace(photo.gm, gain_map=small, metadata=meta, apple=None, gain_map_icc=None)
-        psnr = metrics.psnr(photo.hdr, gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm))
+        rebuilt = gainmap_jpeg.gainmap_jpeg_to_hdr_pq(gm)
+        psnr = metrics.psnr(photo.hdr, rebuilt)
         if best is None or psnr > best["conv_psnr"]:
             best = {"conv_scale": scale, "conv_quality": quality, "conv_bytes": size,
                     "conv_psnr": round(psnr, 2)}
+            best_hdr = rebuilt
     best["conv_matched"] = bool(matched)
+    best.update({f"conv_{k}": v for k, v in _highlights(photo, best_hdr, False).items()})
     best["conv_seconds"] = round(time.perf_counter() - t0, 2)
     return best
 
@@ -213,8 +232,9 @@ def conventional_at_bytes(photo: Photo, target: int) -> dict:
 # -- one photo -------------------------------------------------------------------------------
 
 
-def _ours(photo: Photo, method: str, options: EncodeOptions) -> dict:
-    """Encode (timed), decode, measure against the photo's own HDR rendition."""
+def _ours(photo: Photo, method: str, options: EncodeOptions, flip: bool = True) -> dict:
+    """Encode (timed), decode, measure against the photo's own HDR rendition (the
+    highlight keys; ``hdr_flip`` too with ``flip``)."""
     from gainmlp.codecs.mlp.format import describe_body
 
     t0 = time.perf_counter()
@@ -222,7 +242,8 @@ def _ours(photo: Photo, method: str, options: EncodeOptions) -> dict:
     seconds = time.perf_counter() - t0
     rebuilt = decode(payload, photo.sdr.pixels)
     return {"bytes": len(payload.to_bytes()), "config": describe_body(payload.body),
-            "psnr": round(metrics.psnr(photo.hdr, rebuilt), 2), "seconds": round(seconds, 2)}
+            "psnr": round(metrics.psnr(photo.hdr, rebuilt), 2), "seconds": round(seconds, 2),
+            **_highlights(photo, rebuilt, flip)}
 
 
 def bench_photo(item: PhotoFile, method: str, options: EncodeOptions) -> dict:
@@ -238,7 +259,7 @@ def bench_photo(item: PhotoFile, method: str, options: EncodeOptions) -> dict:
     record.update(format=photo.gm.flavour, width=width, height=height,
                   map=f"{gmap.shape[1]}x{gmap.shape[0]}x{1 if gmap.ndim == 2 else 3}",
                   original_map_bytes=gain_map_size(item.data))
-    fixed = _ours(photo, method, replace(options, target_psnr=None, max_bytes=None))
+    fixed = _ours(photo, method, replace(options, target_psnr=None, max_bytes=None), False)
     ours = _ours(photo, method, reencode_options(item.data, method, options))
     record.update({f"fixed_{k}": v for k, v in fixed.items()})
     record.update(ours)
@@ -295,8 +316,18 @@ TABLE_COLUMNS = (
     ("bytes", "ours KB", "kb"), ("psnr", "ours dB", "{:.2f}"),
     ("conv_bytes", "conv. KB", "kb"), ("conv_psnr", "conv. dB", "{:.2f}"),
     ("conv_setting", "conv. scale/q", "{}"), ("seconds", "ours s", "{:.1f}"),
-    ("cost_ratio", "× default", "{:.2f}"),
+    ("cost_ratio", "× default", "{:.2f}"), ("hl_light_ratio", "HL light", "{:.3f}"),
+    ("hl_p999_ratio", "p99.9", "{:.3f}"), ("conv_hl_light_ratio", "conv. HL light", "{:.3f}"),
+    ("hdr_flip", "FLIP", "{:.4f}"),
 )
+
+
+def _cell(value, fmt: str) -> str:
+    """One cell: KB of 1024 bytes for ``kb``; "–" for a value a record does not have (no
+    pixel above the threshold, or a record cached before the key existed)."""
+    if value is None:
+        return "–"
+    return f"{value / 1024:.1f}" if fmt == "kb" else fmt.format(value)
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -307,8 +338,7 @@ def markdown_table(rows: list[dict]) -> str:
     for r in done:
         r = r | {"conv_setting": f"1/{r['conv_scale']} q{r['conv_quality']}"
                  + ("" if r["conv_matched"] else " (unmatched)")}
-        cells = [f"{r[k] / 1024:.1f}" if fmt == "kb" else fmt.format(r[k])
-                 for k, _, fmt in TABLE_COLUMNS]
+        cells = [_cell(r.get(k), fmt) for k, _, fmt in TABLE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     if done:
         lines.append(_summary(done))
@@ -322,12 +352,17 @@ def _summary(done: list[dict]) -> str:
     def mean(key: str) -> float:
         return float(np.mean([r[key] for r in done]))
 
+    def mean_of_some(key: str, fmt: str) -> str:  # over the photos that have the key
+        values = [r[key] for r in done if r.get(key) is not None]
+        return _cell(float(np.mean(values)) if values else None, fmt)
+
     ratio = sum(r["seconds"] for r in done) / sum(r["fixed_seconds"] for r in done)
     cells = ["**mean**", "", "", f"{mean('original_map_bytes') / 1024:.1f}",
              f"{mean('fixed_bytes') / 1024:.1f}", f"{mean('fixed_psnr'):.2f}", "",
              f"{mean('bytes') / 1024:.1f}", f"{mean('psnr'):.2f}",
              f"{mean('conv_bytes') / 1024:.1f}", f"{mean('conv_psnr'):.2f}", "",
-             f"{mean('seconds'):.1f}", f"{ratio:.2f} (total)"]
+             f"{mean('seconds'):.1f}", f"{ratio:.2f} (total)",
+             *(mean_of_some(k, fmt) for k, _, fmt in TABLE_COLUMNS[-4:])]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -348,7 +383,10 @@ def write_outputs(rows: list[dict], out_dir: Path, method: str, options: EncodeO
               "PQ BT.2020 code values, against the photo's own HDR rendition). "
               "default: gainmlp's fixed configuration; conv.: the photo's kind of gain map "
               f"as a JPEG within ±{MATCH_TOLERANCE:.0%} of our bytes; × default: encode "
-              "seconds over the default's.\n\n")
+              "seconds over the default's. HL light: total light of the pixels above "
+              "1,000 cd/m2, reconstruction over the photo's HDR (– without such pixels); "
+              "p99.9: ratio of the 99.9th-percentile luminance; FLIP: mean HDR-FLIP error "
+              "(docs/highlights.md).\n\n")
     atomic_write(out_dir / "table.md", (header + markdown_table(rows)).encode())
     if done:
         rd_plot(done, out_dir / "rd.png", options.target_psnr)

@@ -22,8 +22,10 @@ from gainmlp.errors import GainMLPError
 
 #: The measured columns that tables average: the payload level (the paper's protocol,
 #: lossless SDR), then the file level (the written JPEG, :mod:`.evaluate`).
-COLUMNS = ("psnr", "ssim", "delta_e00", "delta_e_itp", "pu21_psnr", "cvvdp_jod",
-           "payload_bytes", "bpp", "encode_seconds", "file_psnr", "file_bytes", "base_bytes")
+COLUMNS = ("psnr", "ssim", "delta_e00", "delta_e_itp", "pu21_psnr", "cvvdp_jod", "hdr_flip",
+           "hl_light_ratio", "hl2w_light_ratio", "hl_p999_ratio",
+           "payload_bytes", "bpp", "encode_seconds", "file_psnr", "file_bytes", "base_bytes",
+           "file_hl_light_ratio")
 
 
 def mean_table(rows: list[dict], group: tuple[str, ...]) -> list[dict]:
@@ -46,19 +48,26 @@ def mean_table(rows: list[dict], group: tuple[str, ...]) -> list[dict]:
 
 def markdown_table(table: list[dict], group: tuple[str, ...]) -> str:
     """:func:`mean_table`'s entries as a markdown table (KB of 1024 bytes): payload-level
-    metrics (lossless SDR), then the written JPEG's PSNR, total bytes and base bytes
-    ("–" for records made before the file level existed)."""
-    head = list(group) + ["PSNR", "SSIM", "ΔE00", "ΔE_ITP", "PU21-PSNR", "JOD", "KB", "bpp",
-                          "encode s", "file PSNR", "file KB", "base KB", "n"]
+    metrics (lossless SDR; FLIP: mean HDR-FLIP; HL light / 2W light: light ratio above
+    1,000 cd/m2 / above twice SDR white; p99.9: the 99.9th-percentile luminance ratio),
+    then the written JPEG's PSNR, total bytes, base bytes and light ratio above 1,000 cd/m2
+    ("–" where no record has the value: records made before the file level or the
+    highlight metrics existed, or pairs without pixels above the threshold)."""
+    head = list(group) + ["PSNR", "SSIM", "ΔE00", "ΔE_ITP", "PU21-PSNR", "JOD", "FLIP",
+                          "HL light", "2W light", "p99.9", "KB", "bpp", "encode s",
+                          "file PSNR", "file KB", "base KB", "file HL light", "n"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for e in table:
         cells = [str(e[g]) for g in group] + [
             f"{e['psnr']:.2f}", f"{e['ssim']:.4f}", f"{e['delta_e00']:.2f}",
             f"{e['delta_e_itp']:.2f}", f"{e['pu21_psnr']:.2f}",
-            "–" if np.isnan(e["cvvdp_jod"]) else f"{e['cvvdp_jod']:.2f}",
+            _cell(e["cvvdp_jod"], "{:.2f}"), _cell(e["hdr_flip"], "{:.4f}"),
+            _cell(e["hl_light_ratio"], "{:.3f}"), _cell(e["hl2w_light_ratio"], "{:.3f}"),
+            _cell(e["hl_p999_ratio"], "{:.3f}"),
             f"{e['payload_bytes'] / 1024:.1f}", f"{e['bpp']:.4f}", f"{e['encode_seconds']:.1f}",
             _cell(e["file_psnr"], "{:.2f}"), _cell(e["file_bytes"] / 1024, "{:.1f}"),
-            _cell(e["base_bytes"] / 1024, "{:.1f}"), str(e["n"])]
+            _cell(e["base_bytes"] / 1024, "{:.1f}"), _cell(e["file_hl_light_ratio"], "{:.3f}"),
+            str(e["n"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -97,8 +106,12 @@ def write_outputs(experiment: str, rows: list[dict], out_dir: Path,
               f"({'long side ' + str(long_side) if long_side else 'full size'}); "
               "metrics on PQ BT.2020 code values, means over pairs. PSNR..bpp: payload "
               "level (fitted to and decoded with the lossless SDR, the paper's protocol); "
-              "file PSNR/KB: the JPEG `gainmlp encode` writes (default container, base "
-              "quality 95), decoded by gainmlp; base KB: its SDR codestream without "
+              "FLIP: mean HDR-FLIP error; HL light / 2W light: total light of the pixels "
+              "above 1,000 cd/m2 / above twice SDR white, reconstruction over reference "
+              "(means over the pairs that have such pixels); p99.9: ratio of the "
+              "99.9th-percentile luminance (docs/highlights.md); "
+              "file PSNR/KB/HL light: the JPEG `gainmlp encode` writes (default container, "
+              "base quality 95), decoded by gainmlp; base KB: its SDR codestream without "
               "metadata.\n\n")
     atomic_write(out_dir / "table.md", (header + markdown_table(table, group)).encode())
     _plots(experiment, table, out_dir)
