@@ -34,9 +34,7 @@ from numba.extending import intrinsic
 from gainmlp.kernels._jit import jit
 
 #: Pixels per block (one row at a time): the scratch arrays stay in the L1/L2 cache.
-BLOCK = 128
-#: How many pixels ahead :func:`mlp_rows` asks the cache for a pixel's colour-table rows.
-PREFETCH = 32
+BLOCK = 256
 #: Activation codes of :func:`mlp_rows`.
 RELU, SINE = 1, 2
 #: Residual kinds of :func:`mlp_rows`.
@@ -84,28 +82,6 @@ def _float32_bits(typingctx, x):  # pragma: no cover - compiled
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(32))
-
-    return sig, codegen
-
-
-@intrinsic
-def _prefetch_row(typingctx, arr, i):  # pragma: no cover - compiled
-    """Ask the cache for row ``i`` of a 2-D array (``llvm.prefetch``; no effect on
-    results): the colour tables of a photo can be tens of MB, read in pixel order."""
-    sig = types.void(arr, i)
-
-    def codegen(context, builder, signature, args):
-        arrty, ity = signature.args
-        ary = context.make_array(arrty)(context, builder, args[0])
-        idx = context.cast(builder, args[1], ity, types.intp)
-        zero = context.get_constant(types.intp, 0)
-        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [idx, zero],
-                                       wraparound=False)
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -409,7 +385,6 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
     for g in range(ginfo.shape[0]):
         if grid_entry > 0 and ginfo[g, 2] > 0:
             n_aux = 4
-    n_ids = ids.shape[0]
     w1 = dims[0]
     max_cells = 1
     for g in range(ginfo.shape[0]):
@@ -427,8 +402,6 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
             done = 0
             if w1 == 16:  # 16 pixels at a time: rows read whole, transposed in registers
                 while done + 16 <= nb:
-                    for q in range(16):
-                        _prefetch_row(ct, ids[min(i0 + done + q + PREFETCH, n_ids - 1)])
                     _rows16_transposed(ct, ids, i0 + done, h, done)
                     done += 16
             for p in range(done, nb):
@@ -485,7 +458,7 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
                 for p in range(nb):
                     v = max(h[ch, p], np.float32(0.0))
                     h[ch, p] = min(v, np.float32(1.0))
-            if n_out == 3:  # constant channels: an interleaved vector store, not a scalar loop
+            if n_out == 3:  # constant channels: straight-line stores, no inner loop
                 for p in range(nb):
                     u = iu + np.uint64(p)
                     out[u, 0], out[u, 1], out[u, 2] = h[0, p], h[1, p], h[2, p]
