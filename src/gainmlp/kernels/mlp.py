@@ -10,12 +10,18 @@ interpolated per pixel), the activations, the hidden layers, the output layer, t
 denormalisation (clip, ``2 ** T``) and the residual's reconstruction, clipped to [0, 1].
 
 Pixels go through in blocks of :data:`BLOCK` of one row, with feature-major scratch
-arrays whose inner loop runs over the pixels, so LLVM vectorises it (AVX2/AVX-512). The
-sine is a float32 Cody-Waite reduction by pi and an odd polynomial of degree 11 (error
-below 1e-7 on the reduced range, no libm call), ``2 ** x`` a polynomial of degree 6 times
-a power of two built in the exponent field; both vectorise. The network's widths and
-depth are read from ``dims`` and the weights from one flat array with offsets, so one
-compiled kernel serves every body the format allows.
+arrays whose inner loop runs over the pixels, so LLVM vectorises it (AVX2/AVX-512). What
+keeps it fast (issue 19; measured on Zen 4, where vector gathers and scatters are slow):
+each pixel's colour row is read whole and 16 rows are transposed in registers
+(:func:`_rows16_transposed`, for the common first-layer width 16) instead of one gather per
+feature; indices in vectorised loops are unsigned (numba wraps negative indices around,
+which makes LLVM gather and scatter); the matrix products are register-blocked (four
+outputs by four inputs); the grid term is added straight into the layer. The sine is a
+float32 Cody-Waite reduction by pi and an odd polynomial of degree 9 (error 4.6e-9 on the
+reduced range; the sign from k's parity bit, no libm call), ``2 ** x`` a polynomial of
+degree 6 times a power of two built in the exponent field; both vectorise. The network's
+widths and depth are read from ``dims`` and the weights from one flat array with offsets,
+so one compiled kernel serves every body the format allows.
 
 The reference of this kernel is the numpy decoder, :func:`gainmlp.codecs.mlp.decode.
 decode_mlp` with ``GAINMLP_KERNELS=numpy``; the two agree within 2e-5 PQ (max abs), the
@@ -369,7 +375,9 @@ def mlp_rows(r0, r1, width, ids, ct, aux, col_t, row_t, weights, dims, offs, act
     bias in the row term); ``weights``: layers 1.. (row-major, no grid columns) at
     ``offs``, widths ``dims`` (``dims[0]`` = w1, the last the outputs); ``grid_entry``:
     the layer the grid term enters (0: no grid); ``outp`` ``(4, n_out)``: out scale,
-    centre, min, max; ``out`` ``((r1 - r0) * width, n_out)`` float32.
+    centre, min, max; ``out`` ``((r1 - r0) * width, n_out)`` float32. ``ct`` must be
+    C-contiguous float32 (:func:`_rows16_transposed` reads its rows as vectors), as
+    :mod:`gainmlp.codecs.mlp.fast_decode` makes it.
     """
     n_layers = dims.shape[0]
     n_out = dims[n_layers - 1]
