@@ -97,6 +97,13 @@ def test_hdr_flip_does_not_depend_on_the_unit_of_light():
     assert means[2] == pytest.approx(means[0], rel=1e-5)
 
 
+def test_hdr_flip_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("GAINMLP_FLIP", "0")
+    ref = _ramp_with_highlight()
+    assert metrics.hdr_flip(ref, ref) is None
+    assert metrics.hdr_metrics(ref, ref)["hdr_flip"] is None
+
+
 def test_all_metrics_carry_flip_and_highlight_keys():
     ref = _ramp_with_highlight()
     out = metrics.all_metrics(ref, _ramp_with_highlight(1000.0), sdr_white_nits=100.0)

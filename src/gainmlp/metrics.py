@@ -149,15 +149,22 @@ def _linear_bt709(pq: np.ndarray) -> np.ndarray:
 
 def hdr_flip(reference: np.ndarray, test: np.ndarray) -> float | None:
     """Mean HDR-FLIP error of ``test`` against ``reference`` (PQ BT.2020), None when
-    ``flip-evaluator`` is not installed.
+    ``flip-evaluator`` is not installed or ``GAINMLP_FLIP`` is set to 0.
 
     HDR-FLIP (Andersson, Nilsson, Shirley, Akenine-Möller, HPG 2021) tone-maps both
     images (ACES) at a range of exposures chosen from the reference's luminance, takes
     LDR-FLIP of each exposure at 67 pixels per degree, and keeps the per-pixel maximum;
     the mean of that map is in [0, 1]. The exposures are chosen from the reference itself,
-    so the result does not depend on the unit of the linear light it is given. About 4 s
-    per megapixel on one core of this machine.
+    so the result does not depend on the unit of the linear light it is given. Cost: about
+    1.4 s per megapixel and exposure on one core of the 2-core development machine, the
+    exposures growing with the reference's dynamic range (6 on the 512-px dev pairs: 1 s;
+    8 on the 1.7-MP tokyo_ultrahdr photo: 20 s; a 12-MP photo: minutes); its OpenMP
+    threads follow ``OMP_NUM_THREADS``. ``GAINMLP_FLIP=0`` skips it.
     """
+    import os
+
+    if os.environ.get("GAINMLP_FLIP", "1") == "0":
+        return None
     try:
         import flip_evaluator
     except ImportError:
