@@ -30,11 +30,14 @@ from gainmlp.codecs.features import (
 from gainmlp.codecs.indexed import IndexedSdr
 from gainmlp.codecs.mlp.format import MlpParams
 from gainmlp.codecs.mlp.grid import grid_taps, luma_guide
+from gainmlp.colorimetry import usable_cores
 from gainmlp.errors import GainMLPError
 from gainmlp.paper_residual import GAMMA_GUARD
 
 #: Largest per-colour tables (bytes) built for a whole image; beyond it, per row tile.
 TABLE_BYTES = 64 << 20
+#: Distinct colours per thread when the per-colour tables are built in parallel.
+COLOURS_PER_THREAD = 16384
 _KINDS = {"direct": 0, "gain": 1, "gamma": 2}
 _ACTIVATIONS = {"relu": 1, "sine": 2}
 
@@ -67,6 +70,21 @@ class ColourTables:
         self.w_sdr = np.ascontiguousarray(w0[:, 2 * per_input:-1].T)
 
     def of(self, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`of_block` over slices of the colours on the usable cores (numpy releases
+        the GIL in the sines, cosines and products; the same values as one block)."""
+        n = colours.shape[0]
+        workers = min(usable_cores(), max(1, n // COLOURS_PER_THREAD))
+        if workers <= 1:
+            return self.of_block(colours)
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(lambda ab: self.of_block(colours[ab[0]:ab[1]]),
+                                  zip(bounds[:-1], bounds[1:], strict=True)))
+        return (np.concatenate([c for c, _ in parts]), np.concatenate([a for _, a in parts]))
+
+    def of_block(self, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         norm = normalise_inputs(colours, p.in_centre[2:], p.in_scale[2:])
         ct = np.ascontiguousarray(encode_numpy(norm, p.n_frequencies) @ self.w_sdr,
@@ -159,7 +177,7 @@ def decode_fast(kind: str, params: MlpParams, sdr: np.ndarray | IndexedSdr,
             else:
                 colours = np.nan_to_num(np.asarray(sdr[r0:r1], dtype=np.float32).reshape(-1, 3),
                                         nan=0.0, posinf=1.0, neginf=0.0)
-            ct_t, aux_t = tables.of(colours)
+            ct_t, aux_t = tables.of_block(colours)  # already on a tile's thread
             ids = np.arange(b - a, dtype=np.int32)
         if mlp_rows(r0, r1, width, ids, ct_t, aux_t, col_t, row_t, flat_w, dims, offs,
                     _ACTIVATIONS[params.activation], grid_entry, *grids, outp, log2_out,
