@@ -219,15 +219,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kernels_cached(data: bytes) -> bool:
-    """Whether the compiled kernels decoding ``data`` are in numba's cache already."""
+def _warm_up(data: bytes) -> None:
+    """Start numba and the kernels decoding ``data`` needs in the background (overlapping
+    the JPEG decode); say so on stderr when they are not cached yet and will compile."""
     from gainmlp.container.app11 import extract_payload
-    from gainmlp.kernels import DECODE_KERNELS, cache_is_warm
+    from gainmlp.kernels import DECODE_KERNELS, warm_up_async
 
     try:
         raw = extract_payload(data) if data[:2] == b"\xff\xd8" else data
     except GainMLPError:
-        return True  # the decode reports what is wrong
+        return  # the decode reports what is wrong
     if raw is None:
         kind = "gain map"
     else:
@@ -235,9 +236,14 @@ def _kernels_cached(data: bytes) -> bool:
 
         entry = method_by_code(int.from_bytes(raw[6:8], "little"))
         if entry is None:
-            return True
+            return
         kind = entry.family if entry.family in ("mlp", "mlp-itm") else "conventional"
-    return cache_is_warm(DECODE_KERNELS[kind])
+
+    def notice() -> None:
+        print("gainmlp: compiling the decoder's kernels, once (a few seconds; cached for "
+              "later runs)", file=sys.stderr)
+
+    warm_up_async(DECODE_KERNELS[kind], notice)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -265,9 +271,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
               and extract_payload(data) is None)
     if share and args.headroom is not None:
         raise GainMLPError("--headroom renders for a display: write .png/.avif/.exr/.tif")
-    if not _kernels_cached(data):
-        print("gainmlp: compiling the decoder's kernels, once (a few seconds; cached for "
-              "later runs)", file=sys.stderr)
+    _warm_up(data)
     sdr, hdr = photo.decode_file(data, str(src), given, linear=linear, headroom=args.headroom)
     if linear:
         from gainmlp.io.hdr import write_hdr_linear

@@ -50,3 +50,29 @@ def cache_is_warm(kernels) -> bool:
     except Exception:  # noqa: BLE001 - numba internals: any doubt means "warm"
         return True
     return True
+
+
+def warm_up_async(kernels, notice=None):
+    """Start numba and load ``kernels`` in a background thread, so that a command's file
+    reading and JPEG decoding overlap numba's start (about half a second per process).
+    ``notice()`` is called first when the kernels are not cached yet (they compile).
+    Returns the thread (already started), or None when the compiled kernels are off."""
+    if not compiled():
+        return None
+    import threading
+
+    def work() -> None:
+        try:
+            if notice is not None and not cache_is_warm(kernels):
+                notice()
+            import numpy as np
+
+            from gainmlp.kernels.colour_index import index_colours
+
+            index_colours(np.zeros((1, 1, 3), np.uint8), threads=1)  # numba's first dispatch
+        except Exception:  # noqa: BLE001 - only a head start: the decode reports errors
+            pass
+
+    thread = threading.Thread(target=work, name="gainmlp-warm-up", daemon=True)
+    thread.start()
+    return thread
