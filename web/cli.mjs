@@ -94,7 +94,7 @@ async function decode(args) {
   const data = readInput(args.input);
   const sdr = args.sdr ? readSdr(args.sdr) : null;
   // the network on every core (threads_node.mjs), the same pixels as on one
-  const result = await decodeGainmlpThreads(data, { name: args.input, sdr, headroom: args.headroom,
+  const result = await decodeGainmlpThreads(data, { name: args.input, sdr, headroom: args.headroom, sharedHdr: true,
     ...(args.threads ? { threads: args.threads } : {}) });
   const { width, height, hdr } = result;
   const out = ext === '.png'

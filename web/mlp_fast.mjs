@@ -84,15 +84,50 @@ function exp2Source(x, out) {
  * Everything of a Gain-MLP evaluation that depends only on the base pixel's colour.
  * @param colours {ids: Int32Array (per pixel), count, s: Float32Array (count x 3, S per colour)}
  */
-export function colourTables(prep, kind, colours, eps) {
-  const { params, per, h1, wSdr } = prep;
+export function colourTables(prep, kind, colours, eps, { terms = true } = {}) {
+  const { params, h1 } = prep;
   const k = colours.count;
+  const s = colours.s;
+  const term = terms ? colourTerms(prep, colours, 0, k, new Float64Array(k * h1)) : null;
+  // the residual's per-colour part: gain (max(S, 0) + eps); gamma log2(clip(S + eps))
+  const res = new Float64Array(k * 3);
+  if (kind === 'gain') {
+    for (let i = 0; i < 3 * k; i++) res[i] = Math.max(s[i], 0) + eps;
+  } else if (kind === 'gamma') {
+    for (let i = 0; i < 3 * k; i++) {
+      let base = s[i] + eps;
+      if (base < eps) base = eps;
+      else if (base > 1 - 1e-3) base = 1 - 1e-3;
+      res[i] = Math.log2(base);
+    }
+  }
+  // bilateral grids: the luma taps per colour and grid (z0 * C, z1 * C, weight)
+  const zTaps = prep.grids.map((g) => {
+    if (g.bins === 1) return null;
+    const t = { z0: new Int32Array(k), z1: new Int32Array(k), w: new Float64Array(k) };
+    const [low, high] = params.gridGuide;
+    for (let c = 0; c < k; c++) {
+      const [z0, z1, w] = tapsAt(lumaGuide(s[3 * c], s[3 * c + 1], s[3 * c + 2], low, high), g.bins);
+      t.z0[c] = z0 * g.chans;
+      t.z1[c] = z1 * g.chans;
+      t.w[c] = w;
+    }
+    return t;
+  });
+  return { term, res, zTaps };
+}
+
+/**
+ * The first layer's colour term W_sdr . enc(r, g, b) of colours c0..c1-1 into `term`
+ * (count x h1; a part of it, so that threads can share the work).
+ */
+export function colourTerms(prep, colours, c0, c1, term) {
+  const { params, per, h1, wSdr } = prep;
   const s = colours.s;
   const cen = params.inCentre, sc = params.inScale;
   const nw = 3 * per;
   const enc = new Float64Array(nw);
-  const term = new Float64Array(k * h1); // W_sdr . enc(r, g, b)
-  for (let c = 0; c < k; c++) {
+  for (let c = c0; c < c1; c++) {
     encodeAngle(inputAngle(s[3 * c], cen[2], sc[2]), prep.F, enc, 0);
     encodeAngle(inputAngle(s[3 * c + 1], cen[3], sc[3]), prep.F, enc, per);
     encodeAngle(inputAngle(s[3 * c + 2], cen[4], sc[4]), prep.F, enc, 2 * per);
@@ -121,32 +156,7 @@ export function colourTables(prep, kind, colours, eps) {
       term[c * h1 + o] = acc;
     }
   }
-  // the residual's per-colour part: gain (max(S, 0) + eps); gamma log2(clip(S + eps))
-  const res = new Float64Array(k * 3);
-  if (kind === 'gain') {
-    for (let i = 0; i < 3 * k; i++) res[i] = Math.max(s[i], 0) + eps;
-  } else if (kind === 'gamma') {
-    for (let i = 0; i < 3 * k; i++) {
-      let base = s[i] + eps;
-      if (base < eps) base = eps;
-      else if (base > 1 - 1e-3) base = 1 - 1e-3;
-      res[i] = Math.log2(base);
-    }
-  }
-  // bilateral grids: the luma taps per colour and grid (z0 * C, z1 * C, weight)
-  const zTaps = prep.grids.map((g) => {
-    if (g.bins === 1) return null;
-    const t = { z0: new Int32Array(k), z1: new Int32Array(k), w: new Float64Array(k) };
-    const [low, high] = params.gridGuide;
-    for (let c = 0; c < k; c++) {
-      const [z0, z1, w] = tapsAt(lumaGuide(s[3 * c], s[3 * c + 1], s[3 * c + 2], low, high), g.bins);
-      t.z0[c] = z0 * g.chans;
-      t.z1[c] = z1 * g.chans;
-      t.w[c] = w;
-    }
-    return t;
-  });
-  return { term, res, zTaps };
+  return term;
 }
 
 /** Per grid: x taps premultiplied by bins x channels, and a buffer for one row's values. */

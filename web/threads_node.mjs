@@ -13,7 +13,7 @@ import { indexColours, sdr8ToHdrSpace } from './colour.mjs';
 import { decodeGainmlpSync, forHeadroom, headroomOption, readGainmlp } from './gainmlp.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { prepareMlp } from './mlp_cpu.mjs';
-import { colourTables, fillGridRows } from './mlp_fast.mjs';
+import { colourTables, colourTerms, fillGridRows } from './mlp_fast.mjs';
 import { wasmKernel } from './mlp_wasm.mjs';
 
 const now = () => performance.now();
@@ -24,21 +24,41 @@ function shared(typed) {
   return copy;
 }
 
-function runBand({ body, kind, eps, width, height, count, term, res, zTaps, ids, out, r0, r1 }) {
+// rows in chunks of CHUNK, taken in turn by the threads from the shared counter `next`
+// (the threads run at different speeds: a start-up, the engine's compile in the background)
+const CHUNK = 16;
+function runBand({ body, kind, eps, width, height, count, term, res, zTaps, ids, out, next }) {
   const prep = prepareMlp(unpackMlpBody(body), width, height);
   const rows = wasmKernel(prep, kind, eps, { term, res, zTaps }, count);
   if (!rows) throw new Error('the WebAssembly kernel cannot run in this thread');
-  rows(r0, r1, ids, out, (r, views) => fillGridRows(prep, views, r));
+  for (let r = Atomics.add(next, 0, CHUNK); r < height; r = Atomics.add(next, 0, CHUNK)) {
+    rows(r, Math.min(r + CHUNK, height), ids, out, (y, views) => fillGridRows(prep, views, y));
+  }
+}
+
+// a thread's share of the colour terms, then (once every thread's share is in: `sync`
+// counts them) its band of rows
+function runShare(job, k, prep = prepareMlp(unpackMlpBody(job.body), job.width, job.height)) {
+  const { count, n, sync } = job;
+  colourTerms(prep, { s: job.s }, Math.floor((k * count) / n), Math.floor(((k + 1) * count) / n), job.term);
+  Atomics.add(sync, 0, 1);
+  Atomics.notify(sync, 0);
 }
 
 if (!isMainThread && workerData && workerData.gainmlpBand) {
-  runBand(workerData);
-  parentPort.postMessage('done');
+  // started before the JPEG is decoded; the job comes once the colours are known
+  parentPort.once('message', (job) => {
+    runShare(job, job.k);
+    for (let v = Atomics.load(job.sync, 0); v < job.n; v = Atomics.load(job.sync, 0)) Atomics.wait(job.sync, 0, v);
+    runBand(job);
+    parentPort.postMessage('done');
+  });
 }
 
 /**
  * decodeGainmlpSync's result, with the Gain-MLP network evaluated on `threads` threads
- * (default: the machine's available parallelism).
+ * (default: the machine's available parallelism). `sharedHdr: true`: hdr may be a view of a
+ * SharedArrayBuffer (no copy of the output).
  */
 export async function decodeGainmlpThreads(bytes, options = {}) {
   const { name = 'photo', threads = availableParallelism() } = options;
@@ -47,49 +67,77 @@ export async function decodeGainmlpThreads(bytes, options = {}) {
   if (payload.family !== 'mlp' || threads < 2 || typeof WebAssembly === 'undefined') {
     return decodeGainmlpSync(bytes, options);
   }
+  const { width, height, eps } = payload;
+  const n = Math.min(threads, height);
+  // the other threads start now, so that their start-up overlaps the JPEG decode
+  const workers = [], others = [];
+  for (let k = 1; k < n; k++) {
+    const w = new Worker(new URL(import.meta.url), { workerData: { gainmlpBand: true } });
+    workers.push(w);
+    const ended = new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      w.once('exit', (code) => (code ? reject(new Error(`decoder thread exited with ${code}`)) : resolve()));
+    });
+    ended.catch(() => {}); // awaited below; not when the decode fails first and ends the threads
+    others.push(ended);
+  }
+  let done = false;
+  try {
+    const result = await decodeOnThreads(bytes, options, payload, isJpeg, workers, others, n);
+    done = true;
+    return result;
+  } finally {
+    if (!done) for (const w of workers) w.terminate();
+  }
+}
+
+async function decodeOnThreads(bytes, options, payload, isJpeg, workers, others, n) {
+  const { name = 'photo' } = options;
+  const { width, height, eps } = payload;
   const timings = {};
   const t0 = now();
   let t = now();
   const base = isJpeg ? decodeJpeg(bytes, name) : options.sdr;
   timings.jpeg = now() - t;
-  if (base.width !== payload.width || base.height !== payload.height) return decodeGainmlpSync(bytes, options);
+  if (base.width !== payload.width || base.height !== payload.height) {
+    for (const w of workers) w.terminate();
+    return decodeGainmlpSync(bytes, options);
+  }
   t = now();
-  const { width, height, eps } = payload;
   const index = indexColours(base.pixels, width * height);
   const colours = { ids: shared(index.ids), count: index.count,
-    s: sdr8ToHdrSpace(index.rgb, index.count, payload.sdr, 3, null, true) };
+    s: shared(sdr8ToHdrSpace(index.rgb, index.count, payload.sdr, 3, null, true)) };
   timings.colour = now() - t;
   timings.colours = colours.count;
   t = now();
   const prep = prepareMlp(unpackMlpBody(payload.body), width, height);
-  const tables = colourTables(prep, payload.residual, colours, eps);
-  const term = shared(tables.term), res = shared(tables.res);
+  const tables = colourTables(prep, payload.residual, colours, eps, { terms: false });
+  const term = new Float32Array(new SharedArrayBuffer(colours.count * prep.h1 * 4));
+  const res = shared(tables.res);
   const zTaps = tables.zTaps.map((z) => z && { z0: shared(z.z0), z1: shared(z.z1), w: shared(z.w) });
   const out = new Float32Array(new SharedArrayBuffer(width * height * 12));
+  const sync = new Int32Array(new SharedArrayBuffer(4)), next = new Int32Array(new SharedArrayBuffer(4));
+  const job = { body: payload.body, kind: payload.residual, eps, width, height, count: colours.count, term, res,
+    zTaps, ids: colours.ids, s: colours.s, out, n, sync, next };
+  workers.forEach((w, i) => w.postMessage({ ...job, k: i + 1 }));
+  // this thread's share of the colour terms, then wait for the others' (or a failed thread)
+  runShare(job, 0, prep);
+  const failed = Promise.all(others).then(() => { throw new Error('a decoder thread ended early'); });
+  failed.catch(() => {});
+  for (let v = Atomics.load(sync, 0); v < n; v = Atomics.load(sync, 0)) {
+    const wait = Atomics.waitAsync(sync, 0, v);
+    if (wait.async) await Promise.race([wait.value, failed]);
+  }
   const tablesMs = now() - t;
   t = now();
-  const n = Math.min(threads, height);
-  const band = (k) => [Math.floor((k * height) / n), Math.floor(((k + 1) * height) / n)];
-  const job = { body: payload.body, kind: payload.residual, eps, width, height, count: colours.count, term, res,
-    zTaps, ids: colours.ids, out };
-  const others = [];
-  for (let k = 1; k < n; k++) {
-    const [r0, r1] = band(k);
-    const w = new Worker(new URL(import.meta.url), { workerData: { ...job, r0, r1, gainmlpBand: true } });
-    others.push(new Promise((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-      w.once('exit', (code) => (code ? reject(new Error(`decoder thread exited with ${code}`)) : resolve()));
-    }));
-  }
-  const [r0, r1] = band(0);
-  runBand({ ...job, r0, r1 });
+  runBand(job);
   await Promise.all(others);
   timings.cpu = { tables: tablesMs, kernel: 'wasm', pixels: now() - t, threads: n };
   timings.kernel = 'wasm';
   timings.network = tablesMs + timings.cpu.pixels;
-  const decoded = new Float32Array(out.length);
-  decoded.set(out);
+  // a copy in an ordinary ArrayBuffer, unless the caller takes the shared one (cli.mjs)
+  const decoded = options.sharedHdr ? out : new Float32Array(out);
   const { hdr, headroom } = forHeadroom(payload, colours, decoded, options.headroom, timings);
   timings.total = now() - t0;
   const { body, ...rest } = payload;

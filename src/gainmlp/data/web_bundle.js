@@ -1865,6 +1865,27 @@ class Body {
   vload(offset) { this.emit(...simd(OP.v128load), 4, ...uleb(offset)); }
   vstore(offset) { this.emit(...simd(OP.v128store), 4, ...uleb(offset)); }
   vconst(x) { this.emit(...simd(OP.v128const), ...f32Bytes(x), ...f32Bytes(x), ...f32Bytes(x), ...f32Bytes(x)); }
+  /** i8x16.shuffle of the two v128 on the stack, by f32 lanes (0-3: first, 4-7: second) */
+  shuffle(lanes) { this.emit(...simd(0x0d), ...lanes.flatMap((q) => [4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3])); }
+  /**
+   * Loads a v128 at (local + offset) for each of the four lanes' address locals and
+   * transposes them: out[j] (v128 locals) = element j of the four lanes' rows, j < n.
+   */
+  rows4(addrs, offset, out) {
+    const r = ['tq0', 'tq1', 'tq2', 'tq3'];
+    addrs.forEach((a, l) => { this.get(a); this.vload(offset); this.set(r[l], V128); });
+    this.get(r[0]); this.get(r[1]); this.shuffle([0, 4, 1, 5]); this.set('tu0', V128);
+    this.get(r[0]); this.get(r[1]); this.shuffle([2, 6, 3, 7]); this.set('tu1', V128);
+    this.get(r[2]); this.get(r[3]); this.shuffle([0, 4, 1, 5]); this.set('tu2', V128);
+    this.get(r[2]); this.get(r[3]); this.shuffle([2, 6, 3, 7]); this.set('tu3', V128);
+    const parts = [['tu0', 'tu2', [0, 1, 4, 5]], ['tu0', 'tu2', [2, 3, 6, 7]], ['tu1', 'tu3', [0, 1, 4, 5]],
+      ['tu1', 'tu3', [2, 3, 6, 7]]];
+    out.forEach((name, j) => {
+      if (!name) return;
+      const [x, y, m] = parts[j];
+      this.get(x); this.get(y); this.shuffle(m); this.set(name, V128);
+    });
+  }
   vconstI(x) { this.emit(...simd(OP.v128const), ...i32Bytes(x), ...i32Bytes(x), ...i32Bytes(x), ...i32Bytes(x)); }
   op(name) { this.emit(...simd(OP[name])); }
 
@@ -1912,24 +1933,30 @@ function split11(x) {
 const PI_1 = split11(Math.PI);
 const PI_2 = split11(Math.PI - PI_1);
 const PI_3 = Math.fround(Math.PI - PI_1 - PI_2);
-const SIN32_C = [1, -1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800, 1 / 6227020800]; // to r^13
-const EXP2_32_C = [];
-for (let n = 0, f = 1; n <= 8; n++, f *= n) EXP2_32_C.push(Math.LN2 ** n / f); // 2^r, |r| <= 1/2
+// sin(r) ~ r + r^3 (S1 + r^2 (S2 + r^2 (S3 + r^2 S4))) on [-pi/2, pi/2]: the Python kernel's
+// degree-9 polynomial (gainmlp.kernels.mlp; error 4.6e-9, below float32's rounding)
+const SIN9 = [-0.16666657096221318, 0.008333017286025805, -0.00019806614866144087, 2.6000541261807303e-06];
+const ROUND = 12582912; // 1.5 * 2^23: x / pi + ROUND has round(x / pi) in its low mantissa bits
+// 2^f on [-1/2, 1/2], degree 6 (the Python kernel's; relative error 2.6e-9)
+const EXP2_6 = [0.9999999999595485, 0.69314720671062, 0.24022651213595325, 0.055503272142092566,
+  0.009618025602956914, 0.001340043216536728, 0.0001546973197598277];
 
 /** out = sin(x) for the v128 local x (temporaries tj, tr, tz). */
 function emitSin(b, x, out) {
-  b.get(x); b.vconst(1 / Math.PI); b.op('f32mul'); b.op('nearest'); b.set('tj', V128);
-  b.get(x); b.get('tj'); b.vconst(PI_1); b.op('f32mul'); b.op('f32sub');
-  b.get('tj'); b.vconst(PI_2); b.op('f32mul'); b.op('f32sub');
-  b.get('tj'); b.vconst(PI_3); b.op('f32mul'); b.op('f32sub'); b.set('tr', V128);
+  // tj = x / pi + 1.5 * 2^23 (k = round(x / pi) = tj - 1.5 * 2^23; k's parity: tj's low bit)
+  b.get(x); b.vconst(1 / Math.PI); b.op('f32mul'); b.vconst(ROUND); b.op('f32add'); b.set('tj', V128);
+  b.get('tj'); b.vconst(ROUND); b.op('f32sub'); b.set('tk', V128);
+  b.get(x); b.get('tk'); b.vconst(PI_1); b.op('f32mul'); b.op('f32sub');
+  b.get('tk'); b.vconst(PI_2); b.op('f32mul'); b.op('f32sub');
+  b.get('tk'); b.vconst(PI_3); b.op('f32mul'); b.op('f32sub'); b.set('tr', V128);
   b.get('tr'); b.get('tr'); b.op('f32mul'); b.set('tz', V128);
-  b.vconst(SIN32_C[6]);
-  for (let k = 5; k >= 0; k--) {
-    b.get('tz'); b.op('f32mul'); b.vconst(SIN32_C[k]); b.op('f32add');
+  b.vconst(SIN9[3]);
+  for (let k = 2; k >= 0; k--) {
+    b.get('tz'); b.op('f32mul'); b.vconst(SIN9[k]); b.op('f32add');
   }
-  b.get('tr'); b.op('f32mul');
-  // (-1)^j: the low bit of j moved to the sign bit
-  b.get('tj'); b.op('truncSat'); b.i32(31); b.op('i32x4shl'); b.op('xor');
+  b.get('tz'); b.op('f32mul'); b.get('tr'); b.op('f32mul'); b.get('tr'); b.op('f32add');
+  // (-1)^k: the low bit of tj moved to the sign bit
+  b.get('tj'); b.i32(31); b.op('i32x4shl'); b.op('xor');
   b.set(out, V128);
 }
 
@@ -1940,9 +1967,9 @@ function emitExp2(b, x) {
   b.get(x); b.vconst(-126); b.op('f32max'); b.vconst(127); b.op('f32min'); b.set('tx', V128);
   b.get('tx'); b.op('nearest'); b.set('tk', V128);
   b.get('tx'); b.get('tk'); b.op('f32sub'); b.set('tr', V128);
-  b.vconst(EXP2_32_C[8]);
-  for (let n = 7; n >= 0; n--) {
-    b.get('tr'); b.op('f32mul'); b.vconst(EXP2_32_C[n]); b.op('f32add');
+  b.vconst(EXP2_6[6]);
+  for (let n = 5; n >= 0; n--) {
+    b.get('tr'); b.op('f32mul'); b.vconst(EXP2_6[n]); b.op('f32add');
   }
   b.get('tk'); b.op('truncSat'); b.vconstI(127); b.op('i32x4add'); b.i32(23); b.op('i32x4shl');
   b.op('f32mul');
@@ -1988,8 +2015,12 @@ function moduleBytes(prep, kind, eps, L, pages) {
     b.get(`id${l}`); b.i32(16); b.emit(0x6c); b.set(`rb${l}`, I32); // residual row
   }
   const tb = lanes.map((l) => `tb${l}`), rb = lanes.map((l) => `rb${l}`);
+  // each lane's colour row read whole (four v128) and transposed, when h1 is a multiple of 4
   for (let o = 0; o < h1; o++) {
-    b.gather(tb, L.term + 4 * o);
+    if (h1 % 4 === 0) {
+      if (o % 4 === 0) b.rows4(tb, L.term + 4 * o, [0, 1, 2, 3].map((j) => `ct${j}`));
+      b.get(`ct${o % 4}`);
+    } else b.gather(tb, L.term + 4 * o);
     b.get('i'); b.vload(L.col + o * Wp4); b.get(`q${o}`); b.op('f32add');
     b.op('f32add');
     b.set(`a${o}`, V128);
@@ -2014,6 +2045,19 @@ function moduleBytes(prep, kind, eps, L, pages) {
       }
       b.gather(lanes.map((l) => `zb${l}`), L.z[k] + 8);
       b.set('zw', V128);
+    }
+    if (g.bins === 1 && g.chans === 4) {
+      // the two grid columns' four channels read whole per lane and transposed
+      const fa = [0, 1, 2, 3].map((c) => `fa${c}`), fb = [0, 1, 2, 3].map((c) => `fb${c}`);
+      b.rows4(x0, L.v[k], fa);
+      b.rows4(x1, L.v[k], fb);
+      for (let c = 0; c < 4; c++) {
+        const f = `f${k}_${c}`;
+        b.get(fa[c]); b.get(fb[c]); b.get(fa[c]); b.op('f32sub'); b.get('fx'); b.op('f32mul'); b.op('f32add');
+        b.set(f, V128);
+        feats.push(f);
+      }
+      return;
     }
     for (let c = 0; c < g.chans; c++) {
       const f = `f${k}_${c}`;
@@ -2061,6 +2105,7 @@ function moduleBytes(prep, kind, eps, L, pages) {
     h = next;
   });
   const { outCentre, outScale, outMin, outMax } = params;
+  if (kind !== 'direct') b.rows4(rb, L.res, ['rs0', 'rs1', 'rs2', null]);
   for (let c = 0; c < 3; c++) {
     b.get(h[c]); b.vconst(outScale[c]); b.op('f32mul'); b.vconst(outCentre[c]); b.op('f32add');
     b.vconst(outMin[c]); b.op('f32max'); b.vconst(outMax[c]); b.op('f32min');
@@ -2071,9 +2116,9 @@ function moduleBytes(prep, kind, eps, L, pages) {
     }
     if (kind === 'direct') b.get('t');
     else if (kind === 'gain') {
-      b.gather(rb, L.res + 4 * c); b.get('t'); b.op('f32mul'); b.vconst(eps); b.op('f32sub');
+      b.get(`rs${c}`); b.get('t'); b.op('f32mul'); b.vconst(eps); b.op('f32sub');
     } else {
-      b.gather(rb, L.res + 4 * c); b.get('t'); b.op('f32mul'); b.set('e', V128);
+      b.get(`rs${c}`); b.get('t'); b.op('f32mul'); b.set('e', V128);
       emitExp2(b, 'e'); b.vconst(eps); b.op('f32sub');
     }
     b.vconst(0); b.op('f32max'); b.vconst(1); b.op('f32min');
@@ -2789,15 +2834,50 @@ function exp2Source(x, out) {
  * Everything of a Gain-MLP evaluation that depends only on the base pixel's colour.
  * @param colours {ids: Int32Array (per pixel), count, s: Float32Array (count x 3, S per colour)}
  */
-function colourTables(prep, kind, colours, eps) {
-  const { params, per, h1, wSdr } = prep;
+function colourTables(prep, kind, colours, eps, { terms = true } = {}) {
+  const { params, h1 } = prep;
   const k = colours.count;
+  const s = colours.s;
+  const term = terms ? colourTerms(prep, colours, 0, k, new Float64Array(k * h1)) : null;
+  // the residual's per-colour part: gain (max(S, 0) + eps); gamma log2(clip(S + eps))
+  const res = new Float64Array(k * 3);
+  if (kind === 'gain') {
+    for (let i = 0; i < 3 * k; i++) res[i] = Math.max(s[i], 0) + eps;
+  } else if (kind === 'gamma') {
+    for (let i = 0; i < 3 * k; i++) {
+      let base = s[i] + eps;
+      if (base < eps) base = eps;
+      else if (base > 1 - 1e-3) base = 1 - 1e-3;
+      res[i] = Math.log2(base);
+    }
+  }
+  // bilateral grids: the luma taps per colour and grid (z0 * C, z1 * C, weight)
+  const zTaps = prep.grids.map((g) => {
+    if (g.bins === 1) return null;
+    const t = { z0: new Int32Array(k), z1: new Int32Array(k), w: new Float64Array(k) };
+    const [low, high] = params.gridGuide;
+    for (let c = 0; c < k; c++) {
+      const [z0, z1, w] = tapsAt(lumaGuide(s[3 * c], s[3 * c + 1], s[3 * c + 2], low, high), g.bins);
+      t.z0[c] = z0 * g.chans;
+      t.z1[c] = z1 * g.chans;
+      t.w[c] = w;
+    }
+    return t;
+  });
+  return { term, res, zTaps };
+}
+
+/**
+ * The first layer's colour term W_sdr . enc(r, g, b) of colours c0..c1-1 into `term`
+ * (count x h1; a part of it, so that threads can share the work).
+ */
+function colourTerms(prep, colours, c0, c1, term) {
+  const { params, per, h1, wSdr } = prep;
   const s = colours.s;
   const cen = params.inCentre, sc = params.inScale;
   const nw = 3 * per;
   const enc = new Float64Array(nw);
-  const term = new Float64Array(k * h1); // W_sdr . enc(r, g, b)
-  for (let c = 0; c < k; c++) {
+  for (let c = c0; c < c1; c++) {
     encodeAngle(inputAngle(s[3 * c], cen[2], sc[2]), prep.F, enc, 0);
     encodeAngle(inputAngle(s[3 * c + 1], cen[3], sc[3]), prep.F, enc, per);
     encodeAngle(inputAngle(s[3 * c + 2], cen[4], sc[4]), prep.F, enc, 2 * per);
@@ -2826,32 +2906,7 @@ function colourTables(prep, kind, colours, eps) {
       term[c * h1 + o] = acc;
     }
   }
-  // the residual's per-colour part: gain (max(S, 0) + eps); gamma log2(clip(S + eps))
-  const res = new Float64Array(k * 3);
-  if (kind === 'gain') {
-    for (let i = 0; i < 3 * k; i++) res[i] = Math.max(s[i], 0) + eps;
-  } else if (kind === 'gamma') {
-    for (let i = 0; i < 3 * k; i++) {
-      let base = s[i] + eps;
-      if (base < eps) base = eps;
-      else if (base > 1 - 1e-3) base = 1 - 1e-3;
-      res[i] = Math.log2(base);
-    }
-  }
-  // bilateral grids: the luma taps per colour and grid (z0 * C, z1 * C, weight)
-  const zTaps = prep.grids.map((g) => {
-    if (g.bins === 1) return null;
-    const t = { z0: new Int32Array(k), z1: new Int32Array(k), w: new Float64Array(k) };
-    const [low, high] = params.gridGuide;
-    for (let c = 0; c < k; c++) {
-      const [z0, z1, w] = tapsAt(lumaGuide(s[3 * c], s[3 * c + 1], s[3 * c + 2], low, high), g.bins);
-      t.z0[c] = z0 * g.chans;
-      t.z1[c] = z1 * g.chans;
-      t.w[c] = w;
-    }
-    return t;
-  });
-  return { term, res, zTaps };
+  return term;
 }
 
 /** Per grid: x taps premultiplied by bins x channels, and a buffer for one row's values. */
