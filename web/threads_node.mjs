@@ -13,7 +13,7 @@ import { indexColours, sdr8ToHdrSpace } from './colour.mjs';
 import { decodeGainmlpSync, forHeadroom, headroomOption, readGainmlp } from './gainmlp.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { prepareMlp } from './mlp_cpu.mjs';
-import { colourTables, colourTerms, fillGridRows } from './mlp_fast.mjs';
+import { colourResidual, colourTables, colourTerms, fillGridRows } from './mlp_fast.mjs';
 import { wasmKernel } from './mlp_wasm.mjs';
 
 const now = () => performance.now();
@@ -40,7 +40,13 @@ function runBand({ body, kind, eps, width, height, count, term, res, zTaps, ids,
 // counts them) its band of rows
 function runShare(job, k, prep = prepareMlp(unpackMlpBody(job.body), job.width, job.height)) {
   const { count, n, sync } = job;
-  colourTerms(prep, { s: job.s }, Math.floor((k * count) / n), Math.floor(((k + 1) * count) / n), job.term);
+  const c0 = Math.floor((k * count) / n), c1 = Math.floor(((k + 1) * count) / n);
+  if (job.rgb) {
+    // S and the residual's part of this share of the colours too (no bilateral grids)
+    sdr8ToHdrSpace(job.rgb.subarray(3 * c0, 3 * c1), c1 - c0, job.sdr, 3, job.s.subarray(3 * c0, 3 * c1), true);
+    colourResidual(job.kind, job.s, job.eps, c0, c1, job.res);
+  }
+  colourTerms(prep, { s: job.s }, c0, c1, job.term);
   Atomics.add(sync, 0, 1);
   Atomics.notify(sync, 0);
 }
@@ -106,20 +112,26 @@ async function decodeOnThreads(bytes, options, payload, isJpeg, workers, others,
   }
   t = now();
   const index = indexColours(base.pixels, width * height);
-  const colours = { ids: shared(index.ids), count: index.count,
-    s: shared(sdr8ToHdrSpace(index.rgb, index.count, payload.sdr, 3, null, true)) };
-  timings.colour = now() - t;
-  timings.colours = colours.count;
-  t = now();
   const prep = prepareMlp(unpackMlpBody(payload.body), width, height);
-  const tables = colourTables(prep, payload.residual, colours, eps, { terms: false });
-  const term = new Float32Array(new SharedArrayBuffer(colours.count * prep.h1 * 4));
-  const res = shared(tables.res);
+  // without bilateral grids the threads compute S and the residual's part of their shares
+  // of the colours too; with them (luma taps from S) this thread computes S first
+  const split = prep.grids.every((g) => g.bins === 1);
+  const count = index.count;
+  const colours = { ids: shared(index.ids), count, s: split
+    ? sdr8ToHdrSpace(index.rgb, 0, payload.sdr, 3, new Float32Array(new SharedArrayBuffer(count * 12)), true)
+    : shared(sdr8ToHdrSpace(index.rgb, count, payload.sdr, 3, null, true)) };
+  timings.colour = now() - t;
+  timings.colours = count;
+  t = now();
+  const tables = split ? { res: new Float64Array(new SharedArrayBuffer(count * 24)), zTaps: prep.grids.map(() => null) }
+    : colourTables(prep, payload.residual, colours, eps, { terms: false });
+  const term = new Float32Array(new SharedArrayBuffer(count * prep.h1 * 4));
+  const res = split ? tables.res : shared(tables.res);
   const zTaps = tables.zTaps.map((z) => z && { z0: shared(z.z0), z1: shared(z.z1), w: shared(z.w) });
   const out = new Float32Array(new SharedArrayBuffer(width * height * 12));
   const sync = new Int32Array(new SharedArrayBuffer(4)), next = new Int32Array(new SharedArrayBuffer(4));
   const job = { body: payload.body, kind: payload.residual, eps, width, height, count: colours.count, term, res,
-    zTaps, ids: colours.ids, s: colours.s, out, n, sync, next };
+    zTaps, ids: colours.ids, s: colours.s, out, n, sync, next, rgb: split ? shared(index.rgb) : null, sdr: payload.sdr };
   workers.forEach((w, i) => w.postMessage({ ...job, k: i + 1 }));
   // this thread's share of the colour terms, then wait for the others' (or a failed thread)
   runShare(job, 0, prep);

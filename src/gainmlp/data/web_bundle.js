@@ -2839,18 +2839,7 @@ function colourTables(prep, kind, colours, eps, { terms = true } = {}) {
   const k = colours.count;
   const s = colours.s;
   const term = terms ? colourTerms(prep, colours, 0, k, new Float64Array(k * h1)) : null;
-  // the residual's per-colour part: gain (max(S, 0) + eps); gamma log2(clip(S + eps))
-  const res = new Float64Array(k * 3);
-  if (kind === 'gain') {
-    for (let i = 0; i < 3 * k; i++) res[i] = Math.max(s[i], 0) + eps;
-  } else if (kind === 'gamma') {
-    for (let i = 0; i < 3 * k; i++) {
-      let base = s[i] + eps;
-      if (base < eps) base = eps;
-      else if (base > 1 - 1e-3) base = 1 - 1e-3;
-      res[i] = Math.log2(base);
-    }
-  }
+  const res = colourResidual(kind, s, eps, 0, k, new Float64Array(k * 3));
   // bilateral grids: the luma taps per colour and grid (z0 * C, z1 * C, weight)
   const zTaps = prep.grids.map((g) => {
     if (g.bins === 1) return null;
@@ -2865,6 +2854,21 @@ function colourTables(prep, kind, colours, eps, { terms = true } = {}) {
     return t;
   });
   return { term, res, zTaps };
+}
+
+/** The residual's per-colour part of colours c0..c1-1: gain (max(S, 0) + eps); gamma log2(clip(S + eps)). */
+function colourResidual(kind, s, eps, c0, c1, res) {
+  if (kind === 'gain') {
+    for (let i = 3 * c0; i < 3 * c1; i++) res[i] = Math.max(s[i], 0) + eps;
+  } else if (kind === 'gamma') {
+    for (let i = 3 * c0; i < 3 * c1; i++) {
+      let base = s[i] + eps;
+      if (base < eps) base = eps;
+      else if (base > 1 - 1e-3) base = 1 - 1e-3;
+      res[i] = Math.log2(base);
+    }
+  }
+  return res;
 }
 
 /**
