@@ -218,9 +218,13 @@ def run_experiment(experiment: str, data_dir: Path, out_dir: Path, quick: bool =
         bar.update()
 
     if jobs > 1 and len(pending) > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(jobs, initializer=_single_thread_worker) as pool:
+        # not fork: a parent that already ran OpenMP code (FLIP, torch) deadlocks forked
+        # children in the OpenMP runtime
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_single_thread_worker) as pool:
             futures = {pool.submit(_run_one, r[2], r[3].method, r[3].options, device, r[5]): r
                        for r in pending}
             for fut in as_completed(futures):
