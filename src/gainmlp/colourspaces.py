@@ -198,3 +198,15 @@ def matrix_RGB_to_RGB(source: str, target: str) -> np.ndarray:
     """Linear RGB in ``source`` -> ``target`` through XYZ, without chromatic adaptation
     (``colour.matrix_RGB_to_RGB(..., chromatic_adaptation_transform=None)``)."""
     return np.matmul(COLOURSPACES[target].xyz_to_rgb, COLOURSPACES[source].rgb_to_xyz)
+
+
+def colour_science():
+    """The colour-science module, imported on first use. Without matplotlib, its import
+    warns that its plotting is unavailable; gainmlp uses no plotting from it, so that one
+    warning is not shown (the filter is scoped to this import and then restored)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message='"Matplotlib" related API features')
+        import colour
+    return colour

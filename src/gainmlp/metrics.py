@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp import colorimetry
+from gainmlp.colourspaces import colour_science
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 1.0) -> float:
@@ -53,7 +54,7 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def _lab(pq: np.ndarray, reference_white_nits: float) -> np.ndarray:
-    import colour  # on first use: importing colour-science imports matplotlib
+    colour = colour_science()  # on first use: importing colour-science imports matplotlib
 
     bt2020 = colour.RGB_COLOURSPACES[colorimetry.PRIMARIES["bt2020"]]
     xyz = colorimetry.pq_decode(pq) @ bt2020.matrix_RGB_to_XYZ.T / reference_white_nits
@@ -63,21 +64,21 @@ def _lab(pq: np.ndarray, reference_white_nits: float) -> np.ndarray:
 def delta_e00(reference: np.ndarray, test: np.ndarray,
               reference_white_nits: float = 1000.0) -> float:
     """Mean CIEDE2000 between two PQ BT.2020 images (see module doc for the white)."""
-    import colour
+    colour = colour_science()
 
     return float(np.mean(colour.delta_E(_lab(reference, reference_white_nits),
                                         _lab(test, reference_white_nits), method="CIE 2000")))
 
 
 def _ictcp(pq: np.ndarray) -> np.ndarray:
-    import colour
+    colour = colour_science()
 
     return colour.RGB_to_ICtCp(colorimetry.pq_decode(pq), method="ITU-R BT.2100-2 PQ")
 
 
 def delta_e_itp(reference: np.ndarray, test: np.ndarray) -> float:
     """Mean ΔE_ITP (ITU-R BT.2124) between two PQ BT.2020 images."""
-    import colour
+    colour = colour_science()
 
     return float(np.mean(colour.difference.delta_E_ITP(_ictcp(reference), _ictcp(test))))
 

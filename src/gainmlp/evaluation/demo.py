@@ -35,12 +35,12 @@ def run_demo(out: Path, method: str = "gamma-mlp", tmo: str = "drago",
     atomic_write(out / "hdr.png", encode_hdr_png(hdr))
     print(f"pair ({tmo}): {out / 'sdr.png'} (8-bit BT.709) + {out / 'hdr.png'} (PQ)")
     sdr = SdrImage(sdr_u8, SdrEncoding())
-    print("encoding photo JPEGs (SDR base q95 + payload), PSNR of the decoded HDR:")
+    print("encoding photo JPEGs (Ultra HDR, base q95, + payload), PSNR of the decoded HDR:")
     results = []
     for name_ in dict.fromkeys(("gain-jpeg", "gamma-jpeg", method)):
         start = time.perf_counter()
-        data, parts = photo.encode_photo(sdr, hdr, name_,
-                                         options or EncodeOptions(progress=progress))
+        data, parts = photo.encode_jpeg(sdr, hdr, name_,
+                                        options or EncodeOptions(progress=progress))
         seconds = time.perf_counter() - start
         name = out / f"photo-{name_}.jpg"
         atomic_write(name, data)

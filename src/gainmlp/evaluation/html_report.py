@@ -26,6 +26,7 @@ import numpy as np
 
 from gainmlp import __version__, colorimetry, metrics, photo
 from gainmlp.codecs import DEFAULT_METHOD, get_method
+from gainmlp.colourspaces import colour_science
 from gainmlp.errors import GainMLPError, warn
 from gainmlp.image import SdrImage
 from gainmlp.io import atomic_write, write_hdr, write_sdr_png
@@ -96,7 +97,7 @@ def run_methods(sdr: SdrImage, hdr: np.ndarray, methods: list[str] | tuple[str, 
 
 def error_map(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Per-pixel ΔE_ITP (ITU-R BT.2124) of two PQ BT.2020 images, float32 (H, W)."""
-    import colour
+    colour = colour_science()
 
     def ictcp(pq: np.ndarray) -> np.ndarray:
         return colour.RGB_to_ICtCp(colorimetry.pq_decode(pq), method="ITU-R BT.2100-2 PQ")

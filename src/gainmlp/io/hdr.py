@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gainmlp import colorimetry
-from gainmlp.colourspaces import COLOURSPACES
+from gainmlp.colourspaces import COLOURSPACES, colour_science
 from gainmlp.errors import GainMLPError, check_image_size, warn
 from gainmlp.io.files import atomic_write, open_image, read_bytes
 from gainmlp.io.png import CICP_PQ, CICP_PRIMARIES, png_header, png_with_chunk
@@ -58,7 +58,7 @@ def _exr_chromaticities(value, name: str) -> np.ndarray | None:
     one that is malformed or degenerate (no invertible RGB -> XYZ matrix) is refused."""
     if value is None:
         return None
-    import colour  # on first use: importing colour-science imports matplotlib
+    colour = colour_science()  # on first use: importing colour-science imports matplotlib
 
     try:
         c = np.asarray(value, dtype=np.float64).reshape(4, 2)
@@ -75,7 +75,7 @@ def _exr_chromaticities(value, name: str) -> np.ndarray | None:
 def _exr_to_bt2020(rgb: np.ndarray, chromaticities) -> np.ndarray:
     if chromaticities is None:
         return colorimetry.convert_primaries(rgb, "bt709", "bt2020")  # OpenEXR default: 709
-    import colour
+    colour = colour_science()
 
     c = np.asarray(chromaticities, dtype=np.float64).reshape(4, 2)
     space = colour.RGB_Colourspace("EXR", c[:3], c[3], use_derived_matrix_RGB_to_XYZ=True,
@@ -100,7 +100,7 @@ def _exr_yca_to_rgb(channels: dict, chromaticities) -> np.ndarray:
         return np.repeat(y[:, :, None], 3, axis=2)
     c = (np.asarray(chromaticities, dtype=np.float64).reshape(4, 2) if chromaticities is not None
          else np.array([[0.64, 0.33], [0.3, 0.6], [0.15, 0.06], [0.3127, 0.329]]))
-    import colour
+    colour = colour_science()
 
     weights = colour.normalised_primary_matrix(c[:3], c[3])[1]
     r = (full(channels["RY"]) + 1.0) * y
