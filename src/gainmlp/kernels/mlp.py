@@ -38,6 +38,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from gainmlp.kernels._jit import jit
+from gainmlp.kernels.pq import bits_float32, float32_bits
 
 #: Pixels per block (one row at a time): the scratch arrays stay in the L1/L2 cache.
 BLOCK = 256
@@ -68,28 +69,6 @@ _E3 = np.float32(0.055503272142092566)
 _E4 = np.float32(0.009618025602956914)
 _E5 = np.float32(0.001340043216536728)
 _E6 = np.float32(0.0001546973197598277)
-
-
-@intrinsic
-def _bits_float32(typingctx, x):  # pragma: no cover - compiled
-    """A uint32 read as the bits of a float32 (a register move: vectorises)."""
-    sig = types.float32(types.uint32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return sig, codegen
-
-
-@intrinsic
-def _float32_bits(typingctx, x):  # pragma: no cover - compiled
-    """The bits of a float32 as a uint32 (a register move: vectorises)."""
-    sig = types.uint32(types.float32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return sig, codegen
 
 
 def _transpose_masks(b):
@@ -161,7 +140,7 @@ def sin32(x):
     r = ((x - k * _PI_A) - k * _PI_B) - k * _PI_C
     s = r * r
     p = r + r * s * (_S1 + s * (_S2 + s * (_S3 + s * _S4)))
-    return _bits_float32(_float32_bits(p) ^ (_float32_bits(t) << np.uint32(31)))
+    return bits_float32(float32_bits(p) ^ (float32_bits(t) << np.uint32(31)))
 
 
 @jit(inline="always", fastmath={"contract"})
@@ -174,7 +153,7 @@ def exp2_32(x):
     f = x - n
     p = _E0 + f * (_E1 + f * (_E2 + f * (_E3 + f * (_E4 + f * (_E5 + f * _E6)))))
     # (2p) 2^(n-1): n - 1 + 127 stays in 1..255 (255: inf) for n in -125..129
-    return (p + p) * _bits_float32(np.uint32(np.int32(n) + 126) << np.uint32(23))
+    return (p + p) * bits_float32(np.uint32(np.int32(n) + 126) << np.uint32(23))
 
 
 @jit
