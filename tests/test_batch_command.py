@@ -68,6 +68,7 @@ def test_missing_input_exits_2(tmp_path, capsys):
 def test_gain_map_jpegs_get_the_options_encode_gives_them(tmp_path, monkeypatch):
     from gainmlp import cli
     from gainmlp.batch import run as batch_run
+    from gainmlp.cli import _common as cli_common
 
     seen = {}
 
@@ -80,6 +81,6 @@ def test_gain_map_jpegs_get_the_options_encode_gives_them(tmp_path, monkeypatch)
     assert main(argv) == 0
     args = cli.build_parser().parse_args(argv)
     spec = seen["spec"]
-    assert spec.options == cli._options(args, False)
-    assert spec.options_for("gainmap") == cli._options(args, False, rate_control=True)
+    assert spec.options == cli_common._options(args, False)
+    assert spec.options_for("gainmap") == cli_common._options(args, False, rate_control=True)
     assert spec.options_for("pair") == spec.options

@@ -1,0 +1,123 @@
+"""``gainmlp encode``: a pair, a lone HDR image, a gain-map photo or many pairs."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from gainmlp.cli._common import (
+    _options,
+    _progress,
+    _read_sdr,
+)
+from gainmlp.errors import GainMLPError
+
+
+def _is_jpeg(path: str) -> bool:
+    """Whether the file at ``path`` starts like a JPEG (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\xff\xd8"
+    except OSError:
+        return True  # the re-encode path reports the missing file
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from gainmlp import photo
+    from gainmlp.api import encode
+    from gainmlp.io import atomic_write, check_output, read_hdr
+    from gainmlp.io.files import image_pixels
+    from gainmlp.memory import check_memory
+
+    args.sdr, args.hdr, args.more = (args.files[0], (args.files[1:2] or [None])[0],
+                                      args.files[2:])
+    out = Path(args.output)
+    if not args.more:
+        check_output(out, args.files)
+    check_memory("encode", sum(image_pixels(f) for f in args.files[::2]),
+                 max(1, len(args.files) // 2))
+    to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
+    if not to_jpeg and args.container not in (None, "gainmlp"):
+        raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
+    args.method, container = photo.resolve_container(args.method, args.container)
+    lone_hdr = args.hdr is None and not _is_jpeg(args.sdr)
+    if lone_hdr:  # an HDR image alone: its SDR made by --tmo, as `gainmlp pair` does
+        if args.tmo is None:
+            raise GainMLPError(f"{args.sdr} is not a gain-map JPEG: give its SDR too "
+                               "(gainmlp encode SDR HDR -o OUT), or --tmo NAME to make the "
+                               "SDR from it as 'gainmlp pair' does")
+    elif args.tmo is not None:
+        raise GainMLPError("--tmo makes the SDR of a lone HDR image (gainmlp encode HDR.exr "
+                           "--tmo NAME -o OUT)")
+    options = _options(args, _progress(args), rate_control=args.hdr is None and not lone_hdr)
+    start = time.perf_counter()
+    if args.hdr is None and not lone_hdr:  # re-encode a gain-map JPEG's map as gainmlp
+        if not to_jpeg:
+            raise GainMLPError("with a single gain-map JPEG input, the output must be .jpg")
+        src = Path(args.sdr)
+        if not src.is_file():
+            raise GainMLPError(f"{src}: no such file")
+        data, report = photo.reencode_gainmap_photo(src.read_bytes(), args.method, options,
+                                                    args.eps, str(src), container)
+        atomic_write(out, data)
+        chosen = f" ({report['config']})" if "config" in report else ""
+        print(f"wrote {out}: {len(data)} bytes; original gain map "
+              f"{report['original_map_bytes']} B -> {args.method} payload {report['payload']} B"
+              f"{chosen}, PSNR {report['psnr_vs_original_hdr']:.2f} dB vs the original HDR")
+        return 0
+    if args.more:
+        return _encode_many(args, options, start, container)
+    if lone_hdr:
+        from gainmlp.pair import pair_from_hdr_file
+
+        sdr, hdr = pair_from_hdr_file(args.sdr, args.tmo, args.peak)
+    else:
+        sdr = _read_sdr(args.sdr, args)
+        hdr = read_hdr(args.hdr, args.exr_white)
+    if to_jpeg:
+        data, parts = photo.encode_jpeg(sdr, hdr, args.method, options, args.eps,
+                                        container, args.jpeg_quality, args.open_loop)
+    else:
+        data = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
+        parts = {"payload": len(data)}
+    atomic_write(out, data)
+    detail = ", ".join(f"{k} {v} B" for k, v in parts.items())
+    print(f"wrote {out}: {len(data)} bytes ({args.method}; {detail}) in "
+          f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _encode_many(args: argparse.Namespace, options, start: float, container: str) -> int:
+    """``gainmlp encode SDR1 HDR1 SDR2 HDR2 ... -o DIR``: one fit for all pairs."""
+    from gainmlp import photo
+    from gainmlp.io import atomic_write, check_output, read_hdr
+
+    names = [args.sdr, args.hdr, *args.more]
+    if len(names) % 2:
+        raise GainMLPError("give SDR and HDR images in pairs: SDR1 HDR1 SDR2 HDR2 ...")
+    out = Path(args.output)
+    if out.suffix or (out.exists() and not out.is_dir()):
+        raise GainMLPError(f"{out}: with several pairs, the output is a folder")
+    if container == "ultrahdr":
+        raise GainMLPError("several pairs are fitted together: --container ultrahdr has no "
+                           "fit, encode them one by one")
+    targets = [out / f"{Path(s).stem}.jpg" for s in names[::2]]
+    if len(set(targets)) != len(targets):
+        raise GainMLPError("two SDR images share a file name; their outputs would collide")
+    if out.is_dir():
+        for target in targets:
+            check_output(target, names)
+    items = [(_read_sdr(s, args), read_hdr(h, args.exr_white))
+             for s, h in zip(names[::2], names[1::2], strict=True)]
+    files = photo.encode_photos(items, args.method, options, args.eps, args.jpeg_quality,
+                                args.open_loop, container=container)
+    out.mkdir(parents=True, exist_ok=True)
+    for target, (data, parts) in zip(targets, files, strict=True):
+        atomic_write(target, data)
+        print(f"wrote {target}: {len(data)} bytes (payload {parts['payload']} B)")
+    seconds = time.perf_counter() - start
+    print(f"{len(files)} photos in {seconds:.1f} s ({len(files) / seconds:.2f} photos/s)")
+    return 0
+
+
