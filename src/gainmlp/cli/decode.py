@@ -46,7 +46,8 @@ def _warm_up(data: bytes) -> None:
         print("gainmlp: compiling the decoder's kernels, once (a few seconds; cached for "
               "later runs)", file=sys.stderr)
 
-    warm_up_async(DECODE_KERNELS[kind], notice)
+    # this process runs gainmlp's kernels and nothing else of numba: start it lean
+    warm_up_async(DECODE_KERNELS[kind], notice, lean=True)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
