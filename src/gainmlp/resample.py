@@ -53,17 +53,21 @@ def resize_bicubic_u8(rgb_u8: np.ndarray, width: int, height: int) -> np.ndarray
     return np.asarray(img.resize((width, height), Image.Resampling.BICUBIC))
 
 
-def _per_channel(values: np.ndarray, width: int, height: int, method) -> np.ndarray:
+def _per_channel(values: np.ndarray, width: int, height: int, method,
+                 box: tuple[float, float, float, float] | None = None) -> np.ndarray:
     out = np.empty((height, width, values.shape[2]), dtype=np.float32)
     for c in range(values.shape[2]):
         img = Image.fromarray(np.ascontiguousarray(values[:, :, c], dtype=np.float32), "F")
-        out[:, :, c] = np.asarray(img.resize((width, height), method))
+        out[:, :, c] = np.asarray(img.resize((width, height), method, box=box))
     return out
 
 
-def resize_bicubic_float(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bicubic resize of a float (h, w, C) array to (height, width, C), per channel."""
-    return _per_channel(values, width, height, Image.Resampling.BICUBIC)
+def resize_bicubic_float(values: np.ndarray, width: int, height: int,
+                         box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Bicubic resize of a float (h, w, C) array to (height, width, C), per channel;
+    ``box`` (left, top, right, bottom, in input pixels, fractional allowed): the region
+    of the input resized (Pillow's ``box``), default all of it."""
+    return _per_channel(values, width, height, Image.Resampling.BICUBIC, box)
 
 
 def resize_box_float(values: np.ndarray, width: int, height: int) -> np.ndarray:

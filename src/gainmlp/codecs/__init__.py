@@ -30,16 +30,18 @@ def encode_residual(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: fl
 
 
 def decode_residual(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
-                    eps: float) -> np.ndarray:
+                    eps: float, view=None) -> np.ndarray:
     """Rebuild the HDR rendition (PQ BT.2020, float32 in [0, 1]) from SDR and a body.
 
     ``sdr_pq``: PQ code values ``(H, W, 3)``, or an :class:`IndexedSdr` (per-colour
     values), which the MLP decoders use as it is and every other decoder gets expanded.
+    ``view``: the :class:`gainmlp.view.View` of the original frame the SDR shows (None:
+    the SDR is the original frame).
     """
     entry = get_method(method)
     if isinstance(sdr_pq, IndexedSdr) and entry.family not in INDEXED_FAMILIES:
         sdr_pq = sdr_pq.expand()
-    return entry.decode(body, sdr_pq, eps)
+    return entry.decode(body, sdr_pq, eps, view)
 
 
 __all__ = ["CONVENTIONAL_METHODS", "DEFAULT_METHOD", "INDEXED_FAMILIES", "METHODS",

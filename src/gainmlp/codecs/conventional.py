@@ -70,7 +70,12 @@ def encode_map(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float, 
     return head + image
 
 
-def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
+def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float,
+               view=None) -> np.ndarray:
+    """The HDR rendition from a conventional body; ``view`` (:class:`gainmlp.view.View`):
+    the part of the original frame the SDR shows. The map covers the original frame, so
+    with a view it is resampled over the view's crop box (Pillow's bicubic on the box) to
+    the crop's size, then turned to the base's orientation."""
     kind, fmt = split_method(method)
     if len(body) < _BODY.size:
         raise GainMLPError("gain-map body is truncated")
@@ -84,6 +89,8 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
             and np.all(np.abs(np.concatenate([lo, hi])) < 64)):
         raise GainMLPError("gain-map body has invalid normalisation bounds")
     height, width = sdr_pq.shape[:2]
+    if view is not None:
+        return _decode_view(kind, body[_BODY.size:], fmt, (mw, mh), lo, hi, sdr_pq, eps, view)
     if mw > width or mh > height:
         raise GainMLPError(f"gain map {mw}x{mh} is larger than the image {width}x{height}")
     small = map_image.decompress(body[_BODY.size:], fmt)
@@ -102,6 +109,25 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.n
     if (mw, mh) != (width, height):
         f_norm = np.clip(resize_bicubic_float(f_norm, width, height), 0.0, 1.0)
     f = paper_residual.denormalise(f_norm, lo, hi)
+    return paper_residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)
+
+
+def _decode_view(kind: str, image: bytes, fmt: str, size: tuple[int, int], lo: np.ndarray,
+                 hi: np.ndarray, sdr_pq: np.ndarray, eps: float, view) -> np.ndarray:
+    from gainmlp.view import orient_array
+
+    mw, mh = size
+    small = map_image.decompress(image, fmt)
+    if small.shape[:2] != (mh, mw):
+        raise GainMLPError(f"gain-map image is {small.shape[1]}x{small.shape[0]}, "
+                           f"header says {mw}x{mh}")
+    height, width = sdr_pq.shape[:2]
+    cw, ch = view.crop_size(width, height)
+    box = (view.x0 * mw, view.y0 * mh, view.x1 * mw, view.y1 * mh)
+    f_norm = np.clip(resize_bicubic_float(small.astype(np.float32) / 255.0, cw, ch, box),
+                     0.0, 1.0)
+    f = paper_residual.denormalise(np.ascontiguousarray(orient_array(f_norm, view.orientation)),
+                                   lo, hi)
     return paper_residual.reconstruct(kind, sdr_pq, f, eps).astype(np.float32)
 
 

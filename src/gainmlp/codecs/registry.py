@@ -57,9 +57,12 @@ class Method:
         return [self.encode(s, h, eps, replace(options, seed=seed))
                 for (s, h), seed in zip(pairs, seeds, strict=True)]
 
-    def decode(self, body: bytes, sdr_pq: np.ndarray, eps: float) -> np.ndarray:
-        """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)``) from a body and the SDR."""
-        return self._load(self.decoder)(self.name, body, sdr_pq, eps)
+    def decode(self, body: bytes, sdr_pq: np.ndarray, eps: float, view=None) -> np.ndarray:
+        """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)``) from a body and the SDR;
+        ``view``: the :class:`gainmlp.view.View` the SDR shows (None: the whole frame)."""
+        if view is None:
+            return self._load(self.decoder)(self.name, body, sdr_pq, eps)
+        return self._load(self.decoder)(self.name, body, sdr_pq, eps, view=view)
 
 
 #: Every registered method by name, in registration order.

@@ -20,18 +20,19 @@ import numpy as np
 from gainmlp import paper_residual
 from gainmlp.codecs.features import (
     checked_sdr,
-    coordinate_encodings,
     encode_numpy,
     for_row_tiles,
     normalise_inputs,
 )
 from gainmlp.codecs.indexed import IndexedSdr, as_array
+from gainmlp.codecs.mlp.fast_decode import coordinate_terms, view_grid
 from gainmlp.codecs.mlp.fast_decode import split_weights as _split_weights
 from gainmlp.codecs.mlp.format import N_INPUTS, N_OUTPUTS, MlpParams, unpack_mlp_body
-from gainmlp.codecs.mlp.grid import grid_dims, grid_taps, luma_guide, taps_at
+from gainmlp.codecs.mlp.grid import grid_dims, luma_guide, taps_at
 from gainmlp.codecs.registry import get_method
 from gainmlp.errors import GainMLPError, check_image_size
 from gainmlp.kernels import compiled
+from gainmlp.view import View
 
 
 def method_kind(method: str) -> str:
@@ -135,7 +136,8 @@ def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
 class _GridProjection:
     """Per-image tables for the grid term: projected grids and per-row/column taps."""
 
-    def __init__(self, params: MlpParams, grid_w: np.ndarray, height: int, width: int) -> None:
+    def __init__(self, params: MlpParams, grid_w: np.ndarray, height: int, width: int,
+                 view: View | None = None) -> None:
         self.parts = []
         self.guide = params.grid_guide
         c0 = 0
@@ -144,8 +146,7 @@ class _GridProjection:
             proj = (g.reshape(-1, chans) @ grid_w[:, c0:c0 + chans].T).reshape(
                 *g.shape[:-1], -1)
             c0 += chans
-            self.parts.append((proj.astype(np.float32), grid_taps(width, g.shape[1]),
-                               grid_taps(height, g.shape[0])))
+            self.parts.append(view_grid(proj.astype(np.float32), height, width, view))
 
     def term(self, r0: int, r1: int, tile: np.ndarray) -> np.ndarray:
         """The grid term ``(r1 - r0, W, width)`` of image rows r0..r1-1 (``tile``: their
@@ -179,13 +180,14 @@ def denormalise_outputs(params: MlpParams, t: np.ndarray) -> np.ndarray:
 
 
 def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
-               eps: float) -> np.ndarray:
+               eps: float, view: View | None = None) -> np.ndarray:
     """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body.
 
     ``sdr_pq``: the SDR's PQ code values ``(H, W, 3)``, or an :class:`IndexedSdr`. The
     compiled decoder (:mod:`gainmlp.codecs.mlp.fast_decode`) runs unless
     ``gainmlp.kernels.compiled()`` is false; this module's numpy evaluation is its
-    reference.
+    reference. ``view``: the part of the original frame the SDR shows (a crop, resize or
+    rotation, :mod:`gainmlp.view`); None: the SDR is the original frame.
     """
     kind = method_kind(method)
     params = unpack_mlp_body(body)
@@ -199,19 +201,18 @@ def decode_mlp(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
     if compiled():
         from gainmlp.codecs.mlp.fast_decode import decode_fast
 
-        return decode_fast(kind, params, sdr_pq, eps)
+        return decode_fast(kind, params, sdr_pq, eps, view)
     sdr, height, width = checked_sdr(as_array(sdr_pq))
 
     n_freq = params.n_frequencies
     per_input = 2 * n_freq
     ws, grid_w = _split_weights(params)
     w0 = ws[0]
-    grid = _GridProjection(params, grid_w, height, width) if grid_w is not None else None
-    # Separable coordinate terms: (W, h) per column and (H, h) per row (+ the 1-column).
-    enc_x, enc_y = coordinate_encodings(height, width, params.in_centre, params.in_scale,
-                                        n_freq)
-    col_terms = enc_x @ w0[:, :per_input].T
-    row_terms = enc_y @ w0[:, per_input:2 * per_input].T + w0[:, -1]
+    grid = _GridProjection(params, grid_w, height, width, view) if grid_w is not None else None
+    # Separable coordinate terms: (W, h) per column and (H, h) per row (+ the 1-column);
+    # with a 90° view the columns carry y and the rows x.
+    col_terms, row_terms = coordinate_terms(w0, n_freq, params.in_centre, params.in_scale,
+                                            height, width, view)
     w_sdr = np.ascontiguousarray(w0[:, 2 * per_input:-1].T)
 
     out = np.empty((height, width, 3), dtype=np.float32)

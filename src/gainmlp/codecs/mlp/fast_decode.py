@@ -22,17 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from gainmlp.codecs.features import (
-    coordinate_encodings,
     encode_numpy,
     for_row_ranges,
     normalise_inputs,
 )
 from gainmlp.codecs.indexed import IndexedSdr
 from gainmlp.codecs.mlp.format import MlpParams
-from gainmlp.codecs.mlp.grid import grid_taps, luma_guide
+from gainmlp.codecs.mlp.grid import grid_taps, luma_guide, taps_at
 from gainmlp.colorimetry import usable_cores
 from gainmlp.errors import GainMLPError
 from gainmlp.paper_residual import GAMMA_GUARD
+from gainmlp.view import View, view_encodings
 
 #: Largest per-colour tables (bytes) built for a whole image; beyond it, per row tile.
 TABLE_BYTES = 64 << 20
@@ -54,6 +54,33 @@ def split_weights(params: MlpParams) -> tuple[list[np.ndarray], np.ndarray | Non
     grid_w = np.ascontiguousarray(ws[e][:, cols])
     ws[e] = np.ascontiguousarray(ws[e][:, keep])
     return ws, grid_w
+
+
+def coordinate_terms(w0: np.ndarray, n_frequencies: int, centre: np.ndarray,
+                     scale: np.ndarray, height: int, width: int, view: View | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The first layer's coordinate part per column ``(W, w1)`` and per row ``(H, w1)``
+    (the constant-one column in the row term) of a ``width x height`` base showing
+    ``view`` of the original frame. With a 90° turn the columns carry y and the rows x:
+    the factorisation is the same with the two weight blocks swapped."""
+    per = 2 * n_frequencies
+    enc_c, enc_r, swap = view_encodings(view, height, width, centre, scale, n_frequencies)
+    w_x, w_y = w0[:, :per], w0[:, per:2 * per]
+    col = enc_c @ (w_y if swap else w_x).T
+    row = enc_r @ (w_x if swap else w_y).T + w0[:, -1]
+    return col, row
+
+
+def view_grid(table: np.ndarray, height: int, width: int, view: View | None) -> tuple:
+    """``(table', col_taps, row_taps)``: a grid table ``(GH, GW, ...)`` and its taps per
+    base column and per base row (:func:`~gainmlp.codecs.mlp.grid.taps_at` triples). With
+    a 90° turn the table is transposed, so its first axis always follows the base's rows."""
+    if view is None:
+        return table, grid_taps(width, table.shape[1]), grid_taps(height, table.shape[0])
+    if view.swapped:
+        table = np.ascontiguousarray(np.swapaxes(table, 0, 1))
+    along_cols, along_rows = view.axes(width, height)
+    return table, taps_at(along_cols, table.shape[1]), taps_at(along_rows, table.shape[0])
 
 
 class ColourTables:
@@ -101,7 +128,7 @@ class ColourTables:
 
 
 def _grid_tables(params: MlpParams, grid_w: np.ndarray | None, height: int,
-                 width: int) -> tuple:
+                 width: int, view: View | None = None) -> tuple:
     """(ginfo, gproj, gx0, gx1, gfx, gy0, gy1, gfy) for :func:`mlp_rows` (dummies
     without grids): the grids projected through their columns of the entry layer."""
     if grid_w is None:
@@ -115,12 +142,13 @@ def _grid_tables(params: MlpParams, grid_w: np.ndarray | None, height: int,
         chans = g.shape[-1]
         proj = (g.reshape(-1, chans) @ grid_w[:, c0:c0 + chans].T).astype(np.float32)
         c0 += chans
+        proj, tx, ty = view_grid(proj.reshape(*g.shape[:-1], we), height, width, view)
         bins = g.shape[2] if g.ndim == 4 else 0
-        info.append((g.shape[0], g.shape[1], bins, off, we))
+        info.append((proj.shape[0], proj.shape[1], bins, off, we))
         projs.append(proj.reshape(-1))
         off += proj.size
-        taps_x.append(grid_taps(width, g.shape[1]))
-        taps_y.append(grid_taps(height, g.shape[0]))
+        taps_x.append(tx)
+        taps_y.append(ty)
 
     def stack(taps: list, k: int, dtype) -> np.ndarray:
         return np.ascontiguousarray(np.stack([t[k] for t in taps]), dtype=dtype)
@@ -131,9 +159,10 @@ def _grid_tables(params: MlpParams, grid_w: np.ndarray | None, height: int,
 
 
 def decode_fast(kind: str, params: MlpParams, sdr: np.ndarray | IndexedSdr,
-                eps: float) -> np.ndarray:
+                eps: float, view: View | None = None) -> np.ndarray:
     """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) of a checked body's
-    ``params`` over ``sdr`` (an :class:`IndexedSdr`, or PQ code values ``(H, W, 3)``)."""
+    ``params`` over ``sdr`` (an :class:`IndexedSdr`, or PQ code values ``(H, W, 3)``)
+    showing ``view`` of the original frame (None: the whole frame)."""
     from gainmlp.kernels.mlp import mlp_rows
 
     if params.activation not in _ACTIVATIONS:
@@ -141,17 +170,15 @@ def decode_fast(kind: str, params: MlpParams, sdr: np.ndarray | IndexedSdr,
     height, width = sdr.shape[:2]
     ws, grid_w = split_weights(params)
     w0 = ws[0]
-    per_input = 2 * params.n_frequencies
-    enc_x, enc_y = coordinate_encodings(height, width, params.in_centre, params.in_scale,
-                                        params.n_frequencies)
-    col_t = np.ascontiguousarray((enc_x @ w0[:, :per_input].T).T, dtype=np.float32)
-    row_t = np.ascontiguousarray(enc_y @ w0[:, per_input:2 * per_input].T + w0[:, -1],
-                                 dtype=np.float32)
+    col, row = coordinate_terms(w0, params.n_frequencies, params.in_centre, params.in_scale,
+                                height, width, view)
+    col_t = np.ascontiguousarray(col.T, dtype=np.float32)
+    row_t = np.ascontiguousarray(row, dtype=np.float32)
     dims = np.array([w.shape[0] for w in ws], dtype=np.int64)
     offs = np.zeros(len(ws), dtype=np.int64)
     offs[2:] = np.cumsum([w.size for w in ws[1:-1]])
     flat_w = np.concatenate([np.asarray(w, np.float32).reshape(-1) for w in ws[1:]])
-    grids = _grid_tables(params, grid_w, height, width)
+    grids = _grid_tables(params, grid_w, height, width, view)
     grid_entry = params.grid_entry if grid_w is not None else 0
     outp = np.ascontiguousarray(np.stack([params.out_scale, params.out_centre,
                                           params.out_min, params.out_max]), dtype=np.float32)

@@ -17,7 +17,6 @@ import numpy as np
 
 from gainmlp.codecs.features import (
     checked_sdr,
-    coordinate_encodings,
     encode_numpy,
     for_row_ranges,
     for_row_tiles,
@@ -27,6 +26,7 @@ from gainmlp.codecs.indexed import IndexedSdr
 from gainmlp.codecs.mlp_itm.format import METHOD, N_SPATIAL_INPUTS, ItmParams, unpack_itm_body
 from gainmlp.errors import GainMLPError, check_image_size
 from gainmlp.kernels import compiled
+from gainmlp.view import View, view_encodings
 
 
 def _relu(h: np.ndarray) -> np.ndarray:
@@ -76,13 +76,14 @@ def forward_numpy(params: ItmParams, inputs: np.ndarray) -> np.ndarray:
 
 
 def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
-               eps: float) -> np.ndarray:
+               eps: float, view: View | None = None) -> np.ndarray:
     """The HDR rendition (PQ BT.2020 float32 ``(H, W, 3)`` in [0, 1]) from SDR and a body.
 
     ``sdr_pq``: the SDR's PQ code values ``(H, W, 3)``, or an :class:`IndexedSdr`, whose
     colour-net first layer is then evaluated once per distinct colour (same function).
 
-    ``eps`` is unused: MLP-ITM predicts the HDR directly, not a residual.
+    ``eps`` is unused: MLP-ITM predicts the HDR directly, not a residual. ``view``: the
+    part of the original frame the SDR shows (:mod:`gainmlp.view`; None: all of it).
     """
     del eps
     if method != METHOD:
@@ -96,10 +97,11 @@ def decode_itm(method: str, body: bytes, sdr_pq: np.ndarray | IndexedSdr,
 
     per = 2 * params.spatial_frequencies
     ws, bs = params.spatial[0]
-    enc_x, enc_y = coordinate_encodings(height, width, params.in_centre, params.in_scale,
-                                        params.spatial_frequencies)
-    col_terms = enc_x @ ws[:, :per].T  # (W, W_s)
-    row_terms = enc_y @ ws[:, per:].T + bs  # (H, W_s)
+    enc_c, enc_r, swap = view_encodings(view, height, width, params.in_centre,
+                                        params.in_scale, params.spatial_frequencies)
+    w_x, w_y = ws[:, :per], ws[:, per:]  # with a 90° view the columns carry y, the rows x
+    col_terms = enc_c @ (w_y if swap else w_x).T  # (W, W_s)
+    row_terms = enc_r @ (w_x if swap else w_y).T + bs  # (H, W_s)
     wc, bc = params.colour[0]
 
     def colour_term(colours: np.ndarray) -> np.ndarray:
