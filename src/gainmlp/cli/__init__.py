@@ -17,6 +17,7 @@ from gainmlp.cli._common import (
     _add_sdr_flags,
 )
 from gainmlp.cli.decode import cmd_decode, cmd_info
+from gainmlp.cli.edit import add_edit_commands
 from gainmlp.cli.encode import cmd_encode
 from gainmlp.cli.tools import cmd_batch, cmd_bench, cmd_demo, cmd_eval, cmd_pair, cmd_report
 from gainmlp.codecs import DEFAULT_METHOD, METHODS
@@ -198,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="photos: rate control's payload cap")
     p.set_defaults(func=cmd_bench)
+
+    add_edit_commands(sub)  # resize, crop, rotate, thumbnail (cli/edit.py)
     return parser
 
 
