@@ -127,7 +127,7 @@ export async function drawHdr(canvas, result, { mode = 'auto', exposure = 0 } = 
     ctx.putImageData(img, 0, 0);
     return 'sdr-base';
   }
-  toneMapToSrgb8(result.hdr, n, { exposure, peakNits: result.payload ? result.payload.peakNits : 1000, out: img.data });
+  toneMapToSrgb8(result.hdr, n, { exposure, peakNits: result.peakNits || (result.payload ? result.payload.peakNits : 1000), out: img.data });
   ctx.putImageData(img, 0, 0);
   return 'sdr-tonemap';
 }

@@ -16,8 +16,11 @@ import { decodeCpuColours } from './mlp_fast.mjs';
 import { unpackMlpBody } from './body.mjs';
 import { decodeMlpWebgl, webglContext } from './mlp_webgl.mjs';
 import { displayCapabilities, drawHdr } from './display.mjs';
+import { decodeGainMapSync, gainMapWeight, isGainMapJpeg, pqToLinearNits, readGainMapJpeg, renderGainMap, takesGainMap } from './gainmap.mjs';
+import { readLocalInput } from './source.mjs';
 
 export { GainMLPError, decodeJpeg, displayCapabilities, drawHdr, parsePayload, renderForHeadroom, toneMapToSrgb8 };
+export { decodeGainMapSync, gainMapWeight, isGainMapJpeg, pqToLinearNits, readGainMapJpeg, renderGainMap };
 
 export const VERSION = '0.1.0';
 
@@ -29,6 +32,8 @@ async function toBytes(input) {
   if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   if (typeof Blob !== 'undefined' && input instanceof Blob) return new Uint8Array(await input.arrayBuffer());
   if (typeof input === 'string' || (typeof URL !== 'undefined' && input instanceof URL)) {
+    const local = await readLocalInput(input); // Node: a path or a file: URL
+    if (local) return local;
     const response = await fetch(input);
     if (!response.ok) throw new GainMLPError(`${input}: cannot fetch (HTTP ${response.status})`);
     return new Uint8Array(await response.arrayBuffer());
@@ -53,7 +58,7 @@ export function readGainmlp(bytes, name = 'photo', { bare = false } = {}) {
     if (raw === null) {
       if (announcesGainMap(segments)) {
         throw new GainMLPError(`${name}: JPEG carries a standard gain map but no gainmlp payload ` +
-          '(the JavaScript decoder reads gainmlp payloads only)');
+          "(use: 'auto' or 'gainmap' decodes the map)");
       }
       throw new GainMLPError(`${name}: JPEG carries neither a gainmlp payload nor a gain map ` +
         '(no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)');
@@ -229,6 +234,7 @@ export async function decodeGainmlpHere(input, options = {}) {
   const timings = {};
   const t0 = now();
   const bytes = await toBytes(input);
+  if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
   let t = now();
   let base = options.sdr;
@@ -237,8 +243,9 @@ export async function decodeGainmlpHere(input, options = {}) {
   checkSize(payload, base);
   const { hdr, used, renderer, headroom } = evaluate(payload, base, backend, timings, onProgress, options);
   timings.total = now() - t0;
-  return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: used, renderer, timings, thread: 'main', headroom };
+  return { width: base.width, height: base.height, hdr: options.linear ? pqToLinearNits(hdr) : hdr, sdr: base.pixels,
+    payload: summary(payload), source: 'payload', linear: !!options.linear, backend: used, renderer, timings,
+    thread: 'main', headroom };
 }
 
 // ---------------------------------------------------------------- the worker
@@ -360,6 +367,7 @@ export function serveDecodes(scope) {
 export function decodeGainmlpSync(bytes, options = {}) {
   const { name = 'photo', onProgress = null } = options;
   headroomOption(options.headroom);
+  if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
   const timings = {};
   const t0 = now();
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
@@ -369,8 +377,9 @@ export function decodeGainmlpSync(bytes, options = {}) {
   checkSize(payload, base);
   const { hdr, headroom } = evaluate(payload, base, 'cpu', timings, onProgress, options);
   timings.total = now() - t0;
-  return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: 'cpu', renderer: null, timings, thread: 'main', headroom };
+  return { width: base.width, height: base.height, hdr: options.linear ? pqToLinearNits(hdr) : hdr, sdr: base.pixels,
+    payload: summary(payload), source: 'payload', linear: !!options.linear, backend: 'cpu', renderer: null, timings,
+    thread: 'main', headroom };
 }
 
 function summary(payload) {

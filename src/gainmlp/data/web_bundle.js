@@ -3806,12 +3806,1145 @@ async function drawHdr(canvas, result, { mode = 'auto', exposure = 0 } = {}) {
     ctx.putImageData(img, 0, 0);
     return 'sdr-base';
   }
-  toneMapToSrgb8(result.hdr, n, { exposure, peakNits: result.payload ? result.payload.peakNits : 1000, out: img.data });
+  toneMapToSrgb8(result.hdr, n, { exposure, peakNits: result.peakNits || (result.payload ? result.payload.peakNits : 1000), out: img.data });
   ctx.putImageData(img, 0, 0);
   return 'sdr-tonemap';
 }
 
 const displayInternals = { floatToHalf };
+
+// ---- gainmap_meta.mjs
+// What a standard gain-map JPEG says about its gain map, read as gainmlp's Python reader
+// reads it (gainmlp.container: xmp, iso21496, apple, mpf, icc, segments): the hdrgm XMP
+// (attributes or rdf:Seq elements, extended XMP), the ISO 21496-1 binary record, Apple's
+// HDRGainMap XMP and maker-note headroom, the MPF index (or appended JPEGs), and the ICC
+// profile's primaries. Every check and message follows the Python modules; the rendering
+// is gainmap.mjs.
+
+
+
+
+const GM_ISO_ID = 'urn:iso:std:iso:ts:21496:-1\0';
+const GM_XMP_ID = 'http://ns.adobe.com/xap/1.0/\0';
+const GM_XMP_EXT_ID = 'http://ns.adobe.com/xmp/extension/\0';
+const GM_HDRGM_NS = 'http://ns.adobe.com/hdr-gain-map/1.0/';
+const GM_CONTAINER_NS = 'http://ns.google.com/photos/1.0/container/';
+const GM_APPLE_NS = 'http://ns.apple.com/HDRGainMap/1.0/';
+const GM_MPF_ID = 'MPF\0';
+const GM_EXIF_ID = 'Exif\0\0';
+const GM_ICC_ID = 'ICC_PROFILE\0';
+const GM_APP1 = 0xe1;
+const GM_APP2 = 0xe2;
+const GM_MAX_XMP_CHARS = 4 << 20;
+const GM_ISO_SIGNED_MAX = 2 ** 31 - 1;
+const GM_ISO_UNSIGNED_MAX = 2 ** 32 - 1;
+
+/** Whether `bytes` starts with the characters of `text` (latin-1). */
+function gmStartsWith(bytes, text, at = 0) {
+  if (bytes.length < at + text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The first APPn segment of `segments` whose payload starts with `id`, or null. */
+function findApp(segments, marker, id) {
+  for (const s of segments) if (s.marker === marker && gmStartsWith(s.payload, id)) return s;
+  return null;
+}
+
+const utf8 = (bytes) => new TextDecoder('utf-8').decode(bytes); // errors='replace'
+
+// ---------------------------------------------------------------- numbers as Python reads them
+
+/** float(text) as Python parses it; undefined where Python raises ValueError. */
+function parsePyFloat(text) {
+  const t = String(text).trim().toLowerCase().replace(/_/g, '');
+  const special = /^([+-]?)(inf|infinity|nan)$/.exec(t);
+  if (special) return special[2] === 'nan' ? NaN : (special[1] === '-' ? -Infinity : Infinity);
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t) ? Number(t) : undefined;
+}
+
+// ---------------------------------------------------------------- metadata (iso_gainmap)
+
+function triple(value, name) {
+  const arr = Array.isArray(value) ? value : [value];
+  if (arr.length === 1) return [arr[0], arr[0], arr[0]];
+  if (arr.length !== 3) throw new GainMLPError(`gain-map ${name} needs 1 or 3 values, got ${arr.length}`);
+  if (!arr.every(Number.isFinite)) throw new GainMLPError(`gain-map ${name} is not finite`);
+  return arr.slice();
+}
+
+/**
+ * Gain-map metadata checked as gainmlp.iso_gainmap.GainMapMetadata checks it (log2 min/max
+ * and capacities, RGB triples).
+ */
+function gainMapMetadata({ gainMapMin = 0, gainMapMax = 1, gamma = 1, offsetSdr = 1 / 64,
+  offsetHdr = 1 / 64, hdrCapacityMin = 0, hdrCapacityMax = 1, baseIsHdr = false, useBaseColourSpace = true }) {
+  const m = { gainMapMin: triple(gainMapMin, 'gain_map_min'), gainMapMax: triple(gainMapMax, 'gain_map_max'),
+    gamma: triple(gamma, 'gamma'), offsetSdr: triple(offsetSdr, 'offset_sdr'), offsetHdr: triple(offsetHdr, 'offset_hdr'),
+    hdrCapacityMin, hdrCapacityMax, baseIsHdr: !!baseIsHdr, useBaseColourSpace: !!useBaseColourSpace };
+  for (const name of ['gainMapMin', 'gainMapMax', 'gamma', 'offsetSdr', 'offsetHdr']) {
+    if (!m[name].every(Number.isFinite)) throw new GainMLPError(`gain-map ${name} is not finite`);
+  }
+  for (const [name, key] of [['hdr_capacity_min', 'hdrCapacityMin'], ['hdr_capacity_max', 'hdrCapacityMax']]) {
+    const v = m[key];
+    if (!Number.isFinite(v)) throw new GainMLPError(`gain-map ${name} = ${pyFloat(v)} is not finite`);
+    if (!(v >= 0 && v <= GM_ISO_UNSIGNED_MAX)) {
+      throw new GainMLPError(`gain-map ${name} = ${pyFloat(v)} is outside 0..2^32-1 (ISO 21496-1 headroom)`);
+    }
+  }
+  for (const [name, key] of [['gain_map_min', 'gainMapMin'], ['gain_map_max', 'gainMapMax'],
+    ['offset_sdr', 'offsetSdr'], ['offset_hdr', 'offsetHdr']]) {
+    for (const v of m[key]) {
+      if (Math.abs(v) > GM_ISO_SIGNED_MAX) {
+        throw new GainMLPError(`gain-map ${name} = ${pyFloat(v)} is outside +-2^31 (ISO 21496-1 range)`);
+      }
+    }
+  }
+  for (let c = 0; c < 3; c++) {
+    if (m.gainMapMax[c] < m.gainMapMin[c]) {
+      throw new GainMLPError(`gain-map max ${pyFloat(m.gainMapMax[c])} is below min ${pyFloat(m.gainMapMin[c])}`);
+    }
+    if (!(m.gamma[c] > 0 && m.gamma[c] <= GM_ISO_UNSIGNED_MAX)) {
+      throw new GainMLPError(`gain-map gamma ${pyFloat(m.gamma[c])} must be above 0 (ISO 21496-1)`);
+    }
+  }
+  if (m.hdrCapacityMax < m.hdrCapacityMin) {
+    throw new GainMLPError(`HDR capacity max ${pyFloat(m.hdrCapacityMax)} is below min ${pyFloat(m.hdrCapacityMin)}`);
+  }
+  return m;
+}
+
+function isClose(a, b, rel = 1e-3, abs = 1e-4) {
+  return Math.abs(a - b) <= Math.max(rel * Math.max(Math.abs(a), Math.abs(b)), abs);
+}
+
+/** GainMapMetadata.close_to: field-wise within rounding of fractions and decimals. */
+function metadataClose(a, b) {
+  for (const k of ['gainMapMin', 'gainMapMax', 'gamma', 'offsetSdr', 'offsetHdr']) {
+    for (let c = 0; c < 3; c++) if (!isClose(a[k][c], b[k][c])) return false;
+  }
+  return isClose(a.hdrCapacityMin, b.hdrCapacityMin) && isClose(a.hdrCapacityMax, b.hdrCapacityMax) &&
+    a.baseIsHdr === b.baseIsHdr;
+}
+
+// ---------------------------------------------------------------- XMP (container.xmp)
+
+/** [standard XMP packet, reassembled extended XMP packet] of a header (null if absent). */
+function readXmp(segments) {
+  let main = null;
+  const std = findApp(segments, GM_APP1, GM_XMP_ID);
+  if (std) main = utf8(std.payload.subarray(GM_XMP_ID.length));
+  const groups = new Map();
+  const hsize = GM_XMP_EXT_ID.length + 32 + 8;
+  for (const s of segments) {
+    if (s.marker !== GM_APP1 || !gmStartsWith(s.payload, GM_XMP_EXT_ID) || s.payload.length < hsize) continue;
+    const guid = String.fromCharCode(...s.payload.subarray(GM_XMP_EXT_ID.length, GM_XMP_EXT_ID.length + 32));
+    const dv = new DataView(s.payload.buffer, s.payload.byteOffset + GM_XMP_EXT_ID.length + 32, 8);
+    const total = dv.getUint32(0);
+    const off = dv.getUint32(4);
+    if (!groups.has(guid)) groups.set(guid, { total, chunks: new Map() });
+    const g = groups.get(guid);
+    if (g.total !== total) continue;
+    g.chunks.set(off, s.payload.subarray(hsize));
+  }
+  let wanted = null;
+  if (main !== null && main.includes('HasExtendedXMP')) {
+    for (const guid of groups.keys()) if (main.includes(guid)) wanted = guid;
+  }
+  let extended = null;
+  for (const [guid, { total, chunks }] of groups) {
+    if (wanted !== null && guid !== wanted) continue;
+    let pos = 0;
+    const parts = [];
+    for (const off of [...chunks.keys()].sort((a, b) => a - b)) {
+      if (off !== pos) break;
+      parts.push(chunks.get(off));
+      pos += chunks.get(off).length;
+    }
+    if (pos === total && parts.length) {
+      const all = new Uint8Array(pos);
+      let p = 0;
+      for (const part of parts) {
+        all.set(part, p);
+        p += part.length;
+      }
+      extended = utf8(all);
+      break;
+    }
+  }
+  return [main, extended];
+}
+
+const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+function nsPrefix(xml, ns) {
+  const m = new RegExp(`xmlns:([A-Za-z_][\\w.-]{0,64})\\s{0,16}=\\s{0,16}["']${reEscape(ns)}["']`).exec(xml);
+  return m ? m[1] : null;
+}
+
+const HDRGM_FIELDS = ['Version', 'GainMapMin', 'GainMapMax', 'Gamma', 'OffsetSDR', 'OffsetHDR',
+  'HDRCapacityMin', 'HDRCapacityMax', 'BaseRenditionIsHDR'];
+
+/** The hdrgm properties of an XMP packet as lists of strings (xmp.parse_hdrgm_xmp). */
+function parseHdrgmXmp(xml) {
+  xml = xml.slice(0, GM_MAX_XMP_CHARS);
+  const prefix = nsPrefix(xml, GM_HDRGM_NS);
+  if (prefix === null) return {};
+  const p = reEscape(prefix);
+  const out = {};
+  for (const name of HDRGM_FIELDS) {
+    let m = new RegExp(`\\b${p}:${name}\\s{0,16}=\\s{0,16}(?:"([^"<]{0,256})"|'([^'<]{0,256})')`).exec(xml);
+    if (m) {
+      out[name] = [(m[1] !== undefined ? m[1] : m[2]).trim()];
+      continue;
+    }
+    const open = new RegExp(`<${p}:${name}(?:\\s[^<>]{0,512})?>`, 'g');
+    m = open.exec(xml);
+    if (!m) continue;
+    const start = m.index + m[0].length;
+    const end = xml.indexOf(`</${prefix}:${name}`, start);
+    if (end < 0) continue;
+    const inner = xml.slice(start, end);
+    const items = [...inner.matchAll(/<rdf:li(?:\s[^<>]{0,512})?>([^<]{0,256})<\/rdf:li\s{0,16}>/g)].map((x) => x[1].trim());
+    out[name] = items.length ? items : [inner.trim()];
+  }
+  return out;
+}
+
+function xmpFloats(values, name) {
+  if (values.length !== 1 && values.length !== 3) {
+    throw new GainMLPError(`XMP hdrgm:${name} has ${values.length} values, expected 1 or 3`);
+  }
+  const nums = values.map(parsePyFloat);
+  if (nums.some((v) => v === undefined)) {
+    throw new GainMLPError(`XMP hdrgm:${name} is not a number: '${values[0].slice(0, 40)}'`);
+  }
+  if (!nums.every(Number.isFinite)) throw new GainMLPError(`XMP hdrgm:${name} is not finite`);
+  return nums;
+}
+
+/** Metadata from parseHdrgmXmp's properties (xmp.metadata_from_xmp); null without GainMapMax. */
+function metadataFromXmp(props) {
+  if (!('GainMapMax' in props)) return null;
+  const get = (name, dflt) => (name in props ? xmpFloats(props[name], name) : [dflt]);
+  const gmax = get('GainMapMax', 1);
+  const capMin = get('HDRCapacityMin', 0);
+  const capMax = get('HDRCapacityMax', Math.max(...gmax));
+  if (capMin.length !== 1 || capMax.length !== 1) {
+    throw new GainMLPError('XMP hdrgm:HDRCapacityMin/Max must be single values');
+  }
+  const baseHdr = (props.BaseRenditionIsHDR || ['False'])[0].trim().toLowerCase();
+  if (baseHdr !== 'true' && baseHdr !== 'false') throw new GainMLPError('XMP hdrgm:BaseRenditionIsHDR must be True or False');
+  for (const name of ['OffsetSDR', 'OffsetHDR', 'HDRCapacityMin']) {
+    const lowest = Math.min(...get(name, 0));
+    if (lowest < 0) {
+      throw new GainMLPError(`XMP hdrgm:${name} ${pyFloat(lowest)} is negative (Adobe Gain Map 1.0 requires >= 0)`);
+    }
+  }
+  return gainMapMetadata({ gainMapMin: get('GainMapMin', 0), gainMapMax: gmax, gamma: get('Gamma', 1),
+    offsetSdr: get('OffsetSDR', 1 / 64), offsetHdr: get('OffsetHDR', 1 / 64), hdrCapacityMin: capMin[0],
+    hdrCapacityMax: capMax[0], baseIsHdr: baseHdr === 'true' });
+}
+
+// ---------------------------------------------------------------- ISO 21496-1 (container.iso21496)
+
+/** The ISO 21496-1 record after the URN; null for a version-only record. */
+function decodeIso21496(record) {
+  if (record.length < 4) throw new GainMLPError('ISO 21496-1 metadata is truncated');
+  const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const minVersion = dv.getUint16(0);
+  if (minVersion !== 0) throw new GainMLPError(`ISO 21496-1 metadata needs reader version ${minVersion}`);
+  if (record.length === 4) return null;
+  let pos = 4;
+  const need = (n) => {
+    if (pos + n > record.length) throw new GainMLPError('ISO 21496-1 metadata is truncated');
+  };
+  const u8 = () => { need(1); return record[pos++]; };
+  const u32 = () => { need(4); pos += 4; return dv.getUint32(pos - 4); };
+  const i32 = () => { need(4); pos += 4; return dv.getInt32(pos - 4); };
+  const ratio = (n, d, what) => {
+    if (d === 0) throw new GainMLPError(`ISO 21496-1 ${what} has a zero denominator`);
+    return n / d;
+  };
+  const flags = u8();
+  const channels = flags & 0x80 ? 3 : 1;
+  const useBase = !!(flags & 0x40);
+  const backward = !!(flags & 0x04);
+  const common = !!(flags & 0x08);
+  let baseHead, altHead;
+  const rows = [];
+  if (common) {
+    const den = u32();
+    const bh = u32(), ah = u32();
+    baseHead = ratio(bh, den, 'headroom');
+    altHead = ratio(ah, den, 'headroom');
+    for (let c = 0; c < channels; c++) {
+      const v = [i32(), i32(), u32(), i32(), i32()];
+      rows.push(v.map((x) => ratio(x, den, 'value')));
+    }
+  } else {
+    const bh = u32(), bhd = u32(), ah = u32(), ahd = u32();
+    baseHead = ratio(bh, bhd, 'headroom');
+    altHead = ratio(ah, ahd, 'headroom');
+    for (let c = 0; c < channels; c++) {
+      const v = [i32(), u32(), i32(), u32(), u32(), u32(), i32(), u32(), i32(), u32()];
+      rows.push([0, 1, 2, 3, 4].map((k) => ratio(v[2 * k], v[2 * k + 1], 'value')));
+    }
+  }
+  while (rows.length < 3) rows.push(rows[0]);
+  const col = (k) => rows.map((r) => r[k]);
+  const baseIsHdr = backward || baseHead > altHead;
+  const baseOff = col(3), altOff = col(4);
+  return gainMapMetadata({ gainMapMin: col(0), gainMapMax: col(1), gamma: col(2),
+    offsetSdr: baseIsHdr ? altOff : baseOff, offsetHdr: baseIsHdr ? baseOff : altOff,
+    hdrCapacityMin: Math.min(baseHead, altHead), hdrCapacityMax: Math.max(baseHead, altHead),
+    baseIsHdr, useBaseColourSpace: useBase });
+}
+
+// ---------------------------------------------------------------- Apple (container.apple)
+
+function appleProperty(xml, prefix, name) {
+  const p = reEscape(prefix);
+  let m = new RegExp(`\\b${p}:${name}\\s{0,16}=\\s{0,16}(?:"([^"<]{0,64})"|'([^'<]{0,64})')`).exec(xml);
+  if (m) return (m[1] !== undefined ? m[1] : m[2]).trim();
+  m = new RegExp(`<${p}:${name}(?:\\s[^<>]{0,512})?>([^<]{0,64})</${p}:${name}\\s{0,16}>`).exec(xml);
+  return m ? m[1].trim() : null;
+}
+
+/** [HDRGainMapVersion, HDRGainMapHeadroom or null] of a gain map's XMP; null when not Apple's. */
+function parseAppleXmp(xml) {
+  xml = xml.slice(0, 1 << 20);
+  const prefix = nsPrefix(xml, GM_APPLE_NS);
+  if (prefix === null) return null;
+  const versionText = appleProperty(xml, prefix, 'HDRGainMapVersion');
+  if (versionText === null) return null;
+  if (!/^[+-]?\d+$/.test(versionText.replace(/_/g, ''))) {
+    throw new GainMLPError(`Apple HDRGainMapVersion is not an integer: '${versionText}'`);
+  }
+  const version = Number(versionText.replace(/_/g, ''));
+  const text = appleProperty(xml, prefix, 'HDRGainMapHeadroom');
+  if (text === null) return [version, null];
+  const headroom = parsePyFloat(text);
+  if (headroom === undefined) throw new GainMLPError(`Apple HDRGainMapHeadroom is not a number: '${text}'`);
+  if (!Number.isFinite(headroom) || headroom < 1) {
+    throw new GainMLPError(`Apple HDRGainMapHeadroom ${pyFloat(headroom)} must be a finite number >= 1`);
+  }
+  return [version, headroom];
+}
+
+/** The maker note (EXIF tag 0x927C in the Exif IFD) of an EXIF APP1 payload, or null. */
+function exifMakerNote(payload) {
+  try {
+    const tiff = payload.subarray(GM_EXIF_ID.length);
+    const le = tiff[0] === 0x49 && tiff[1] === 0x49;
+    if (!le && !(tiff[0] === 0x4d && tiff[1] === 0x4d)) return null;
+    const dv = new DataView(tiff.buffer, tiff.byteOffset, tiff.byteLength);
+    const u16 = (p) => dv.getUint16(p, le);
+    const u32 = (p) => dv.getUint32(p, le);
+    const entry = (ifd, tag) => {
+      const n = u16(ifd);
+      for (let k = 0; k < Math.min(n, 4096); k++) {
+        const p = ifd + 2 + 12 * k;
+        if (u16(p) === tag) return { type: u16(p + 2), count: u32(p + 4), at: p + 8 };
+      }
+      return null;
+    };
+    const exifIfd = entry(u32(4), 0x8769);
+    if (!exifIfd) return null;
+    const note = entry(u32(exifIfd.at), 0x927c);
+    if (!note || note.type !== 7) return null;
+    const at = note.count <= 4 ? note.at : u32(note.at);
+    if (at + note.count > tiff.length) return null;
+    return tiff.subarray(at, at + note.count);
+  } catch {
+    return null; // a RangeError on a truncated EXIF: no maker note
+  }
+}
+
+/** Values of tags 33 and 48 of an Apple maker note (apple.maker_note_values). */
+function makerNoteValues(note, tags = [33, 48]) {
+  const out = {};
+  if (note.length < 16 || !gmStartsWith(note, 'Apple iOS\0')) return out;
+  const order = String.fromCharCode(note[12], note[13]);
+  if (order !== 'MM' && order !== 'II') return out;
+  const le = order === 'II';
+  const dv = new DataView(note.buffer, note.byteOffset, note.byteLength);
+  const count = dv.getUint16(14, le);
+  const sizes = { 5: 8, 10: 8, 11: 4, 12: 8 };
+  for (let k = 0; k < Math.min(count, 4096); k++) {
+    const pos = 16 + 12 * k;
+    if (pos + 12 > note.length) break;
+    const tag = dv.getUint16(pos, le), typ = dv.getUint16(pos + 2, le), n = dv.getUint32(pos + 4, le);
+    if (!tags.includes(tag) || n !== 1 || !(typ in sizes)) continue;
+    const size = sizes[typ];
+    const at = size <= 4 ? pos + 8 : dv.getUint32(pos + 8, le);
+    if (at + size > note.length) continue;
+    let value;
+    if (typ === 5 || typ === 10) {
+      const a = typ === 5 ? dv.getUint32(at, le) : dv.getInt32(at, le);
+      const b = typ === 5 ? dv.getUint32(at + 4, le) : dv.getInt32(at + 4, le);
+      if (b === 0) continue;
+      value = a / b;
+    } else value = typ === 11 ? dv.getFloat32(at, le) : dv.getFloat64(at, le);
+    if (Number.isFinite(value)) out[tag] = value;
+  }
+  return out;
+}
+
+/** Apple's headroom (linear) from maker-note tags 33 and 48. */
+function headroomFromMakerNote(m33, m48) {
+  let stops;
+  if (m33 < 1) stops = m48 <= 0.01 ? -20 * m48 + 1.8 : -0.101 * m48 + 1.601;
+  else stops = m48 <= 0.01 ? -70 * m48 + 3 : -0.303 * m48 + 2.303;
+  return 2 ** Math.max(stops, 0);
+}
+
+/** {version, headroom, source} of an Apple gain map (apple.read_apple_gain_map), or null. */
+function readAppleGainMap(xml, exifPayload, notes) {
+  const parsed = parseAppleXmp(xml);
+  if (parsed === null) return null;
+  const [version, headroom] = parsed;
+  if (headroom !== null) return { version, headroom, source: 'xmp' };
+  const note = exifPayload ? exifMakerNote(exifPayload) : null;
+  const values = note ? makerNoteValues(note) : {};
+  if (33 in values && 48 in values) {
+    return { version, headroom: headroomFromMakerNote(values[33], values[48]), source: 'maker-note' };
+  }
+  const dflt = headroomFromMakerNote(0, 8);
+  notes.push(`Apple gain map without a headroom (no HDRGainMapHeadroom, no maker-note tags 33 and 48); ` +
+    `using ${dflt.toFixed(3)} (${Math.log2(dflt).toFixed(3)} stops, the weakest Apple reconstruction)`);
+  return { version, headroom: dflt, source: 'default' };
+}
+
+/** AppleGainMap.metadata(): the map's range as ISO 21496-1 fields (a summary). */
+function appleMetadata(apple) {
+  const stops = Math.log2(apple.headroom);
+  return gainMapMetadata({ gainMapMin: 0, gainMapMax: stops, gamma: 1, offsetSdr: 0, offsetHdr: 0,
+    hdrCapacityMin: 0, hdrCapacityMax: stops });
+}
+
+// ---------------------------------------------------------------- where the images are (mpf, segments)
+
+/** Offset just past the EOI of the JPEG image at `start` (segments.find_image_end). */
+function findImageEnd(data, start = 0) {
+  const segments = parseSegments(data, start);
+  const last = segments[segments.length - 1];
+  let pos = last.offset + last.size;
+  const n = data.length;
+  for (;;) {
+    const i = data.indexOf(0xff, pos);
+    if (i < 0 || i + 1 >= n) throw new GainMLPError(`JPEG image at byte ${start} is truncated (no EOI marker)`);
+    const b = data[i + 1];
+    if (b === 0x00 || (b >= 0xd0 && b <= 0xd7) || b === 0x01) pos = i + 2;
+    else if (b === 0xff) pos = i + 1;
+    else if (b === 0xd9) return i + 2;
+    else if (b === 0xd8) throw new GainMLPError(`unexpected SOI marker inside image data at byte ${i}`);
+    else {
+      if (i + 4 > n) throw new GainMLPError(`JPEG segment FF${b.toString(16).toUpperCase()} at byte ${i} is truncated`);
+      const length = (data[i + 2] << 8) | data[i + 3];
+      if (length < 2 || i + 2 + length > n) {
+        throw new GainMLPError(`JPEG segment FF${b.toString(16).toUpperCase()} at byte ${i} runs past the data`);
+      }
+      pos = i + 2 + length;
+    }
+  }
+}
+
+/** [start, end] of the first image and of JPEGs appended after it (segments.concatenated_image_ranges). */
+function concatenatedImageRanges(data, maxImages = 8) {
+  const ranges = [[0, findImageEnd(data, 0)]];
+  let pos = ranges[0][1];
+  while (ranges.length < maxImages) {
+    let next = -1;
+    for (let i = data.indexOf(0xff, pos); i >= 0 && i + 2 < data.length; i = data.indexOf(0xff, i + 1)) {
+      if (data[i + 1] === 0xd8 && data[i + 2] === 0xff) {
+        next = i;
+        break;
+      }
+    }
+    if (next < 0) break;
+    let end;
+    try {
+      end = findImageEnd(data, next);
+    } catch (err) {
+      if (err instanceof GainMLPError) break;
+      throw err;
+    }
+    ranges.push([next, end]);
+    pos = end;
+  }
+  return ranges;
+}
+
+/** Absolute [start, end] ranges of the images an MPF index lists (mpf.mpf_image_ranges). */
+function mpfImageRanges(data, segments) {
+  const seg = findApp(segments, GM_APP2, GM_MPF_ID);
+  if (!seg) throw new GainMLPError('JPEG has no MPF index');
+  const tiff = seg.payload.subarray(GM_MPF_ID.length);
+  if (tiff.length < 8) throw new GainMLPError('MPF header is truncated');
+  const order = String.fromCharCode(tiff[0], tiff[1]);
+  if (order !== 'MM' && order !== 'II') throw new GainMLPError('MPF header has an unknown byte order');
+  const le = order === 'II';
+  const dv = new DataView(tiff.buffer, tiff.byteOffset, tiff.byteLength);
+  if (dv.getUint16(2, le) !== 42) throw new GainMLPError('MPF header has a bad TIFF magic number');
+  const ifd = dv.getUint32(4, le);
+  if (ifd < 8 || ifd + 2 > tiff.length) throw new GainMLPError('MPF index IFD offset is out of range');
+  const count = dv.getUint16(ifd, le);
+  if (ifd + 2 + 12 * count > tiff.length) throw new GainMLPError('MPF index IFD is truncated');
+  let nImages = null;
+  let blob = null;
+  for (let k = 0; k < count; k++) {
+    const p = ifd + 2 + 12 * k;
+    const tag = dv.getUint16(p, le), typ = dv.getUint16(p + 2, le);
+    const cnt = dv.getUint32(p + 4, le), value = dv.getUint32(p + 8, le);
+    if (tag === 0xb001) {
+      if (typ !== 4 || cnt !== 1) throw new GainMLPError('MPF NumberOfImages tag is malformed');
+      nImages = value;
+    } else if (tag === 0xb002) {
+      if (typ !== 7 || cnt % 16 || cnt === 0) throw new GainMLPError('MPF MPEntry tag is malformed');
+      if (cnt > 1024 * 16) throw new GainMLPError('MPF index lists more than 1024 images');
+      if (value < 8 || value + cnt > tiff.length) throw new GainMLPError('MPF MPEntry offset is out of range');
+      blob = [value, cnt];
+    }
+  }
+  if (blob === null) throw new GainMLPError('MPF index has no MPEntry tag');
+  const n = blob[1] / 16;
+  if (nImages !== null && nImages !== n) throw new GainMLPError(`MPF index says ${nImages} images but lists ${n}`);
+  const origin = seg.offset + 4 + GM_MPF_ID.length;
+  const ranges = [];
+  for (let k = 0; k < n; k++) {
+    const p = blob[0] + 16 * k;
+    const size = dv.getUint32(p + 4, le), offset = dv.getUint32(p + 8, le);
+    const start = k === 0 || offset === 0 ? 0 : origin + offset;
+    const end = start + size;
+    if (size < 4 || end > data.length) {
+      throw new GainMLPError(`MPF image ${k} (${size} bytes at ${start}) is outside the file`);
+    }
+    if (data[start] !== 0xff || data[start + 1] !== 0xd8) {
+      throw new GainMLPError(`MPF image ${k} does not start with a JPEG SOI marker`);
+    }
+    ranges.push([start, end]);
+  }
+  return ranges;
+}
+
+// ---------------------------------------------------------------- ICC (container.icc)
+
+/** The ICC profile from ICC_PROFILE APP2 chunks (icc.read_icc); null if absent. */
+function readIcc(segments) {
+  const chunks = new Map();
+  let count = -1;
+  for (const s of segments) {
+    if (s.marker !== GM_APP2 || !gmStartsWith(s.payload, GM_ICC_ID) || s.payload.length < GM_ICC_ID.length + 2) continue;
+    const seq = s.payload[GM_ICC_ID.length], n = s.payload[GM_ICC_ID.length + 1];
+    if (count < 0) count = n;
+    if (n !== count || !(seq >= 1 && seq <= n) || chunks.has(seq)) throw new GainMLPError('ICC profile segments are inconsistent');
+    chunks.set(seq, s.payload.subarray(GM_ICC_ID.length + 2));
+  }
+  if (!chunks.size) return null;
+  if (chunks.size !== count) throw new GainMLPError(`ICC profile has ${chunks.size} of ${count} segments`);
+  let size = 0;
+  for (const c of chunks.values()) size += c.length;
+  const out = new Uint8Array(size);
+  for (let i = 1, p = 0; i <= count; i++) {
+    out.set(chunks.get(i), p);
+    p += chunks.get(i).length;
+  }
+  return out;
+}
+
+// chromaticities of the D50-adapted colorants (rXYZ, gXYZ, bXYZ) an ICC profile of these
+// primaries holds: gainmlp.container.icc._colorant_xy (colour-science, Bradford)
+const COLORANT_XY = {
+  srgb: [[0.6485054267410266, 0.3308276186363783], [0.32117225846171304, 0.5978766661500691],
+    [0.15591938153516316, 0.06606445901886322]],
+  p3: [[0.6820438832855674, 0.31934697059503403], [0.28455077157306324, 0.6746353904632783],
+    [0.15589658098950843, 0.06605540821815072]],
+  bt2020: [[0.7084870354494748, 0.29354694789182006], [0.19020836048704065, 0.7753681035836013],
+    [0.12924758043987467, 0.047144543888990094]],
+};
+
+function iccTags(icc) {
+  const dv = new DataView(icc.buffer, icc.byteOffset, icc.byteLength);
+  const n = dv.getUint32(128);
+  const tags = new Map();
+  for (let k = 0; k < Math.min(n, 1024); k++) {
+    const p = 132 + 12 * k;
+    const sig = String.fromCharCode(icc[p], icc[p + 1], icc[p + 2], icc[p + 3]);
+    const off = dv.getUint32(p + 4), size = dv.getUint32(p + 8);
+    if (off + size <= icc.length) tags.set(sig, icc.subarray(off, off + size));
+  }
+  return tags;
+}
+
+function iccDescription(tag) {
+  if (!tag || tag.length < 12) return '';
+  const dv = new DataView(tag.buffer, tag.byteOffset, tag.byteLength);
+  const type = String.fromCharCode(...tag.subarray(0, 4));
+  if (type === 'desc') {
+    const n = dv.getUint32(8);
+    return String.fromCharCode(...tag.subarray(12, Math.min(12 + n, tag.length))).replace(/\0+$/, '');
+  }
+  if (type === 'mluc') {
+    const records = dv.getUint32(8);
+    if (!records) return '';
+    let pick = 16;
+    for (let r = 0; r < records; r++) {
+      const p = 16 + 12 * r;
+      if (String.fromCharCode(tag[p], tag[p + 1], tag[p + 2], tag[p + 3]) === 'enUS') pick = p;
+    }
+    const len = dv.getUint32(pick + 4), off = dv.getUint32(pick + 8);
+    let s = '';
+    for (let i = off; i + 1 < Math.min(off + len, tag.length); i += 2) s += String.fromCharCode(dv.getUint16(i));
+    return s;
+  }
+  return '';
+}
+
+function colorantPrimaries(tags) {
+  const xy = [];
+  for (const sig of ['rXYZ', 'gXYZ', 'bXYZ']) {
+    const t = tags.get(sig);
+    if (!t || t.length < 20) return null;
+    const dv = new DataView(t.buffer, t.byteOffset, t.byteLength);
+    const v = [dv.getInt32(8) / 65536, dv.getInt32(12) / 65536, dv.getInt32(16) / 65536];
+    const sum = v[0] + v[1] + v[2];
+    if (!(sum > 0)) return null;
+    xy.push([v[0] / sum, v[1] / sum]);
+  }
+  let best = null, dist = Infinity;
+  for (const [name, ref] of Object.entries(COLORANT_XY)) {
+    let d = 0;
+    for (let i = 0; i < 3; i++) d += Math.abs(ref[i][0] - xy[i][0]) + Math.abs(ref[i][1] - xy[i][1]);
+    if (d < dist) { best = name; dist = d; }
+  }
+  return dist < 0.03 ? best : null;
+}
+
+/**
+ * [primaries, lower-case description] of an ICC profile (icc.identify_icc): the colorant
+ * tags decide when they match sRGB, Display P3 or BT.2020, else the description.
+ */
+function identifyIcc(icc) {
+  let tags;
+  try {
+    tags = iccTags(icc);
+  } catch {
+    throw new GainMLPError('ICC profile is unreadable');
+  }
+  const desc = iccDescription(tags.get('desc')).toLowerCase();
+  let named = null;
+  if (desc.includes('p3')) named = 'p3';
+  else if (desc.includes('2020') || desc.includes('2100')) named = 'bt2020';
+  else if (desc.includes('srgb') || desc.includes('iec61966')) named = 'srgb';
+  else if (desc.includes('709')) named = 'bt709';
+  let measured = null;
+  try {
+    measured = colorantPrimaries(tags);
+  } catch {
+    measured = null;
+  }
+  if (measured === 'srgb' && named === 'bt709') return ['bt709', desc];
+  return [measured || named, desc];
+}
+
+/** 'srgb', 'p3' or 'bt2020' from an ICC profile, 'srgb' by default (icc.detect_icc_primaries). */
+function iccPrimaries(icc) {
+  if (!icc || !icc.length) return 'srgb';
+  try {
+    const [p] = identifyIcc(icc);
+    return p === 'p3' || p === 'bt2020' ? p : 'srgb';
+  } catch {
+    return 'srgb';
+  }
+}
+
+// ---- gainmap.mjs
+// Standard gain-map JPEGs (Google Ultra HDR, Adobe Gain Map 1.0, ISO 21496-1, Apple
+// iPhone HDRGainMap) decoded with the formulas of gainmlp's Python decoder
+// (gainmlp.container.gainmap_jpeg, gainmlp.iso_gainmap, gainmlp.container.apple,
+// gainmlp.kernels.gainmap):
+//
+//   base    the primary JPEG through the sRGB curve, in the primaries of its ICC profile
+//           (sRGB without one), linear relative to SDR white
+//   map     the gain-map JPEG's codes / 255, upsampled bilinearly (pixel centres, clamped
+//           edges, the vertical pass first, float32)
+//   ISO     hdr = (base + k_base) * 2^(w * (min (1 - r) + max r)) - k_alt, r = clip(map)^(1/gamma)
+//   Apple   hdr = base * (1 + (H^w - 1) * g), g = the map through the inverse BT.709 OETF
+//   output  SDR white at 203 cd/m2, BT.2020, PQ-encoded (or linear cd/m2, unclipped)
+//
+// w comes from a display's headroom by ISO 21496-1's rule on the file's HDR capacity
+// (undefined headroom: 1, the full HDR). The metadata readers are gainmap_meta.mjs.
+
+
+
+
+
+
+
+/** SDR white of a rendered gain map, cd/m2 (ITU-R BT.2408; gainmap_jpeg.SDR_WHITE_NITS). */
+const GAINMAP_SDR_WHITE = 203;
+const GM_MAX_FILE_BYTES = 2 ** 30;
+const GM_F32_MAX = 3.4028234663852886e38;
+const GM_EXIF_APP1 = 0xe1;
+const GM_APP2_MARKER = 0xe2;
+
+// linear RGB -> linear RGB between the primaries a gain map's base and map may use
+// (gainmap_jpeg.primaries_matrix: colour-science's matrix_RGB_to_RGB, no adaptation)
+const GM_MATRICES = {
+  'srgb>bt2020': TO_BT2020.srgb,
+  'p3>bt2020': TO_BT2020.p3,
+  'srgb>p3': [0.8225336511751397, 0.17754580666797087, 5.3694771260115836e-05, 0.033117084613236515,
+    0.9668481429768218, -3.149958112234235e-06, 0.01705644174749939, 0.07240061135239015, 0.9104892659231574],
+  'p3>srgb': [1.2248021163013911, -0.2249112614781632, -4.757214845625305e-05, -0.04192810486322188,
+    1.042029896696529, -2.6428971364604474e-06, -0.019608809230523144, -0.07863212332026873, 1.0983153702407613],
+  'bt2020>srgb': [1.6603034854214451, -0.5875701425316167, -0.072890060215056, -0.12437559530838646,
+    1.1328344814319582, -0.008359737187401451, -0.01811227995991649, -0.10058360850721247, 1.1187703261570985],
+  'bt2020>p3': [1.343578252584333, -0.282179670526136, -0.061398582058196254, -0.06529745278911954,
+    1.0757879158485744, -0.010490463059454943, 0.002821787261701058, -0.019598494524494192, 1.0167767072627931],
+};
+
+function gmMatrix(source, target) {
+  if (source === target) return null;
+  return GM_MATRICES[`${source}>${target}`];
+}
+
+// ---------------------------------------------------------------- reading
+
+/**
+ * Whether the primary image announces a gain map (gainmap_jpeg.is_gainmap_jpeg): an ISO
+ * 21496-1 record or hdrgm XMP on it, or an MPF-listed image with ISO, hdrgm or Apple XMP.
+ */
+function isGainMapJpeg(data) {
+  try {
+    const primary = parseSegments(data);
+    if (findApp(primary, GM_APP2_MARKER, GM_ISO_ID)) return true;
+    const [main, ext] = readXmp(primary);
+    if (((main || '') + (ext || '')).includes(GM_HDRGM_NS)) return true;
+    if (findApp(primary, GM_APP2_MARKER, GM_MPF_ID)) {
+      for (const [start, end] of mpfImageRanges(data, primary).slice(1)) {
+        const segs = parseSegments(data.subarray(start, end));
+        if (findApp(segs, GM_APP2_MARKER, GM_ISO_ID)) return true;
+        const [m, e] = readXmp(segs);
+        const text = (m || '') + (e || '');
+        if (text.includes(GM_HDRGM_NS) || text.includes(GM_APPLE_NS)) return true;
+      }
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
+function candidateImages(data, primary, notes) {
+  let ranges = null;
+  if (findApp(primary, GM_APP2_MARKER, GM_MPF_ID)) {
+    try {
+      ranges = mpfImageRanges(data, primary);
+    } catch (err) {
+      if (!(err instanceof GainMLPError)) throw err;
+      notes.push(`ignoring the MPF index (${err.message}); scanning for appended images`);
+    }
+  }
+  if (ranges === null || ranges.length < 2) {
+    try {
+      ranges = concatenatedImageRanges(data);
+    } catch (err) {
+      if (!(err instanceof GainMLPError)) throw err;
+      notes.push(`primary image is malformed: ${err.message}`);
+      ranges = [[0, data.length]];
+    }
+  }
+  const out = [];
+  for (const [start, end] of ranges.slice(1)) {
+    try {
+      out.push({ start, end, segments: parseSegments(data.subarray(start, end)) });
+    } catch (err) {
+      if (!(err instanceof GainMLPError)) throw err;
+      notes.push(`skipping secondary image at byte ${start}: ${err.message}`);
+    }
+  }
+  return out;
+}
+
+function metadataOf(segments, notes, problems) {
+  let iso = null;
+  const isoSeg = findApp(segments, GM_APP2_MARKER, GM_ISO_ID);
+  if (isoSeg) {
+    try {
+      iso = decodeIso21496(isoSeg.payload.subarray(GM_ISO_ID.length));
+    } catch (err) {
+      if (!(err instanceof GainMLPError)) throw err;
+      notes.push(`ignoring ISO 21496-1 metadata: ${err.message}`);
+      problems.push(`ISO 21496-1 gain-map metadata is invalid: ${err.message}`);
+    }
+  }
+  let xmpMeta = null;
+  const [main, ext] = readXmp(segments);
+  const text = (main || '') + (ext || '');
+  if (text) {
+    const props = parseHdrgmXmp(text);
+    if (Object.keys(props).length) {
+      try {
+        xmpMeta = metadataFromXmp(props);
+      } catch (err) {
+        if (!(err instanceof GainMLPError)) throw err;
+        if (iso === null) {
+          throw new GainMLPError(err.message.startsWith('XMP') ? err.message
+            : `hdrgm XMP gain-map metadata is invalid: ${err.message}`);
+        }
+        notes.push(`ignoring hdrgm XMP: ${err.message}`);
+      }
+    }
+  }
+  if (iso !== null) {
+    if (xmpMeta !== null && !metadataClose(iso, xmpMeta)) {
+      notes.push('ISO 21496-1 and XMP gain-map metadata disagree; using ISO 21496-1');
+    }
+    return [iso, 'iso21496'];
+  }
+  return xmpMeta !== null ? [xmpMeta, 'xmp'] : [null, null];
+}
+
+/**
+ * Read a gain-map JPEG's parts and metadata (gainmap_jpeg.read_gainmap_jpeg), without
+ * decoding its images.
+ * @returns {{metadata, source: 'iso21496'|'xmp'|'apple', flavour: 'ultrahdr'|'adobe'|'iso'|'apple',
+ *   colourSpace: 'srgb'|'p3'|'bt2020', apple: ?{version, headroom, source}, base: Uint8Array,
+ *   map: Uint8Array, mapColourSpace: ?string, hasPayload: boolean, warnings: string[]}}
+ */
+function readGainMapJpeg(data) {
+  if (data.length > GM_MAX_FILE_BYTES) {
+    throw new GainMLPError(`file of ${data.length} bytes is over the ${GM_MAX_FILE_BYTES} byte limit`);
+  }
+  const primary = parseSegments(data);
+  const notes = [];
+  const [mainXmp, extXmp] = readXmp(primary);
+  const primaryText = (mainXmp || '') + (extXmp || '');
+  let flavour = primaryText.includes('Container:Directory') || primaryText.includes(GM_CONTAINER_NS) ? 'ultrahdr'
+    : (primaryText.includes(GM_HDRGM_NS) ? 'adobe' : 'iso');
+  let meta = null, source = null, image = null, apple = null;
+  const problems = [];
+  const candidates = candidateImages(data, primary, notes);
+  for (const cand of candidates) {
+    [meta, source] = metadataOf(cand.segments, notes, problems);
+    if (meta !== null) {
+      image = cand;
+      break;
+    }
+  }
+  if (meta === null && primaryText && candidates.length) {
+    const props = parseHdrgmXmp(primaryText);
+    meta = Object.keys(props).length ? metadataFromXmp(props) : null;
+    if (meta !== null) [image, source] = [candidates[0], 'xmp'];
+  }
+  if (meta === null && !problems.length) {
+    const exif = findApp(primary, GM_EXIF_APP1, 'Exif\0\0');
+    for (const cand of candidates) {
+      const [m, e] = readXmp(cand.segments);
+      apple = readAppleGainMap((m || '') + (e || ''), exif ? exif.payload : null, notes);
+      if (apple !== null) {
+        [meta, source, image, flavour] = [appleMetadata(apple), 'apple', cand, 'apple'];
+        break;
+      }
+    }
+  }
+  if (meta === null || image === null) {
+    if (!candidates.length) throw new GainMLPError('JPEG has no gain-map image (no secondary image found)');
+    if (problems.length) throw new GainMLPError(problems[0]);
+    throw new GainMLPError('JPEG has no gain-map metadata (no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)');
+  }
+  let icc = null;
+  try {
+    icc = readIcc(primary);
+  } catch (err) {
+    notes.push(`ignoring the ICC profile: ${err.message}`);
+  }
+  const colourSpace = iccPrimaries(icc);
+  if (icc) {
+    let named = null, desc = '';
+    try {
+      [named, desc] = identifyIcc(icc);
+    } catch {
+      notes.push('ICC profile is unreadable; reading the base as sRGB (sRGB primaries and curve)');
+    }
+    if (named === null && desc) {
+      notes.push(`ICC profile '${desc}' is not one gainmlp knows; reading the base as sRGB (sRGB primaries and curve)`);
+    }
+  }
+  let mapIcc = null;
+  try {
+    mapIcc = readIcc(image.segments);
+  } catch {
+    mapIcc = null;
+  }
+  let hasPayload = false;
+  try {
+    hasPayload = extractPayload(data, primary) !== null;
+  } catch (err) {
+    notes.push(`ignoring the gainmlp payload segments: ${err.message}`);
+  }
+  let primaryEnd;
+  try {
+    primaryEnd = findImageEnd(data);
+  } catch {
+    primaryEnd = data.length; // the JPEG decoder reports what is wrong
+  }
+  return { metadata: meta, source, flavour, colourSpace, apple, base: data.subarray(0, primaryEnd),
+    map: data.subarray(image.start, image.end), mapColourSpace: mapIcc ? iccPrimaries(mapIcc) : null,
+    hasPayload, warnings: notes };
+}
+
+// ---------------------------------------------------------------- rendering
+
+/**
+ * The map weight toward the HDR rendition for a display with `headroom` stops
+ * (gainmap_jpeg.weight_toward_hdr: ISO 21496-1's rule on the file's HDR capacity);
+ * undefined or null: 1 (the full HDR).
+ */
+function gainMapWeight(metadata, headroom) {
+  if (headroom === undefined || headroom === null) return 1;
+  checkHeadroom(headroom);
+  const lo = metadata.hdrCapacityMin, hi = metadata.hdrCapacityMax;
+  if (hi > lo) return Math.min(Math.max((headroom - lo) / (hi - lo), 0), 1);
+  return headroom >= hi ? 1 : 0;
+}
+
+/** bilinear_coords: source indices i0, i1 and the float32 weight of i1 per output index. */
+function bilinearCoords(nOut, nIn) {
+  const i0 = new Int32Array(nOut), i1 = new Int32Array(nOut), f = new Float32Array(nOut);
+  for (let i = 0; i < nOut; i++) {
+    const x = Math.min(Math.max((i + 0.5) * (nIn / nOut) - 0.5, 0), nIn - 1);
+    i0[i] = Math.floor(x);
+    i1[i] = Math.min(i0[i] + 1, nIn - 1);
+    f[i] = x - i0[i];
+  }
+  return { i0, i1, f };
+}
+
+let gmLuts = null;
+
+function gainMapLuts() {
+  if (!gmLuts) {
+    const base = new Float32Array(256), code = new Float32Array(256), apple = new Float32Array(256);
+    // colour-science's inverse BT.709 OETF (Apple's map encoding)
+    const threshold = 1.099 * Math.pow(0.018, 0.45) - 0.099;
+    for (let v = 0; v < 256; v++) {
+      base[v] = SDR_EOTFS.srgb(v / 255);
+      code[v] = Math.fround(v / 255);
+      const x = v / 255;
+      apple[v] = threshold > x ? x / 4.5 : Math.pow((x + 0.099) / 1.099, 1 / 0.45);
+    }
+    gmLuts = { base, code, apple };
+  }
+  return gmLuts;
+}
+
+/**
+ * Render a decoded gain-map JPEG (gainmap_jpeg.gainmap_jpeg_to_hdr_pq, _to_linear_bt2020).
+ * @param gm readGainMapJpeg's result
+ * @param sdr {width, height, pixels} the decoded base (RGB uint8)
+ * @param map {width, height, pixels} the decoded gain map (RGB uint8; grey maps as R = G = B)
+ * @param weight the map weight toward the HDR (gainMapWeight)
+ * @param output 'pq' (PQ BT.2020 code values) | 'linear' (BT.2020 cd/m2, unclipped) |
+ *   'relative' (linear relative to SDR white, in `primaries` of the result)
+ * @returns {{hdr: Float32Array, primaries: string}}
+ */
+function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
+  const { width, height } = sdr;
+  const meta = gm.metadata;
+  const luts = gainMapLuts();
+  let primaries = gm.colourSpace;
+  let convert = null; // the base converted into the map's primaries (use_base_colour_space off)
+  const apple = gm.apple !== null && gm.apple !== undefined;
+  let boost = 0;
+  let w = 1;
+  if (apple) {
+    boost = Math.fround(gm.apple.headroom ** Math.min(Math.max(weight, 0), 1) - 1);
+  } else {
+    if (!meta.useBaseColourSpace && gm.mapColourSpace && gm.mapColourSpace !== primaries) {
+      convert = gmMatrix(primaries, gm.mapColourSpace);
+      primaries = gm.mapColourSpace;
+    }
+    w = meta.baseIsHdr ? 1 - weight : weight;
+  }
+  const skip = !apple && w <= 0; // the base itself
+  w = Math.fround(Math.min(Math.max(w, 0), 1));
+  const toOut = output === 'relative' ? null : (gmMatrix(primaries, 'bt2020') || [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const ys = bilinearCoords(height, map.height);
+  const xs = bilinearCoords(width, map.width);
+  const mw = map.width;
+  const mapLut = apple ? luts.apple : luts.code;
+  const lo = meta.gainMapMin.map(Math.fround), hi = meta.gainMapMax.map(Math.fround);
+  const gamma = meta.gamma.map(Math.fround);
+  const invGamma = gamma.map((g) => Math.fround(1 / g));
+  const useGamma = gamma.some((g) => g !== 1);
+  const kBase = (meta.baseIsHdr ? meta.offsetHdr : meta.offsetSdr).map(Math.fround);
+  const kAlt = (meta.baseIsHdr ? meta.offsetSdr : meta.offsetHdr).map(Math.fround);
+  const out = new Float32Array(width * height * 3);
+  const vrow = new Float32Array(3 * mw);
+  const b = [0, 0, 0];
+  const v = [0, 0, 0];
+  const f = Math.fround;
+  for (let y = 0; y < height; y++) {
+    const a0 = ys.i0[y] * mw * 3, a1 = ys.i1[y] * mw * 3;
+    const wy = ys.f[y], wy0 = f(1 - wy);
+    if (!skip) {
+      for (let j = 0; j < 3 * mw; j++) {
+        vrow[j] = f(f(mapLut[map.pixels[a0 + j]] * wy0) + f(mapLut[map.pixels[a1 + j]] * wy));
+      }
+    }
+    for (let x = 0; x < width; x++) {
+      const p = 3 * (y * width + x);
+      for (let c = 0; c < 3; c++) b[c] = luts.base[sdr.pixels[p + c]];
+      if (convert) {
+        for (let c = 0; c < 3; c++) v[c] = f(convert[3 * c] * b[0] + convert[3 * c + 1] * b[1] + convert[3 * c + 2] * b[2]);
+        for (let c = 0; c < 3; c++) b[c] = v[c];
+      }
+      if (skip) {
+        for (let c = 0; c < 3; c++) v[c] = b[c];
+      } else {
+        const x0 = 3 * xs.i0[x], x1 = 3 * xs.i1[x], fx = xs.f[x], fx0 = f(1 - fx);
+        for (let c = 0; c < 3; c++) {
+          const g = f(f(vrow[x0 + c] * fx0) + f(vrow[x1 + c] * fx));
+          let val;
+          if (apple) val = f(b[c] * f(1 + f(boost * g)));
+          else {
+            let gc = Math.min(Math.max(g, 0), 1);
+            if (useGamma) gc = f(gc ** invGamma[c]);
+            const logBoost = f(f(lo[c] * f(1 - gc)) + f(hi[c] * gc));
+            val = f(f(f(b[c] + kBase[c]) * f(2 ** f(logBoost * w))) - kAlt[c]);
+          }
+          if (Number.isNaN(val)) val = 0;
+          else if (val > GM_F32_MAX) val = GM_F32_MAX;
+          else if (val < -GM_F32_MAX) val = 0;
+          v[c] = val;
+        }
+      }
+      if (toOut === null) {
+        out[p] = v[0]; out[p + 1] = v[1]; out[p + 2] = v[2];
+        continue;
+      }
+      for (let c = 0; c < 3; c++) {
+        const lin = Math.max((v[0] * toOut[3 * c] + v[1] * toOut[3 * c + 1] + v[2] * toOut[3 * c + 2]) * GAINMAP_SDR_WHITE, 0);
+        out[p + c] = output === 'linear' ? lin : pqEncode(lin);
+      }
+    }
+  }
+  return { hdr: out, primaries };
+}
+
+const gmNow = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/**
+ * Decode a standard gain-map JPEG (the bytes) to its HDR rendition, synchronously.
+ * @param options.headroom a display's headroom in stops (undefined: the full HDR)
+ * @param options.linear true: linear BT.2020 cd/m2 (unclipped), else PQ BT.2020 code values
+ * @param options.name how error messages name the input
+ */
+function decodeGainMapSync(bytes, options = {}) {
+  const { name = 'photo', headroom, linear = false } = options;
+  if (headroom !== undefined && headroom !== null) checkHeadroom(headroom);
+  const t0 = gmNow();
+  if (!isGainMapJpeg(bytes)) {
+    throw new GainMLPError(`${name}: JPEG carries no standard gain map (no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)`);
+  }
+  const gm = readGainMapJpeg(bytes);
+  let t = gmNow();
+  const sdr = decodeJpeg(gm.base, 'SDR base image');
+  const map = decodeJpeg(gm.map, 'gain-map image');
+  const timings = { jpeg: gmNow() - t };
+  const weight = gainMapWeight(gm.metadata, headroom);
+  t = gmNow();
+  const { hdr } = renderGainMap(gm, sdr, map, weight, linear ? 'linear' : 'pq');
+  timings.network = 0;
+  timings.gainmap = gmNow() - t;
+  timings.total = gmNow() - t0;
+  const m = gm.metadata;
+  const peak = gm.apple ? gm.apple.headroom ** Math.min(Math.max(weight, 0), 1)
+    : 2 ** (Math.max(...m.gainMapMax) * (m.baseIsHdr ? 1 : weight));
+  return { width: sdr.width, height: sdr.height, hdr, sdr: sdr.pixels, payload: null, source: 'gainmap',
+    gainmap: { flavour: gm.flavour, metadataSource: gm.source, colourSpace: gm.colourSpace, metadata: m,
+      apple: gm.apple, mapWidth: map.width, mapHeight: map.height, hasPayload: gm.hasPayload, warnings: gm.warnings },
+    peakNits: Math.min(GAINMAP_SDR_WHITE * peak, 10000), linear: !!linear, backend: 'cpu', renderer: null,
+    timings, thread: 'main',
+    headroom: headroom === undefined || headroom === null ? null
+      : { stops: headroom, weight, capacity: m.hdrCapacityMax } };
+}
+
+/**
+ * Whether decodeGainmlp should take the standard gain map of `bytes`: `use` 'gainmap'
+ * asks for it; 'auto' (default) takes it when the JPEG has no gainmlp payload but a gain
+ * map (as gainmlp.photo.decode_file); 'payload' never.
+ */
+function takesGainMap(bytes, use = 'auto') {
+  if (use !== 'auto' && use !== 'gainmap' && use !== 'payload') {
+    throw new GainMLPError(`use must be 'auto', 'payload' or 'gainmap', not '${use}'`);
+  }
+  if (!(bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) || use === 'payload') return false;
+  if (use === 'gainmap') return true;
+  try {
+    if (extractPayload(bytes) !== null) return false;
+  } catch {
+    return false; // the payload path reports what is wrong with it
+  }
+  return isGainMapJpeg(bytes);
+}
+
+/** PQ code values -> linear light in cd/m2 (float32, a new array). */
+function pqToLinearNits(pq) {
+  const out = new Float32Array(pq.length);
+  for (let i = 0; i < pq.length; i++) out[i] = pqDecode(pq[i]);
+  return out;
+}
+
+// ---- source.mjs
+// Where decodeGainmlp's input comes from. In a browser a string is a URL (fetched); in Node
+// a plain path or a file: URL is read from disk, and http(s) or data: URLs are fetched.
+// Node's modules are imported only when running in Node, so this module loads in a page.
+
+
+
+/** True in Node (not in a browser page or a browser worker). */
+function inNode() {
+  return typeof process !== 'undefined' && !!(process.versions && process.versions.node) &&
+    typeof window === 'undefined' && typeof importScripts === 'undefined';
+}
+
+/** A Windows drive ('C:\\...') or no scheme at all: a path, not a URL. */
+function isPlainPath(text) {
+  return !/^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(text);
+}
+
+/**
+ * The bytes of a local file named by `input` (a path, a file: URL string or a URL object)
+ * in Node; null where `input` is to be fetched instead (any other URL, or not in Node).
+ */
+async function readLocalInput(input) {
+  if (!inNode()) return null;
+  const isUrl = typeof URL !== 'undefined' && input instanceof URL;
+  const text = isUrl ? input.href : String(input);
+  if (!(isPlainPath(text) || text.startsWith('file:'))) return null;
+  const { fileURLToPath } = await import('node:url');
+  const { readFile, stat } = await import('node:fs/promises');
+  let path = text;
+  if (text.startsWith('file:')) {
+    try {
+      path = fileURLToPath(isUrl ? input : text);
+    } catch (err) {
+      throw new GainMLPError(`${text}: not a file URL this system can read (${err.message})`);
+    }
+  }
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new GainMLPError(`${path}: no such file`);
+  }
+  if (info.isDirectory()) throw new GainMLPError(`${path}: is a folder, not an image`);
+  return new Uint8Array(await readFile(path));
+}
 
 // ---- gainmlp.mjs
 // gainmlp in JavaScript: decode a gainmlp JPEG (an SDR JPEG with the MLP payload in APP11
@@ -3835,6 +4968,9 @@ const displayInternals = { floatToHalf };
 
 
 
+
+
+
 const VERSION = '0.1.0';
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -3845,6 +4981,8 @@ async function toBytes(input) {
   if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   if (typeof Blob !== 'undefined' && input instanceof Blob) return new Uint8Array(await input.arrayBuffer());
   if (typeof input === 'string' || (typeof URL !== 'undefined' && input instanceof URL)) {
+    const local = await readLocalInput(input); // Node: a path or a file: URL
+    if (local) return local;
     const response = await fetch(input);
     if (!response.ok) throw new GainMLPError(`${input}: cannot fetch (HTTP ${response.status})`);
     return new Uint8Array(await response.arrayBuffer());
@@ -3869,7 +5007,7 @@ function readGainmlp(bytes, name = 'photo', { bare = false } = {}) {
     if (raw === null) {
       if (announcesGainMap(segments)) {
         throw new GainMLPError(`${name}: JPEG carries a standard gain map but no gainmlp payload ` +
-          '(the JavaScript decoder reads gainmlp payloads only)');
+          "(use: 'auto' or 'gainmap' decodes the map)");
       }
       throw new GainMLPError(`${name}: JPEG carries neither a gainmlp payload nor a gain map ` +
         '(no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)');
@@ -4045,6 +5183,7 @@ async function decodeGainmlpHere(input, options = {}) {
   const timings = {};
   const t0 = now();
   const bytes = await toBytes(input);
+  if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
   let t = now();
   let base = options.sdr;
@@ -4053,8 +5192,9 @@ async function decodeGainmlpHere(input, options = {}) {
   checkSize(payload, base);
   const { hdr, used, renderer, headroom } = evaluate(payload, base, backend, timings, onProgress, options);
   timings.total = now() - t0;
-  return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: used, renderer, timings, thread: 'main', headroom };
+  return { width: base.width, height: base.height, hdr: options.linear ? pqToLinearNits(hdr) : hdr, sdr: base.pixels,
+    payload: summary(payload), source: 'payload', linear: !!options.linear, backend: used, renderer, timings,
+    thread: 'main', headroom };
 }
 
 // ---------------------------------------------------------------- the worker
@@ -4176,6 +5316,7 @@ function serveDecodes(scope) {
 function decodeGainmlpSync(bytes, options = {}) {
   const { name = 'photo', onProgress = null } = options;
   headroomOption(options.headroom);
+  if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
   const timings = {};
   const t0 = now();
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
@@ -4185,8 +5326,9 @@ function decodeGainmlpSync(bytes, options = {}) {
   checkSize(payload, base);
   const { hdr, headroom } = evaluate(payload, base, 'cpu', timings, onProgress, options);
   timings.total = now() - t0;
-  return { width: base.width, height: base.height, hdr, sdr: base.pixels, payload: summary(payload),
-    backend: 'cpu', renderer: null, timings, thread: 'main', headroom };
+  return { width: base.width, height: base.height, hdr: options.linear ? pqToLinearNits(hdr) : hdr, sdr: base.pixels,
+    payload: summary(payload), source: 'payload', linear: !!options.linear, backend: 'cpu', renderer: null, timings,
+    thread: 'main', headroom };
 }
 
 function summary(payload) {
@@ -4201,7 +5343,7 @@ function webglInfo() {
 }
 
 if (asWorker) { serveDecodes(self); return; }
-window.gainmlp = { GainMLPError, VERSION, decodeGainmlp, decodeGainmlpHere, decodeGainmlpSync, decodeJpeg, displayCapabilities, drawHdr, forHeadroom, headroomOption, parsePayload, readGainmlp, renderForHeadroom, serveDecodes, toneMapToSrgb8, webglInfo };
+window.gainmlp = { GainMLPError, VERSION, decodeGainMapSync, decodeGainmlp, decodeGainmlpHere, decodeGainmlpSync, decodeJpeg, displayCapabilities, drawHdr, forHeadroom, gainMapWeight, headroomOption, isGainMapJpeg, parsePayload, pqToLinearNits, readGainMapJpeg, readGainmlp, renderForHeadroom, renderGainMap, serveDecodes, toneMapToSrgb8, webglInfo };
 };
 gainmlpBundle(false);
 })();
