@@ -164,6 +164,11 @@ def map_pixel_tiles(fn, image: np.ndarray, dtype, threads: int | None = None) ->
 _TILE = 1 << 18  # pixels per tile: small enough to stay in cache-friendly chunks
 
 
+#: Most threads ``$GAINMLP_THREADS`` may ask for (each pool thread holds a stack and
+#: per-thread buffers: 100,000 of them ran out of memory; docs/robustness.md).
+MAX_THREADS = 1024
+
+
 def usable_cores() -> int:
     """Threads for gainmlp's parallel work: ``$GAINMLP_THREADS`` if set, else the cores
     this process may run on."""
@@ -172,9 +177,12 @@ def usable_cores() -> int:
     env = os.environ.get("GAINMLP_THREADS", "").strip()
     if env:
         try:
-            return max(1, int(env))
+            value = int(env)
         except ValueError:
             raise GainMLPError(f"GAINMLP_THREADS={env!r} is not an integer") from None
+        if not 1 <= value <= MAX_THREADS:
+            raise GainMLPError(f"GAINMLP_THREADS={env!r} must be in 1..{MAX_THREADS}")
+        return value
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux

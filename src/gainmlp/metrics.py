@@ -32,6 +32,7 @@ import numpy as np
 
 from gainmlp import colorimetry
 from gainmlp.colourspaces import colour_science
+from gainmlp.errors import GainMLPError
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 1.0) -> float:
@@ -40,10 +41,19 @@ def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 1.0) -> float:
     return float("inf") if mse == 0.0 else float(10.0 * np.log10(peak * peak / mse))
 
 
+#: Smallest side SSIM's window (Gaussian, sigma 1.5, truncated at 3.5 sigma) fits in.
+SSIM_MIN_SIDE = 11
+
+
 def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004, scikit-image, Gaussian window) over RGB code values."""
+    """Mean SSIM (Wang et al. 2004, scikit-image, Gaussian window) over RGB code values;
+    images need :data:`SSIM_MIN_SIDE` pixels a side (the 11x11 window of sigma 1.5)."""
     from skimage.metrics import structural_similarity
 
+    side = min(np.shape(reference)[:2] + np.shape(test)[:2])
+    if side < SSIM_MIN_SIDE:
+        raise GainMLPError(f"SSIM needs images of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} "
+                           f"pixels (its Gaussian window), not {side} a side")
     return float(
         structural_similarity(
             np.asarray(reference, np.float64), np.asarray(test, np.float64),

@@ -37,6 +37,36 @@ AUTO_GRID: dict[str, str | None] = {"gamma": DEFAULT_GRID, "gain": None, "direct
 DEFAULT_TARGET_PSNR = 44.0
 TARGET_PSNR_RANGE = (20.0, 90.0)
 TARGET_OFF = ("off", "none", "no")
+#: Inclusive ranges of the numeric options (``docs/robustness.md``, "Options"): each
+#: must be a finite number inside its range, checked before any work. ``steps`` and
+#: ``batch`` bound the fit's work and its per-step tensors (a step of 2^20 pixels holds
+#: a few hundred MB), ``seed`` what every random generator the fit seeds accepts, ``lr``
+#: a rate at which Adam still moves finitely, ``max_bytes`` the payload format's size.
+RANGES: dict[str, tuple[float, float]] = {
+    "quality": (1, 100), "width": (1, 1024), "steps": (0, 1_000_000),
+    "batch": (1, 1 << 20), "lr": (1e-9, 10.0), "seed": (0, 2**32 - 1),
+    "max_bytes": (1, 2**31 - 1),
+}
+INTEGER_OPTIONS = ("quality", "width", "steps", "batch", "seed", "max_bytes")
+
+
+def check_range(name: str, value, low: float, high: float, integer: bool = False,
+                flag: str | None = None) -> None:
+    """A one-line error unless ``value`` is a finite number (an integer when ``integer``)
+    in ``low..high``; ``flag`` names it in the message (default: ``name``)."""
+    import math
+    import numbers
+
+    label = flag or name
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise GainMLPError(f"{label} must be a number, not {value!r}")
+    if integer and not isinstance(value, numbers.Integral):
+        raise GainMLPError(f"{label} must be a whole number, not {value!r}")
+    if not math.isfinite(value) or not low <= value <= high:
+        def text(x: float) -> str:
+            return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+        raise GainMLPError(f"{label} must be in {text(low)}..{text(high)}, not {value!r}")
 
 
 def parse_target_psnr(text: str) -> float | str | None:
@@ -130,23 +160,16 @@ class EncodeOptions:
             if choices is not None and value not in choices:
                 raise GainMLPError(f"{f.name} {value!r} is not one of "
                                    f"{', '.join(str(c) for c in choices)}")
-        if not 1 <= self.width <= 1024:
-            raise GainMLPError(f"width must be in 1..1024, not {self.width}")
-        if not 1 <= self.quality <= 100:
-            raise GainMLPError(f"quality must be in 1..100, not {self.quality}")
-        if self.steps < 0 or self.batch < 1 or not self.lr > 0:
-            raise GainMLPError("steps must be >= 0, batch >= 1 and lr > 0")
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if value is not None or name != "max_bytes":
+                check_range(name, value, low, high, name in INTEGER_OPTIONS)
         check_grid_spec(self.grid)
         if self.target_psnr is not None:
             low, high = TARGET_PSNR_RANGE
             if isinstance(self.target_psnr, str) or not low <= float(self.target_psnr) <= high:
                 raise GainMLPError(f"target_psnr must be a number of dB in {low:g}..{high:g}"
                                    f", not {self.target_psnr!r}")
-        if self.max_bytes is not None and (isinstance(self.max_bytes, bool)
-                                           or not isinstance(self.max_bytes, int)
-                                           or self.max_bytes < 1):
-            raise GainMLPError(f"max_bytes must be a positive number of bytes, not "
-                               f"{self.max_bytes!r}")
         return self
 
 
@@ -223,6 +246,7 @@ def cli_flags() -> list[tuple[str, str, dict]]:
 
 
 __all__ = ["AUTO_GRID", "DEFAULT_ACTIVATION", "DEFAULT_EPS", "DEFAULT_GRID",
-           "DEFAULT_TARGET_PSNR", "EncodeOptions", "LR_SCHEDULES", "check_grid_spec",
+           "DEFAULT_TARGET_PSNR", "EncodeOptions", "LR_SCHEDULES", "RANGES", "check_grid_spec",
+           "check_range",
            "cli_flags", "default", "grid_for", "parse_target_psnr", "resolve_activation",
            "resolve_precision", "resolve_target_psnr"]

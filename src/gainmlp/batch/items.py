@@ -146,6 +146,13 @@ def read_manifest(path: Path, tmo: str | None) -> list[Item]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise GainMLPError(f"{path}: cannot read the manifest ({exc})") from None
+    try:
+        return _manifest_items(path, text, tmo)
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KB field limit
+        raise GainMLPError(f"{path}: not a readable CSV manifest ({exc})") from None
+
+
+def _manifest_items(path: Path, text: str, tmo: str | None) -> list[Item]:
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header

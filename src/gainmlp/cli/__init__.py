@@ -15,7 +15,9 @@ from gainmlp.cli._common import (
     _add_encode_flags,
     _add_hdr_flags,
     _add_sdr_flags,
+    clean_signals,
 )
+from gainmlp.cli._validate import check_args
 from gainmlp.cli.decode import cmd_decode, cmd_info
 from gainmlp.cli.edit import add_edit_commands
 from gainmlp.cli.encode import cmd_encode
@@ -213,13 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.showwarning = _one_line_warning
     try:
-        return int(args.func(args) or 0)
+        with clean_signals():
+            check_args(args)  # every number and environment variable, before any work
+            return int(args.func(args) or 0)
     except GainMLPError as exc:
         print(f"gainmlp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: cleaned up on the way here
         print("gainmlp: interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_status", 130)
     except MemoryError:
         print("gainmlp: error: out of memory", file=sys.stderr)
         return EXIT_USAGE

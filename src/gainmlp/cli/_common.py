@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import fields
 
 from gainmlp.codecs import DEFAULT_METHOD, METHODS
@@ -89,3 +94,50 @@ def _progress(args: argparse.Namespace) -> bool:
 # ---------------------------------------------------------------- commands
 
 
+
+
+# ---------------------------------------------------------------- signals
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, as Ctrl-C's KeyboardInterrupt is:
+    every ``finally`` and ``except BaseException`` runs (temporary files removed, the
+    batch summary written); the command exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.exit_status = 128 + signum
+
+
+#: Signals that clean up as Ctrl-C does (SIGINT is Python's KeyboardInterrupt already).
+CLEAN_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def clean_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted` in the main
+    thread; a second one while cleaning up ends the process at once (the default
+    action). The previous handlers are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = [getattr(signal, n) for n in CLEAN_SIGNALS if hasattr(signal, n)]
+    previous = {n: signal.getsignal(n) for n in numbers}
+
+    def again(signum, frame):  # the second signal: no more cleaning, the default action
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def first(signum, frame):
+        for n in numbers:
+            signal.signal(n, again)
+        raise Interrupted(signum)
+
+    for n in numbers:
+        if previous[n] is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            signal.signal(n, first)
+    try:
+        yield
+    finally:
+        for n, handler in previous.items():
+            signal.signal(n, handler if handler is not None else signal.SIG_DFL)
