@@ -134,7 +134,7 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
       timings.webglSkipped = `software GL (${ctx.renderer}): the CPU path is faster`;
     } else if (ctx.gl) {
       try {
-        const params = unpackMlpBody(payload.body);
+        const params = Object.assign(unpackMlpBody(payload.body), { view: payload.view });
         const stats = {};
         hdr = decodeMlpWebgl(ctx.gl, params, payload.residual, colours, payload.width, payload.height, payload.eps,
           { onRows: onProgress, stats, weights: options.webglWeights || 'auto' });

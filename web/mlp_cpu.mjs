@@ -11,6 +11,7 @@
 import { GainMLPError } from './errors.mjs';
 import { unpackItmBody, unpackMapBody, unpackMlpBody } from './body.mjs';
 import { decodeJpeg } from './jpeg.mjs';
+import { viewAxes } from './payload.mjs';
 
 export const PI32 = Math.fround(Math.PI);
 export const GAMMA_GUARD = 1e-3;
@@ -78,8 +79,13 @@ export function reconstruct(kind, s, f, eps) {
 
 // ---------------------------------------------------------------- Gain-MLP
 
-/** Tables every evaluation of one body on one image size needs (CPU and WebGL). */
-export function prepareMlp(params, width, height) {
+/**
+ * Tables every evaluation of one body on one image size needs (CPU and WebGL). `view`: the
+ * payload's view of the original frame (parsePayload; default params.view, null: the whole
+ * frame): with a 90° view the column terms carry y and the row terms x, and the grids are
+ * transposed so that their first axis follows the base's rows (gainmlp.codecs.mlp.fast_decode).
+ */
+export function prepareMlp(params, width, height, view = params.view || null) {
   if (params.nInputs !== 5 || params.nOutputs !== 3) {
     throw new GainMLPError(`MLP body has ${params.nInputs} inputs / ${params.nOutputs} outputs; ` +
       'this decoder evaluates 5 / 3');
@@ -91,24 +97,27 @@ export function prepareMlp(params, width, height) {
   const w1 = params.weights[0];
   const widths = params.hidden;
   const h1 = widths[0];
-  // column and row terms of the first layer (the bias column joins the row terms)
+  // column and row terms of the first layer (the bias column joins the row terms); input
+  // k's F sines and F cosines sit at columns k * per of W1 (x: 0, y: 1)
+  const axes = viewAxes(view, width, height);
+  const [ic, ir] = axes.swap ? [1, 0] : [0, 1];
   const enc = new Float64Array(per);
   const colTerms = new Float64Array(width * h1);
   for (let i = 0; i < width; i++) {
-    encodeAngle(inputAngle(pixelCentre(i, width), params.inCentre[0], params.inScale[0]), F, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.cols[i]), params.inCentre[ic], params.inScale[ic]), F, enc, 0);
     for (let o = 0; o < h1; o++) {
       let acc = 0;
-      const row = o * w1.cols;
+      const row = o * w1.cols + ic * per;
       for (let j = 0; j < per; j++) acc += enc[j] * w1.data[row + j];
       colTerms[i * h1 + o] = acc;
     }
   }
   const rowTerms = new Float64Array(height * h1);
   for (let r = 0; r < height; r++) {
-    encodeAngle(inputAngle(pixelCentre(r, height), params.inCentre[1], params.inScale[1]), F, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.rows[r]), params.inCentre[ir], params.inScale[ir]), F, enc, 0);
     for (let o = 0; o < h1; o++) {
       let acc = w1.data[o * w1.cols + w1.cols - 1];
-      const row = o * w1.cols + per;
+      const row = o * w1.cols + ir * per;
       for (let j = 0; j < per; j++) acc += enc[j] * w1.data[row + j];
       rowTerms[r * h1 + o] = acc;
     }
@@ -136,19 +145,29 @@ export function prepareMlp(params, width, height) {
     }
   }
   // grid taps per column and per row (float64 coordinates, as gainmlp.codecs.mlp.grid)
-  const flatTaps = (n, cells) => {
+  const flatTaps = (coords, cells) => {
+    const n = coords.length;
     const t = { i0: new Int32Array(n), i1: new Int32Array(n), w: new Float64Array(n) };
-    for (let i = 0; i < n; i++) [t.i0[i], t.i1[i], t.w[i]] = tapsAt((i + 0.5) / n, cells);
+    for (let i = 0; i < n; i++) [t.i0[i], t.i1[i], t.w[i]] = tapsAt(coords[i], cells);
     return t;
   };
   const grids = params.grids.map((g) => {
-    const [rows, cols, bins, chans] = g.shape;
-    return { rows, cols, bins, chans, data: Float64Array.from(g.data), xt: flatTaps(width, cols),
-      yt: flatTaps(height, rows) };
+    let [rows, cols, bins, chans] = g.shape;
+    let data = Float64Array.from(g.data);
+    if (axes.swap) { // transposed: (cols, rows, bins, chans)
+      const cell = bins * chans, t = new Float64Array(data.length);
+      for (let y = 0; y < rows; y++) {
+        for (let x = 0; x < cols; x++) {
+          for (let k = 0; k < cell; k++) t[(x * rows + y) * cell + k] = data[(y * cols + x) * cell + k];
+        }
+      }
+      [data, rows, cols] = [t, cols, rows];
+    }
+    return { rows, cols, bins, chans, data, xt: flatTaps(axes.cols, cols), yt: flatTaps(axes.rows, rows) };
   });
   return {
     params, width, height, F, per, widths, h1, colTerms, rowTerms, wSdr, wGrid, nGrid, entry, layers, grids,
-    kind: null,
+    kind: null, uvOffset: [axes.colsLin[0], axes.rowsLin[0]], uvScale: [axes.colsLin[1], axes.rowsLin[1]],
   };
 }
 
@@ -285,28 +304,30 @@ function denseRelu(L, x, y, relu) {
   }
 }
 
-/** Tables for an MLP-ITM body on one image size. */
-export function prepareItm(params, width, height) {
+/** Tables for an MLP-ITM body on one image size (`view` as for prepareMlp). */
+export function prepareItm(params, width, height, view = params.view || null) {
   const Fs = params.spatialFrequencies;
   const per = 2 * Fs;
   const s1 = params.spatial[0];
   const ws = s1.rows;
+  const axes = viewAxes(view, width, height);
+  const [ic, ir] = axes.swap ? [1, 0] : [0, 1];
   const enc = new Float64Array(per);
   const colTerms = new Float64Array(width * ws);
   for (let i = 0; i < width; i++) {
-    encodeAngle(inputAngle(pixelCentre(i, width), params.inCentre[0], params.inScale[0]), Fs, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.cols[i]), params.inCentre[ic], params.inScale[ic]), Fs, enc, 0);
     for (let o = 0; o < ws; o++) {
       let acc = 0;
-      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + j];
+      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + ic * per + j];
       colTerms[i * ws + o] = acc;
     }
   }
   const rowTerms = new Float64Array(height * ws);
   for (let r = 0; r < height; r++) {
-    encodeAngle(inputAngle(pixelCentre(r, height), params.inCentre[1], params.inScale[1]), Fs, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.rows[r]), params.inCentre[ir], params.inScale[ir]), Fs, enc, 0);
     for (let o = 0; o < ws; o++) {
       let acc = s1.b[o];
-      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + per + j];
+      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + ir * per + j];
       rowTerms[r * ws + o] = acc;
     }
   }
@@ -476,12 +497,16 @@ export function decodeMapBody(method, kind, body, sdrPq, width, height, eps) {
 export function decodeCpu(payload, sdrPq, { onRows = null } = {}) {
   const { width, height, eps } = payload;
   if (payload.family === 'conventional') {
+    if (payload.view) {
+      throw new GainMLPError('the JavaScript decoder does not decode conventional bodies of edited files ' +
+        '(payload views); use gainmlp decode');
+    }
     return decodeMapBody(payload.method, payload.residual, payload.body, sdrPq, width, height, eps);
   }
   const out = new Float32Array(width * height * 3);
   const step = Math.max(1, Math.floor(65536 / width));
   if (payload.family === 'mlp-itm') {
-    const prep = prepareItm(unpackItmBody(payload.body), width, height);
+    const prep = prepareItm(unpackItmBody(payload.body), width, height, payload.view);
     for (let r = 0; r < height; r += step) {
       evalItmRows(prep, sdrPq, r, Math.min(height, r + step), out);
       if (onRows) onRows(Math.min(height, r + step), height);
@@ -489,7 +514,7 @@ export function decodeCpu(payload, sdrPq, { onRows = null } = {}) {
     return out;
   }
   const params = unpackMlpBody(payload.body);
-  const prep = prepareMlp(params, width, height);
+  const prep = prepareMlp(params, width, height, payload.view);
   for (let r = 0; r < height; r += step) {
     evalMlpRows(prep, payload.residual, sdrPq, eps, r, Math.min(height, r + step), out);
     if (onRows) onRows(Math.min(height, r + step), height);

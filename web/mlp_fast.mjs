@@ -499,8 +499,10 @@ export function decodeCpuColours(payload, colours, { onRows = null, kernel = 'au
     return decodeCpu(payload, gatherColours(colours.ids, colours.s), { onRows });
   }
   if (payload.family === 'mlp-itm') {
-    return decodeItmFast(unpackItmBody(payload.body), colours, width, height, { onRows });
+    return decodeItmFast(Object.assign(unpackItmBody(payload.body), { view: payload.view }), colours, width, height,
+      { onRows });
   }
-  return decodeMlpFast(unpackMlpBody(payload.body), payload.residual, colours, width, height, eps,
+  const params = Object.assign(unpackMlpBody(payload.body), { view: payload.view });
+  return decodeMlpFast(params, payload.residual, colours, width, height, eps,
     { onRows, kernel, stats });
 }

@@ -116,6 +116,8 @@ uniform sampler2D uRow;    // first-layer row terms (+ bias), one row per strip 
 uniform sampler2D uP;      // packed weights and grids
 uniform int uRow0;
 uniform vec2 uSize;
+uniform vec2 uViewA;     // grid coordinates: uViewA + (pixel + 0.5) / uViewS (the payload view)
+uniform vec2 uViewS;
 uniform float uEps;
 uniform vec3 uPi;          // the pieces of pi (uniforms: never folded together)
 uniform vec3 uOutCentre, uOutScale, uOutMin, uOutMax;
@@ -181,7 +183,7 @@ vec4 grid${gi}(int q, vec2 uv, float guide) {
   h.forEach((v, q) => L.push(`  vec4 ${v} = T(cb + ${q}) + (texelFetch(uCol, ivec2(${q}, pix.x), 0) + texelFetch(uRow, ivec2(${q}, pix.y), 0));`));
   const feats = [];
   if (nGrid) {
-    L.push('  vec2 uv = (vec2(float(pix.x), float(row)) + 0.5) / uSize;');
+    L.push('  vec2 uv = uViewA + (vec2(float(pix.x), float(row)) + 0.5) / uViewS;');
     grids.forEach((g, gi) => {
       for (let q = 0; q < ceil4(g.chans); q++) {
         L.push(`  vec4 g${gi}_${q} = grid${gi}(${q}, uv, S.w);`);
@@ -346,6 +348,8 @@ export function decodeMlpWebgl(gl, params, kind, colours, width, height, eps,
   bind(4, 'uP', packTex);
   const u = (name) => gl.getUniformLocation(program, name);
   gl.uniform2f(u('uSize'), width, height);
+  gl.uniform2f(u('uViewA'), prep.uvOffset[0], prep.uvOffset[1]);
+  gl.uniform2f(u('uViewS'), prep.uvScale[0], prep.uvScale[1]);
   gl.uniform3f(u('uPi'), PI_1, PI_2, PI_3);
   gl.uniform1f(u('uEps'), eps);
   if (weightMode === 'uniform') gl.uniform4fv(u('uW[0]'), pack.data.subarray(0, pack.weightTexels * 4));

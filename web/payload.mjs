@@ -166,6 +166,8 @@ export function announcesGainMap(segments) {
 // ---------------------------------------------------------------- the payload (container.payload)
 
 export const HEADER_SIZE = 36;
+// header version 2: the view of the original frame the base shows (docs/payload-format.md)
+export const VIEW_SIZE = 44;
 const CRC_SIZE = 4;
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -173,7 +175,8 @@ const MAX_BODY = 64 * 1024 * 1024;
  * Parse and check a payload (gainmlp.container.payload.Payload.from_bytes).
  * @returns {{method:string, family:string, residual:string, code:number, width:number,
  *   height:number, eps:number, sdr:{primaries:string, transfer:string, whiteNits:number},
- *   peakNits:number, body:Uint8Array}}
+ *   peakNits:number, body:Uint8Array, view:(null|{x0:number, y0:number, x1:number, y1:number,
+ *   orientation:number}), originalWidth:number, originalHeight:number}}
  */
 export function parsePayload(bytes) {
   const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
@@ -193,17 +196,18 @@ export function parsePayload(bytes) {
   const peak = dv.getFloat32(28, true);
   const bodyLen = dv.getUint32(32, true);
   if (magic !== 'GMLP') throw new GainMLPError('not a gainmlp payload (bad magic)');
-  if (version !== 1) {
-    throw new GainMLPError(`payload format version ${version} is not supported (this gainmlp reads ${pyTuple([1])})`);
+  if (version !== 1 && version !== 2) {
+    throw new GainMLPError(`payload format version ${version} is not supported (this gainmlp reads ${pyTuple([1, 2])})`);
   }
   if (bodyLen > MAX_BODY) throw new GainMLPError(`payload claims an absurd body of ${bodyLen} bytes`);
-  const expected = HEADER_SIZE + bodyLen + CRC_SIZE;
+  const start = HEADER_SIZE + (version === 2 ? VIEW_SIZE : 0);
+  const expected = start + bodyLen + CRC_SIZE;
   if (data.length < expected) {
     throw new GainMLPError(`payload is truncated: ${data.length} bytes, header says ${expected}`);
   }
   if (data.length > expected) throw new GainMLPError(`payload has ${data.length - expected} trailing bytes`);
-  const crc = dv.getUint32(HEADER_SIZE + bodyLen, true);
-  if (crc !== crc32(data.subarray(0, HEADER_SIZE + bodyLen))) {
+  const crc = dv.getUint32(start + bodyLen, true);
+  if (crc !== crc32(data.subarray(0, start + bodyLen))) {
     throw new GainMLPError('payload CRC-32 mismatch: the file is corrupt');
   }
   const method = METHODS.get(code);
@@ -218,10 +222,60 @@ export function parsePayload(bytes) {
   if (!(white >= 1 && white <= 10000)) {
     throw new GainMLPError(`SDR white ${pyFloat(white)} cd/m2 is outside 1..10000`);
   }
+  let view = null, originalWidth = width, originalHeight = height;
+  if (version === 2) view = parseView(data, dv), [originalWidth, originalHeight] = [view.width, view.height];
+  if (view) view = { x0: view.x0, y0: view.y0, x1: view.x1, y1: view.y1, orientation: view.orientation };
   return {
     method: method[0], family: method[1], residual: method[2], code, width, height, eps,
     sdr: { primaries: PRIMARIES[prim], transfer: TRANSFERS[transfer], whiteNits: white },
     peakNits: peak,
-    body: data.subarray(HEADER_SIZE, HEADER_SIZE + bodyLen),
+    body: data.subarray(start, start + bodyLen),
+    view, originalWidth, originalHeight,
   };
+}
+
+/** The version-2 view block (gainmlp.container.payload, gainmlp.view.View.check). */
+function parseView(data, dv) {
+  const width = dv.getUint32(HEADER_SIZE, true), height = dv.getUint32(HEADER_SIZE + 4, true);
+  const [x0, y0, x1, y1] = [0, 1, 2, 3].map((k) => dv.getFloat64(HEADER_SIZE + 8 + 8 * k, true));
+  const orientation = data[HEADER_SIZE + 40];
+  if (data[HEADER_SIZE + 41] || data[HEADER_SIZE + 42] || data[HEADER_SIZE + 43]) {
+    throw new GainMLPError('payload view has non-zero reserved bytes');
+  }
+  checkImageSize(width, height, 'payload original frame');
+  if (![x0, y0, x1, y1].every(Number.isFinite)) throw new GainMLPError('payload view has a non-finite crop box');
+  if (!(x0 >= 0 && x0 < x1 && x1 <= 1 && y0 >= 0 && y0 < y1 && y1 <= 1)) {
+    throw new GainMLPError(`payload view has an invalid crop box (${[x0, y0, x1, y1].map(pyFloat).join(', ')})`);
+  }
+  if (!(orientation >= 1 && orientation <= 8)) {
+    throw new GainMLPError(`payload view has an invalid orientation ${orientation}`);
+  }
+  return { width, height, x0, y0, x1, y1, orientation };
+}
+
+// EXIF orientation -> [swap, flipU, flipV] (gainmlp.view.ORIENTATIONS)
+const ORIENTATIONS = { 1: [false, false, false], 2: [false, true, false], 3: [false, true, true],
+  4: [false, false, true], 5: [true, false, false], 6: [true, false, true], 7: [true, true, true],
+  8: [true, true, false] };
+
+/**
+ * Original-frame coordinates (float64) of a width x height base's pixel centres
+ * (gainmlp.view.View.axes): {cols (width), rows (height), swap}; without a swap cols holds x
+ * and rows y, with one (a 90° view) cols holds y and rows x. view null: the whole frame.
+ */
+export function viewAxes(view, width, height) {
+  const v = view || { x0: 0, y0: 0, x1: 1, y1: 1, orientation: 1 };
+  const [swap, flipU, flipV] = ORIENTATIONS[v.orientation];
+  const centres = (n, flip, lo, hi) => {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) out[k] = lo + (hi - lo) * (((flip ? n - 1 - k : k) + 0.5) / n);
+    return out;
+  };
+  const [nU, nV] = swap ? [height, width] : [width, height];
+  const u = centres(nU, flipU, v.x0, v.x1), w = centres(nV, flipV, v.y0, v.y1);
+  // the same as offset + (k + 0.5) / scale (for a GPU): [offset, scale] per axis
+  const lin = (n, flip, lo, hi) => (flip ? [hi, -n / (hi - lo)] : [lo, n / (hi - lo)]);
+  const linU = lin(nU, flipU, v.x0, v.x1), linV = lin(nV, flipV, v.y0, v.y1);
+  return swap ? { cols: w, rows: u, swap, colsLin: linV, rowsLin: linU }
+    : { cols: u, rows: w, swap, colsLin: linU, rowsLin: linV };
 }

@@ -27,8 +27,8 @@ function shared(typed) {
 // rows in chunks of CHUNK, taken in turn by the threads from the shared counter `next`
 // (the threads run at different speeds: a start-up, the engine's compile in the background)
 const CHUNK = 16;
-function runBand({ body, kind, eps, width, height, count, term, res, zTaps, ids, out, next }) {
-  const prep = prepareMlp(unpackMlpBody(body), width, height);
+function runBand({ body, view, kind, eps, width, height, count, term, res, zTaps, ids, out, next }) {
+  const prep = prepareMlp(unpackMlpBody(body), width, height, view);
   const rows = wasmKernel(prep, kind, eps, { term, res, zTaps }, count);
   if (!rows) throw new Error('the WebAssembly kernel cannot run in this thread');
   for (let r = Atomics.add(next, 0, CHUNK); r < height; r = Atomics.add(next, 0, CHUNK)) {
@@ -38,7 +38,7 @@ function runBand({ body, kind, eps, width, height, count, term, res, zTaps, ids,
 
 // a thread's share of the colour terms, then (once every thread's share is in: `sync`
 // counts them) its band of rows
-function runShare(job, k, prep = prepareMlp(unpackMlpBody(job.body), job.width, job.height)) {
+function runShare(job, k, prep = prepareMlp(unpackMlpBody(job.body), job.width, job.height, job.view)) {
   const { count, n, sync } = job;
   const c0 = Math.floor((k * count) / n), c1 = Math.floor(((k + 1) * count) / n);
   if (job.rgb) {
@@ -112,7 +112,7 @@ async function decodeOnThreads(bytes, options, payload, isJpeg, workers, others,
   }
   t = now();
   const index = indexColours(base.pixels, width * height);
-  const prep = prepareMlp(unpackMlpBody(payload.body), width, height);
+  const prep = prepareMlp(unpackMlpBody(payload.body), width, height, payload.view);
   // without bilateral grids the threads compute S and the residual's part of their shares
   // of the colours too; with them (luma taps from S) this thread computes S first
   const split = prep.grids.every((g) => g.bins === 1);
@@ -130,7 +130,7 @@ async function decodeOnThreads(bytes, options, payload, isJpeg, workers, others,
   const zTaps = tables.zTaps.map((z) => z && { z0: shared(z.z0), z1: shared(z.z1), w: shared(z.w) });
   const out = new Float32Array(new SharedArrayBuffer(width * height * 12));
   const sync = new Int32Array(new SharedArrayBuffer(4)), next = new Int32Array(new SharedArrayBuffer(4));
-  const job = { body: payload.body, kind: payload.residual, eps, width, height, count: colours.count, term, res,
+  const job = { body: payload.body, view: payload.view, kind: payload.residual, eps, width, height, count: colours.count, term, res,
     zTaps, ids: colours.ids, s: colours.s, out, n, sync, next, rgb: split ? shared(index.rgb) : null, sdr: payload.sdr };
   workers.forEach((w, i) => w.postMessage({ ...job, k: i + 1 }));
   // this thread's share of the colour terms, then wait for the others' (or a failed thread)

@@ -228,6 +228,8 @@ function announcesGainMap(segments) {
 // ---------------------------------------------------------------- the payload (container.payload)
 
 const HEADER_SIZE = 36;
+// header version 2: the view of the original frame the base shows (docs/payload-format.md)
+const VIEW_SIZE = 44;
 const CRC_SIZE = 4;
 const MAX_BODY = 64 * 1024 * 1024;
 
@@ -235,7 +237,8 @@ const MAX_BODY = 64 * 1024 * 1024;
  * Parse and check a payload (gainmlp.container.payload.Payload.from_bytes).
  * @returns {{method:string, family:string, residual:string, code:number, width:number,
  *   height:number, eps:number, sdr:{primaries:string, transfer:string, whiteNits:number},
- *   peakNits:number, body:Uint8Array}}
+ *   peakNits:number, body:Uint8Array, view:(null|{x0:number, y0:number, x1:number, y1:number,
+ *   orientation:number}), originalWidth:number, originalHeight:number}}
  */
 function parsePayload(bytes) {
   const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
@@ -255,17 +258,18 @@ function parsePayload(bytes) {
   const peak = dv.getFloat32(28, true);
   const bodyLen = dv.getUint32(32, true);
   if (magic !== 'GMLP') throw new GainMLPError('not a gainmlp payload (bad magic)');
-  if (version !== 1) {
-    throw new GainMLPError(`payload format version ${version} is not supported (this gainmlp reads ${pyTuple([1])})`);
+  if (version !== 1 && version !== 2) {
+    throw new GainMLPError(`payload format version ${version} is not supported (this gainmlp reads ${pyTuple([1, 2])})`);
   }
   if (bodyLen > MAX_BODY) throw new GainMLPError(`payload claims an absurd body of ${bodyLen} bytes`);
-  const expected = HEADER_SIZE + bodyLen + CRC_SIZE;
+  const start = HEADER_SIZE + (version === 2 ? VIEW_SIZE : 0);
+  const expected = start + bodyLen + CRC_SIZE;
   if (data.length < expected) {
     throw new GainMLPError(`payload is truncated: ${data.length} bytes, header says ${expected}`);
   }
   if (data.length > expected) throw new GainMLPError(`payload has ${data.length - expected} trailing bytes`);
-  const crc = dv.getUint32(HEADER_SIZE + bodyLen, true);
-  if (crc !== crc32(data.subarray(0, HEADER_SIZE + bodyLen))) {
+  const crc = dv.getUint32(start + bodyLen, true);
+  if (crc !== crc32(data.subarray(0, start + bodyLen))) {
     throw new GainMLPError('payload CRC-32 mismatch: the file is corrupt');
   }
   const method = METHODS.get(code);
@@ -280,12 +284,62 @@ function parsePayload(bytes) {
   if (!(white >= 1 && white <= 10000)) {
     throw new GainMLPError(`SDR white ${pyFloat(white)} cd/m2 is outside 1..10000`);
   }
+  let view = null, originalWidth = width, originalHeight = height;
+  if (version === 2) view = parseView(data, dv), [originalWidth, originalHeight] = [view.width, view.height];
+  if (view) view = { x0: view.x0, y0: view.y0, x1: view.x1, y1: view.y1, orientation: view.orientation };
   return {
     method: method[0], family: method[1], residual: method[2], code, width, height, eps,
     sdr: { primaries: PRIMARIES[prim], transfer: TRANSFERS[transfer], whiteNits: white },
     peakNits: peak,
-    body: data.subarray(HEADER_SIZE, HEADER_SIZE + bodyLen),
+    body: data.subarray(start, start + bodyLen),
+    view, originalWidth, originalHeight,
   };
+}
+
+/** The version-2 view block (gainmlp.container.payload, gainmlp.view.View.check). */
+function parseView(data, dv) {
+  const width = dv.getUint32(HEADER_SIZE, true), height = dv.getUint32(HEADER_SIZE + 4, true);
+  const [x0, y0, x1, y1] = [0, 1, 2, 3].map((k) => dv.getFloat64(HEADER_SIZE + 8 + 8 * k, true));
+  const orientation = data[HEADER_SIZE + 40];
+  if (data[HEADER_SIZE + 41] || data[HEADER_SIZE + 42] || data[HEADER_SIZE + 43]) {
+    throw new GainMLPError('payload view has non-zero reserved bytes');
+  }
+  checkImageSize(width, height, 'payload original frame');
+  if (![x0, y0, x1, y1].every(Number.isFinite)) throw new GainMLPError('payload view has a non-finite crop box');
+  if (!(x0 >= 0 && x0 < x1 && x1 <= 1 && y0 >= 0 && y0 < y1 && y1 <= 1)) {
+    throw new GainMLPError(`payload view has an invalid crop box (${[x0, y0, x1, y1].map(pyFloat).join(', ')})`);
+  }
+  if (!(orientation >= 1 && orientation <= 8)) {
+    throw new GainMLPError(`payload view has an invalid orientation ${orientation}`);
+  }
+  return { width, height, x0, y0, x1, y1, orientation };
+}
+
+// EXIF orientation -> [swap, flipU, flipV] (gainmlp.view.ORIENTATIONS)
+const ORIENTATIONS = { 1: [false, false, false], 2: [false, true, false], 3: [false, true, true],
+  4: [false, false, true], 5: [true, false, false], 6: [true, false, true], 7: [true, true, true],
+  8: [true, true, false] };
+
+/**
+ * Original-frame coordinates (float64) of a width x height base's pixel centres
+ * (gainmlp.view.View.axes): {cols (width), rows (height), swap}; without a swap cols holds x
+ * and rows y, with one (a 90° view) cols holds y and rows x. view null: the whole frame.
+ */
+function viewAxes(view, width, height) {
+  const v = view || { x0: 0, y0: 0, x1: 1, y1: 1, orientation: 1 };
+  const [swap, flipU, flipV] = ORIENTATIONS[v.orientation];
+  const centres = (n, flip, lo, hi) => {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) out[k] = lo + (hi - lo) * (((flip ? n - 1 - k : k) + 0.5) / n);
+    return out;
+  };
+  const [nU, nV] = swap ? [height, width] : [width, height];
+  const u = centres(nU, flipU, v.x0, v.x1), w = centres(nV, flipV, v.y0, v.y1);
+  // the same as offset + (k + 0.5) / scale (for a GPU): [offset, scale] per axis
+  const lin = (n, flip, lo, hi) => (flip ? [hi, -n / (hi - lo)] : [lo, n / (hi - lo)]);
+  const linU = lin(nU, flipU, v.x0, v.x1), linV = lin(nV, flipV, v.y0, v.y1);
+  return swap ? { cols: w, rows: u, swap, colsLin: linV, rowsLin: linU }
+    : { cols: u, rows: w, swap, colsLin: linU, rowsLin: linV };
 }
 
 // ---- jpeg_idct.mjs
@@ -1475,7 +1529,7 @@ function allFinite(arr) {
 
 // ---------------------------------------------------------------- shared fields (body_fields)
 
-const ITEM = { fp32: 4, fp16: 2, u8: 1 };
+const ITEM = { fp32: 4, fp16: 2, u8: 1, u8z: 1 };
 
 function fieldName(codes, code, codec, what) {
   const name = codes[code];
@@ -1519,7 +1573,7 @@ function unpackNormalisation(data, offset, nIn, nOut, codec) {
 
 const ACTIVATIONS = { 1: 'relu', 2: 'sine' };
 const PRECISIONS = { 1: 'fp32', 2: 'fp16' };
-const GRID_PRECISIONS = { 1: 'fp32', 2: 'fp16', 3: 'u8' };
+const GRID_PRECISIONS = { 1: 'fp32', 2: 'fp16', 3: 'u8', 4: 'u8z' };
 const TRANSFORMS = { 0: 'linear', 1: 'log2' };
 
 /** Grid limits (gainmlp.codecs.mlp.grid.check_grid_shapes); shapes are arrays of dims. */
@@ -1550,7 +1604,7 @@ function checkGridShapes(shapes) {
 function gridHeadSize(shapes, precision) {
   const nChan = shapes.reduce((s, x) => s + x[x.length - 1], 0);
   const dims = shapes.some((s) => s.length === 4) ? 8 + 6 * shapes.length : 5 * shapes.length;
-  return 4 + dims + (precision === 'u8' ? 8 * nChan : 0);
+  return 4 + dims + (precision === 'u8' || precision === 'u8z' ? 8 * nChan : 0);
 }
 
 function fanIns(nIn, nFreq, hidden, nGrid, entry) {
@@ -1612,7 +1666,7 @@ function unpackGridSection(data, off, nHidden, bilateral) {
   off += dimSize * count;
   checkGridShapes(shapes);
   let consts = new Float32Array(0);
-  if (precision === 'u8') {
+  if (precision === 'u8' || precision === 'u8z') {
     const nChan = shapes.reduce((s, x) => s + x[x.length - 1], 0);
     if (data.length < off + 8 * nChan) throw new GainMLPError('MLP body is truncated inside its grid constants');
     consts = readFloats(data, off, 2 * nChan, 'fp32');
@@ -1622,6 +1676,113 @@ function unpackGridSection(data, off, nHidden, bilateral) {
   }
   shapes = shapes.map((s) => s.slice());
   return { shapes, entry, precision, consts, guide };
+}
+
+// ---------------------------------------------------------------- coded grids (precision u8z)
+
+const INFLATED = new WeakMap(); // body -> inflated grid values, filled by inflateGrids
+
+/** Node's synchronous raw inflate (zlib), or null in a browser. */
+function nodeInflateRaw() {
+  const zlib = globalThis.process?.getBuiltinModule?.('node:zlib');
+  return zlib ? zlib.inflateRawSync : null;
+}
+
+function inflateError(size) {
+  return new GainMLPError(`MLP body's coded grid values do not inflate to exactly ${size} bytes`);
+}
+
+/** The grid values of a u8z body: inflated by inflateGrids before, or by Node's zlib here. */
+function inflatedValues(body, stream, size) {
+  let out = INFLATED.get(body);
+  if (out === undefined) {
+    const inflateRaw = nodeInflateRaw();
+    if (!inflateRaw) {
+      throw new GainMLPError('this payload stores its grids deflate-coded: decode it with the ' +
+        'asynchronous decodeGainmlp (decodeGainmlpSync needs Node here)');
+    }
+    try { // info: how much input the stream used (bytes after its end are an error)
+      const { buffer, engine } = inflateRaw(stream, { maxOutputLength: size + 1, info: true });
+      out = engine.bytesWritten === stream.length ? new Uint8Array(buffer) : null;
+    } catch {
+      throw inflateError(size);
+    }
+  }
+  if (!(out instanceof Uint8Array) || out.length !== size) throw inflateError(size);
+  return out;
+}
+
+/**
+ * Inflate a u8z body's grid values with the platform's DecompressionStream('deflate-raw')
+ * (browsers and Node), so that unpackMlpBody(body) finds them; a no-op for other bodies.
+ * Await it before unpackMlpBody where Node's synchronous zlib is not available (browsers).
+ */
+async function inflateGrids(body) {
+  if (INFLATED.has(body) || body.length < 8 || !(body[0] === 2 || body[0] === 3)) return;
+  const nHidden = body[6];
+  const headEnd = 8 + 2 * nHidden + normalisationBytes(body[4], body[7]);
+  if (body.length < headEnd + 4 || body[headEnd + 2] !== 4) return;
+  let grid, expected;
+  try { // the checks unpackMlpBody makes, to learn where the stream starts and its size
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const hidden = Array.from({ length: nHidden }, (_, i) => dv.getUint16(8 + 2 * i, true));
+    grid = unpackGridSection(body, headEnd, nHidden, body[0] === 3);
+    expected = mlpBodySize(body[4], body[5], hidden, body[7], PRECISIONS[body[2]] || 'fp32', grid.shapes,
+      grid.entry, grid.precision);
+  } catch {
+    return; // unpackMlpBody gives the error
+  }
+  const size = grid.shapes.reduce((s, x) => s + x.reduce((p, d) => p * d, 1), 0);
+  if (body.length <= expected - size) return;
+  const stream = body.subarray(expected - size);
+  const out = await inflateRaw(stream, size);
+  // the stream must end at the body's last byte: without that byte it must not inflate
+  // (not every DecompressionStream refuses bytes after the end of the stream)
+  const ends = out !== null && (await inflateRaw(stream.subarray(0, stream.length - 1), size)) === null;
+  INFLATED.set(body, ends ? out : null);
+}
+
+/** DecompressionStream('deflate-raw') of `stream`: exactly `size` bytes, else null. */
+async function inflateRaw(stream, size) {
+  const out = new Uint8Array(size);
+  let got = 0;
+  try {
+    const chunks = new Blob([stream]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    for await (const chunk of chunks) {
+      if (got + chunk.length > size) return null;
+      out.set(chunk, got);
+      got += chunk.length;
+    }
+  } catch {
+    return null; // a corrupt or truncated stream
+  }
+  return got === size ? out : null;
+}
+
+/**
+ * One grid's u8 values (shape [rows, cols, C] or [rows, cols, bins, C], channels interleaved)
+ * from its coded bytes: per channel, a plane of rows x (cols * bins) residuals (v minus the
+ * mean of the left and upper neighbours rounded down; the left one on the first row, the
+ * upper one in the first column, 0 at the origin), modulo 256 (gainmlp.codecs.mlp.grid).
+ */
+function restoreResiduals(res, shape) {
+  const chans = shape[shape.length - 1];
+  const rows = shape[0];
+  const k = shape.slice(1, -1).reduce((p, d) => p * d, 1);
+  const out = new Uint8Array(rows * k * chans);
+  const v = new Uint8Array(rows * k);
+  for (let c = 0; c < chans; c++) {
+    const base = c * rows * k;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < k; j++) {
+        const i = r * k + j;
+        const pred = r === 0 ? (j === 0 ? 0 : v[i - 1]) : j === 0 ? v[i - k] : (v[i - 1] + v[i - k]) >> 1;
+        v[i] = (res[base + i] + pred) & 0xff;
+        out[i * chans + c] = v[i];
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -1659,7 +1820,15 @@ function unpackMlpBody(body) {
   let grid = { shapes: [], entry: 1, precision: 'fp16', consts: new Float32Array(0), guide: [0, 1] };
   if (version === 2 || version === 3) grid = unpackGridSection(data, headEnd, nHidden, version === 3);
   const expected = mlpBodySize(nIn, nFreq, hidden, nOut, precision, grid.shapes, grid.entry, grid.precision);
-  if (data.length !== expected) {
+  let coded = null; // grid precision u8z: the values are a deflate stream after the weights
+  if (grid.precision === 'u8z') {
+    const values = grid.shapes.reduce((s, x) => s + x.reduce((p, d) => p * d, 1), 0);
+    if (data.length <= expected - values) {
+      throw new GainMLPError(`MLP body has ${data.length} bytes but its declared shape needs ` +
+        `${expected - values} and coded grid values`);
+    }
+    coded = inflatedValues(body, data.subarray(expected - values), values);
+  } else if (data.length !== expected) {
     throw new GainMLPError(`MLP body has ${data.length} bytes but its declared shape needs ${expected}`);
   }
   const norm = unpackNormalisation(data, off, nIn, nOut, 'MLP');
@@ -1681,14 +1850,15 @@ function unpackMlpBody(body) {
     const chans = shape[shape.length - 1];
     const count = shape.reduce((p, d) => p * d, 1);
     let g;
-    if (grid.precision === 'u8') {
+    if (grid.precision === 'u8' || grid.precision === 'u8z') {
+      const q = coded ? restoreResiduals(coded.subarray(0, count), shape) : data.subarray(off, off + count);
+      if (coded) coded = coded.subarray(count); else off += count;
       g = new Float32Array(count);
       for (let i = 0; i < count; i++) {
         const c = ch0 + (i % chans);
         // float32(low + float32(q * step)), as numpy evaluates it
-        g[i] = Math.fround(grid.consts[2 * c] + Math.fround(data[off + i] * grid.consts[2 * c + 1]));
+        g[i] = Math.fround(grid.consts[2 * c] + Math.fround(q[i] * grid.consts[2 * c + 1]));
       }
-      off += count;
     } else {
       g = readFloats(data, off, count, grid.precision);
       off += count * ITEM[grid.precision];
@@ -2262,6 +2432,7 @@ function wasmMath(fn, xs) {
 
 
 
+
 const PI32 = Math.fround(Math.PI);
 const GAMMA_GUARD = 1e-3;
 const LUMA_WEIGHTS = [Math.fround(0.2627), Math.fround(0.678), Math.fround(0.0593)];
@@ -2328,8 +2499,13 @@ function reconstruct(kind, s, f, eps) {
 
 // ---------------------------------------------------------------- Gain-MLP
 
-/** Tables every evaluation of one body on one image size needs (CPU and WebGL). */
-function prepareMlp(params, width, height) {
+/**
+ * Tables every evaluation of one body on one image size needs (CPU and WebGL). `view`: the
+ * payload's view of the original frame (parsePayload; default params.view, null: the whole
+ * frame): with a 90° view the column terms carry y and the row terms x, and the grids are
+ * transposed so that their first axis follows the base's rows (gainmlp.codecs.mlp.fast_decode).
+ */
+function prepareMlp(params, width, height, view = params.view || null) {
   if (params.nInputs !== 5 || params.nOutputs !== 3) {
     throw new GainMLPError(`MLP body has ${params.nInputs} inputs / ${params.nOutputs} outputs; ` +
       'this decoder evaluates 5 / 3');
@@ -2341,24 +2517,27 @@ function prepareMlp(params, width, height) {
   const w1 = params.weights[0];
   const widths = params.hidden;
   const h1 = widths[0];
-  // column and row terms of the first layer (the bias column joins the row terms)
+  // column and row terms of the first layer (the bias column joins the row terms); input
+  // k's F sines and F cosines sit at columns k * per of W1 (x: 0, y: 1)
+  const axes = viewAxes(view, width, height);
+  const [ic, ir] = axes.swap ? [1, 0] : [0, 1];
   const enc = new Float64Array(per);
   const colTerms = new Float64Array(width * h1);
   for (let i = 0; i < width; i++) {
-    encodeAngle(inputAngle(pixelCentre(i, width), params.inCentre[0], params.inScale[0]), F, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.cols[i]), params.inCentre[ic], params.inScale[ic]), F, enc, 0);
     for (let o = 0; o < h1; o++) {
       let acc = 0;
-      const row = o * w1.cols;
+      const row = o * w1.cols + ic * per;
       for (let j = 0; j < per; j++) acc += enc[j] * w1.data[row + j];
       colTerms[i * h1 + o] = acc;
     }
   }
   const rowTerms = new Float64Array(height * h1);
   for (let r = 0; r < height; r++) {
-    encodeAngle(inputAngle(pixelCentre(r, height), params.inCentre[1], params.inScale[1]), F, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.rows[r]), params.inCentre[ir], params.inScale[ir]), F, enc, 0);
     for (let o = 0; o < h1; o++) {
       let acc = w1.data[o * w1.cols + w1.cols - 1];
-      const row = o * w1.cols + per;
+      const row = o * w1.cols + ir * per;
       for (let j = 0; j < per; j++) acc += enc[j] * w1.data[row + j];
       rowTerms[r * h1 + o] = acc;
     }
@@ -2386,19 +2565,29 @@ function prepareMlp(params, width, height) {
     }
   }
   // grid taps per column and per row (float64 coordinates, as gainmlp.codecs.mlp.grid)
-  const flatTaps = (n, cells) => {
+  const flatTaps = (coords, cells) => {
+    const n = coords.length;
     const t = { i0: new Int32Array(n), i1: new Int32Array(n), w: new Float64Array(n) };
-    for (let i = 0; i < n; i++) [t.i0[i], t.i1[i], t.w[i]] = tapsAt((i + 0.5) / n, cells);
+    for (let i = 0; i < n; i++) [t.i0[i], t.i1[i], t.w[i]] = tapsAt(coords[i], cells);
     return t;
   };
   const grids = params.grids.map((g) => {
-    const [rows, cols, bins, chans] = g.shape;
-    return { rows, cols, bins, chans, data: Float64Array.from(g.data), xt: flatTaps(width, cols),
-      yt: flatTaps(height, rows) };
+    let [rows, cols, bins, chans] = g.shape;
+    let data = Float64Array.from(g.data);
+    if (axes.swap) { // transposed: (cols, rows, bins, chans)
+      const cell = bins * chans, t = new Float64Array(data.length);
+      for (let y = 0; y < rows; y++) {
+        for (let x = 0; x < cols; x++) {
+          for (let k = 0; k < cell; k++) t[(x * rows + y) * cell + k] = data[(y * cols + x) * cell + k];
+        }
+      }
+      [data, rows, cols] = [t, cols, rows];
+    }
+    return { rows, cols, bins, chans, data, xt: flatTaps(axes.cols, cols), yt: flatTaps(axes.rows, rows) };
   });
   return {
     params, width, height, F, per, widths, h1, colTerms, rowTerms, wSdr, wGrid, nGrid, entry, layers, grids,
-    kind: null,
+    kind: null, uvOffset: [axes.colsLin[0], axes.rowsLin[0]], uvScale: [axes.colsLin[1], axes.rowsLin[1]],
   };
 }
 
@@ -2535,28 +2724,30 @@ function denseRelu(L, x, y, relu) {
   }
 }
 
-/** Tables for an MLP-ITM body on one image size. */
-function prepareItm(params, width, height) {
+/** Tables for an MLP-ITM body on one image size (`view` as for prepareMlp). */
+function prepareItm(params, width, height, view = params.view || null) {
   const Fs = params.spatialFrequencies;
   const per = 2 * Fs;
   const s1 = params.spatial[0];
   const ws = s1.rows;
+  const axes = viewAxes(view, width, height);
+  const [ic, ir] = axes.swap ? [1, 0] : [0, 1];
   const enc = new Float64Array(per);
   const colTerms = new Float64Array(width * ws);
   for (let i = 0; i < width; i++) {
-    encodeAngle(inputAngle(pixelCentre(i, width), params.inCentre[0], params.inScale[0]), Fs, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.cols[i]), params.inCentre[ic], params.inScale[ic]), Fs, enc, 0);
     for (let o = 0; o < ws; o++) {
       let acc = 0;
-      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + j];
+      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + ic * per + j];
       colTerms[i * ws + o] = acc;
     }
   }
   const rowTerms = new Float64Array(height * ws);
   for (let r = 0; r < height; r++) {
-    encodeAngle(inputAngle(pixelCentre(r, height), params.inCentre[1], params.inScale[1]), Fs, enc, 0);
+    encodeAngle(inputAngle(Math.fround(axes.rows[r]), params.inCentre[ir], params.inScale[ir]), Fs, enc, 0);
     for (let o = 0; o < ws; o++) {
       let acc = s1.b[o];
-      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + per + j];
+      for (let j = 0; j < per; j++) acc += enc[j] * s1.w[o * s1.cols + ir * per + j];
       rowTerms[r * ws + o] = acc;
     }
   }
@@ -2726,12 +2917,16 @@ function decodeMapBody(method, kind, body, sdrPq, width, height, eps) {
 function decodeCpu(payload, sdrPq, { onRows = null } = {}) {
   const { width, height, eps } = payload;
   if (payload.family === 'conventional') {
+    if (payload.view) {
+      throw new GainMLPError('the JavaScript decoder does not decode conventional bodies of edited files ' +
+        '(payload views); use gainmlp decode');
+    }
     return decodeMapBody(payload.method, payload.residual, payload.body, sdrPq, width, height, eps);
   }
   const out = new Float32Array(width * height * 3);
   const step = Math.max(1, Math.floor(65536 / width));
   if (payload.family === 'mlp-itm') {
-    const prep = prepareItm(unpackItmBody(payload.body), width, height);
+    const prep = prepareItm(unpackItmBody(payload.body), width, height, payload.view);
     for (let r = 0; r < height; r += step) {
       evalItmRows(prep, sdrPq, r, Math.min(height, r + step), out);
       if (onRows) onRows(Math.min(height, r + step), height);
@@ -2739,7 +2934,7 @@ function decodeCpu(payload, sdrPq, { onRows = null } = {}) {
     return out;
   }
   const params = unpackMlpBody(payload.body);
-  const prep = prepareMlp(params, width, height);
+  const prep = prepareMlp(params, width, height, payload.view);
   for (let r = 0; r < height; r += step) {
     evalMlpRows(prep, payload.residual, sdrPq, eps, r, Math.min(height, r + step), out);
     if (onRows) onRows(Math.min(height, r + step), height);
@@ -3249,9 +3444,11 @@ function decodeCpuColours(payload, colours, { onRows = null, kernel = 'auto', st
     return decodeCpu(payload, gatherColours(colours.ids, colours.s), { onRows });
   }
   if (payload.family === 'mlp-itm') {
-    return decodeItmFast(unpackItmBody(payload.body), colours, width, height, { onRows });
+    return decodeItmFast(Object.assign(unpackItmBody(payload.body), { view: payload.view }), colours, width, height,
+      { onRows });
   }
-  return decodeMlpFast(unpackMlpBody(payload.body), payload.residual, colours, width, height, eps,
+  const params = Object.assign(unpackMlpBody(payload.body), { view: payload.view });
+  return decodeMlpFast(params, payload.residual, colours, width, height, eps,
     { onRows, kernel, stats });
 }
 
@@ -3374,6 +3571,8 @@ uniform sampler2D uRow;    // first-layer row terms (+ bias), one row per strip 
 uniform sampler2D uP;      // packed weights and grids
 uniform int uRow0;
 uniform vec2 uSize;
+uniform vec2 uViewA;     // grid coordinates: uViewA + (pixel + 0.5) / uViewS (the payload view)
+uniform vec2 uViewS;
 uniform float uEps;
 uniform vec3 uPi;          // the pieces of pi (uniforms: never folded together)
 uniform vec3 uOutCentre, uOutScale, uOutMin, uOutMax;
@@ -3439,7 +3638,7 @@ vec4 grid${gi}(int q, vec2 uv, float guide) {
   h.forEach((v, q) => L.push(`  vec4 ${v} = T(cb + ${q}) + (texelFetch(uCol, ivec2(${q}, pix.x), 0) + texelFetch(uRow, ivec2(${q}, pix.y), 0));`));
   const feats = [];
   if (nGrid) {
-    L.push('  vec2 uv = (vec2(float(pix.x), float(row)) + 0.5) / uSize;');
+    L.push('  vec2 uv = uViewA + (vec2(float(pix.x), float(row)) + 0.5) / uViewS;');
     grids.forEach((g, gi) => {
       for (let q = 0; q < ceil4(g.chans); q++) {
         L.push(`  vec4 g${gi}_${q} = grid${gi}(${q}, uv, S.w);`);
@@ -3604,6 +3803,8 @@ function decodeMlpWebgl(gl, params, kind, colours, width, height, eps,
   bind(4, 'uP', packTex);
   const u = (name) => gl.getUniformLocation(program, name);
   gl.uniform2f(u('uSize'), width, height);
+  gl.uniform2f(u('uViewA'), prep.uvOffset[0], prep.uvOffset[1]);
+  gl.uniform2f(u('uViewS'), prep.uvScale[0], prep.uvScale[1]);
   gl.uniform3f(u('uPi'), PI_1, PI_2, PI_3);
   gl.uniform1f(u('uEps'), eps);
   if (weightMode === 'uniform') gl.uniform4fv(u('uW[0]'), pack.data.subarray(0, pack.weightTexels * 4));
@@ -4741,6 +4942,22 @@ function gainMapLuts() {
   return gmLuts;
 }
 
+/** NaN -> 0, +inf -> float32 max, -inf -> 0 (the references' saturation). */
+function gmSaturate(v) {
+  if (v !== v) return 0; // eslint-disable-line no-self-compare
+  if (v > GM_F32_MAX) return GM_F32_MAX;
+  return v < -GM_F32_MAX ? 0 : v;
+}
+
+/** One channel of the ISO 21496-1 formula in float32 (kernels.gainmap's order of operations). */
+function gmIso(base, g, lo, hi, invGamma, useGamma, kBase, kAlt, w) {
+  const f = Math.fround;
+  let gc = Math.min(Math.max(g, 0), 1);
+  if (useGamma) gc = f(gc ** invGamma);
+  const logBoost = f(f(lo * f(1 - gc)) + f(hi * gc));
+  return gmSaturate(f(f(f(base + kBase) * f(2 ** f(logBoost * w))) - kAlt));
+}
+
 /**
  * Render a decoded gain-map JPEG (gainmap_jpeg.gainmap_jpeg_to_hdr_pq, _to_linear_bt2020).
  * @param gm readGainMapJpeg's result
@@ -4782,57 +4999,95 @@ function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
   const useGamma = gamma.some((g) => g !== 1);
   const kBase = (meta.baseIsHdr ? meta.offsetHdr : meta.offsetSdr).map(Math.fround);
   const kAlt = (meta.baseIsHdr ? meta.offsetSdr : meta.offsetHdr).map(Math.fround);
+  const pqTable = output === 'pq' ? gmPqEncodeTable() : null;
   const out = new Float32Array(width * height * 3);
   const vrow = new Float32Array(3 * mw);
-  const b = [0, 0, 0];
-  const v = [0, 0, 0];
   const f = Math.fround;
+  const px = sdr.pixels, mpx = map.pixels, baseLut = luts.base;
+  const fx0s = new Float32Array(width);
+  const x0s = new Int32Array(width), x1s = new Int32Array(width);
+  for (let x = 0; x < width; x++) {
+    fx0s[x] = 1 - xs.f[x];
+    x0s[x] = 3 * xs.i0[x];
+    x1s[x] = 3 * xs.i1[x];
+  }
+  const m = toOut || [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const cv = convert || [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const [lo0, lo1, lo2] = lo, [hi0, hi1, hi2] = hi, [ig0, ig1, ig2] = invGamma;
+  const [kb0, kb1, kb2] = kBase, [ka0, ka1, ka2] = kAlt;
   for (let y = 0; y < height; y++) {
     const a0 = ys.i0[y] * mw * 3, a1 = ys.i1[y] * mw * 3;
     const wy = ys.f[y], wy0 = f(1 - wy);
     if (!skip) {
-      for (let j = 0; j < 3 * mw; j++) {
-        vrow[j] = f(f(mapLut[map.pixels[a0 + j]] * wy0) + f(mapLut[map.pixels[a1 + j]] * wy));
-      }
+      for (let j = 0; j < 3 * mw; j++) vrow[j] = f(f(mapLut[mpx[a0 + j]] * wy0) + f(mapLut[mpx[a1 + j]] * wy));
     }
-    for (let x = 0; x < width; x++) {
-      const p = 3 * (y * width + x);
-      for (let c = 0; c < 3; c++) b[c] = luts.base[sdr.pixels[p + c]];
+    for (let x = 0, p = 3 * y * width; x < width; x++, p += 3) {
+      let r = baseLut[px[p]], g = baseLut[px[p + 1]], b = baseLut[px[p + 2]];
       if (convert) {
-        for (let c = 0; c < 3; c++) v[c] = f(convert[3 * c] * b[0] + convert[3 * c + 1] * b[1] + convert[3 * c + 2] * b[2]);
-        for (let c = 0; c < 3; c++) b[c] = v[c];
+        const r1 = f(cv[0] * r + cv[1] * g + cv[2] * b), g1 = f(cv[3] * r + cv[4] * g + cv[5] * b);
+        b = f(cv[6] * r + cv[7] * g + cv[8] * b);
+        r = r1;
+        g = g1;
       }
-      if (skip) {
-        for (let c = 0; c < 3; c++) v[c] = b[c];
-      } else {
-        const x0 = 3 * xs.i0[x], x1 = 3 * xs.i1[x], fx = xs.f[x], fx0 = f(1 - fx);
-        for (let c = 0; c < 3; c++) {
-          const g = f(f(vrow[x0 + c] * fx0) + f(vrow[x1 + c] * fx));
-          let val;
-          if (apple) val = f(b[c] * f(1 + f(boost * g)));
-          else {
-            let gc = Math.min(Math.max(g, 0), 1);
-            if (useGamma) gc = f(gc ** invGamma[c]);
-            const logBoost = f(f(lo[c] * f(1 - gc)) + f(hi[c] * gc));
-            val = f(f(f(b[c] + kBase[c]) * f(2 ** f(logBoost * w))) - kAlt[c]);
-          }
-          if (Number.isNaN(val)) val = 0;
-          else if (val > GM_F32_MAX) val = GM_F32_MAX;
-          else if (val < -GM_F32_MAX) val = 0;
-          v[c] = val;
+      if (!skip) {
+        const x0 = x0s[x], x1 = x1s[x], fx = xs.f[x], fx0 = fx0s[x];
+        const m0 = f(f(vrow[x0] * fx0) + f(vrow[x1] * fx));
+        const m1 = f(f(vrow[x0 + 1] * fx0) + f(vrow[x1 + 1] * fx));
+        const m2 = f(f(vrow[x0 + 2] * fx0) + f(vrow[x1 + 2] * fx));
+        if (apple) {
+          r = gmSaturate(f(r * f(1 + f(boost * m0))));
+          g = gmSaturate(f(g * f(1 + f(boost * m1))));
+          b = gmSaturate(f(b * f(1 + f(boost * m2))));
+        } else {
+          r = gmIso(r, m0, lo0, hi0, ig0, useGamma, kb0, ka0, w);
+          g = gmIso(g, m1, lo1, hi1, ig1, useGamma, kb1, ka1, w);
+          b = gmIso(b, m2, lo2, hi2, ig2, useGamma, kb2, ka2, w);
         }
       }
       if (toOut === null) {
-        out[p] = v[0]; out[p + 1] = v[1]; out[p + 2] = v[2];
+        out[p] = r; out[p + 1] = g; out[p + 2] = b;
         continue;
       }
-      for (let c = 0; c < 3; c++) {
-        const lin = Math.max((v[0] * toOut[3 * c] + v[1] * toOut[3 * c + 1] + v[2] * toOut[3 * c + 2]) * GAINMAP_SDR_WHITE, 0);
-        out[p + c] = output === 'linear' ? lin : pqEncode(lin);
+      const l0 = Math.max((r * m[0] + g * m[1] + b * m[2]) * GAINMAP_SDR_WHITE, 0);
+      const l1 = Math.max((r * m[3] + g * m[4] + b * m[5]) * GAINMAP_SDR_WHITE, 0);
+      const l2 = Math.max((r * m[6] + g * m[7] + b * m[8]) * GAINMAP_SDR_WHITE, 0);
+      if (pqTable === null) {
+        out[p] = l0; out[p + 1] = l1; out[p + 2] = l2;
+      } else {
+        out[p] = gmPq(pqTable, l0); out[p + 1] = gmPq(pqTable, l1); out[p + 2] = gmPq(pqTable, l2);
       }
     }
   }
   return { hdr: out, primaries };
+}
+
+// PQ through a table indexed by the bits of a float32 (as gainmlp.kernels.pq's encode_y,
+// max error 2.6e-7): 256 segments per octave of Y = cd/m2 / 10,000, interpolated
+let gmPqTable = null;
+const gmPqF32 = new Float32Array(1);
+const gmPqU32 = new Uint32Array(gmPqF32.buffer);
+
+function gmPqEncodeTable() {
+  if (!gmPqTable) {
+    const n = (0x3f800000 >>> 15) + 2;
+    gmPqTable = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      gmPqU32[0] = i << 15;
+      gmPqTable[i] = pqEncode(gmPqF32[0] * 10000);
+    }
+  }
+  return gmPqTable;
+}
+
+/** PQ code of `nits` (cd/m2) through the table. */
+function gmPq(table, nits) {
+  gmPqF32[0] = nits * 1e-4;
+  const y = gmPqF32[0];
+  if (!(y > 0)) return table[0];
+  const bits = y >= 1 ? 0x3f800000 : gmPqU32[0];
+  const i = bits >>> 15;
+  const a = table[i];
+  return a + (table[i + 1] - a) * Math.fround((bits & 0x7fff) * (1 / 32768));
 }
 
 const gmNow = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -5083,7 +5338,7 @@ function evaluate(payload, base, backend, timings, onProgress, options = {}) {
       timings.webglSkipped = `software GL (${ctx.renderer}): the CPU path is faster`;
     } else if (ctx.gl) {
       try {
-        const params = unpackMlpBody(payload.body);
+        const params = Object.assign(unpackMlpBody(payload.body), { view: payload.view });
         const stats = {};
         hdr = decodeMlpWebgl(ctx.gl, params, payload.residual, colours, payload.width, payload.height, payload.eps,
           { onRows: onProgress, stats, weights: options.webglWeights || 'auto' });
