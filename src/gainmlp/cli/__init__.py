@@ -6,6 +6,7 @@ Every user error prints one line ``gainmlp: error: ...`` and exits with status 2
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import warnings
 
@@ -211,8 +212,28 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``gainmlp`` command with ``argv`` (default: the process's arguments);
+    returns the exit status."""
+    status = _run(argv, process=argv is None)
+    if argv is None:
+        # the process is the gainmlp command and ends now: freeze the heap, so that the
+        # interpreter's shutdown does not trace numba's ~10^5 objects again (0.2-0.5 s of
+        # every decode's wall time, docs/speed.md); nothing is left to collect anyway
+        gc.freeze()
+    return status
+
+
+#: Commands that read one file and write one: in their own process they run without the
+#: cyclic garbage collector, which would otherwise trace numba's objects two or three times
+#: while it starts (about 0.1-0.2 s of a decode); memory is freed by reference counts.
+SHORT_COMMANDS = ("decode", "info")
+
+
+def _run(argv: list[str] | None, process: bool = False) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if process and args.command in SHORT_COMMANDS:
+        gc.disable()
     warnings.showwarning = _one_line_warning
     try:
         with clean_signals():
@@ -227,4 +248,3 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("gainmlp: error: out of memory", file=sys.stderr)
         return EXIT_USAGE
-

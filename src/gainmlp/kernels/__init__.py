@@ -53,10 +53,11 @@ def cache_is_warm(kernels) -> bool:
 
 
 #: Modules numba imports while it starts that no gainmlp kernel needs: cffi (numba's
-#: typing of cffi functions; its C parser alone takes ~70 ms to import) and scipy's BLAS
-#: (numba's check that ``np.dot`` can compile, which imports all of ``scipy.linalg``,
-#: ~150 ms). :func:`warm_up_async` can start numba without them (``lean=True``).
-LEAN_SKIPPED = ("cffi", "scipy.linalg.cython_blas")
+#: typing of cffi functions; its C parser alone takes ~70 ms to import), scipy (numba checks
+#: its version, and its BLAS for ``np.dot``, which imports all of ``scipy.linalg``, ~150 ms)
+#: and yaml (numba's reader of a ``.numba_config.yaml``, kept when the folder has one).
+#: :func:`warm_up_async` can start numba without them (``lean=True``).
+LEAN_SKIPPED = ("cffi", "scipy", "yaml")
 
 
 def _start_without(modules):
@@ -96,7 +97,9 @@ def warm_up_async(kernels, notice=None, lean=False):
 
     def work() -> None:
         try:
-            with _start_without(LEAN_SKIPPED) if lean else contextlib.nullcontext():
+            skipped = [m for m in LEAN_SKIPPED
+                       if not (m == "yaml" and os.path.exists(".numba_config.yaml"))]
+            with _start_without(skipped) if lean else contextlib.nullcontext():
                 if notice is not None and not cache_is_warm(kernels):
                     notice()
                 import numpy as np
