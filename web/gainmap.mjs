@@ -278,6 +278,22 @@ function gainMapLuts() {
   return gmLuts;
 }
 
+/** NaN -> 0, +inf -> float32 max, -inf -> 0 (the references' saturation). */
+function gmSaturate(v) {
+  if (v !== v) return 0; // eslint-disable-line no-self-compare
+  if (v > GM_F32_MAX) return GM_F32_MAX;
+  return v < -GM_F32_MAX ? 0 : v;
+}
+
+/** One channel of the ISO 21496-1 formula in float32 (kernels.gainmap's order of operations). */
+function gmIso(base, g, lo, hi, invGamma, useGamma, kBase, kAlt, w) {
+  const f = Math.fround;
+  let gc = Math.min(Math.max(g, 0), 1);
+  if (useGamma) gc = f(gc ** invGamma);
+  const logBoost = f(f(lo * f(1 - gc)) + f(hi * gc));
+  return gmSaturate(f(f(f(base + kBase) * f(2 ** f(logBoost * w))) - kAlt));
+}
+
 /**
  * Render a decoded gain-map JPEG (gainmap_jpeg.gainmap_jpeg_to_hdr_pq, _to_linear_bt2020).
  * @param gm readGainMapJpeg's result
@@ -319,57 +335,95 @@ export function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
   const useGamma = gamma.some((g) => g !== 1);
   const kBase = (meta.baseIsHdr ? meta.offsetHdr : meta.offsetSdr).map(Math.fround);
   const kAlt = (meta.baseIsHdr ? meta.offsetSdr : meta.offsetHdr).map(Math.fround);
+  const pqTable = output === 'pq' ? gmPqEncodeTable() : null;
   const out = new Float32Array(width * height * 3);
   const vrow = new Float32Array(3 * mw);
-  const b = [0, 0, 0];
-  const v = [0, 0, 0];
   const f = Math.fround;
+  const px = sdr.pixels, mpx = map.pixels, baseLut = luts.base;
+  const fx0s = new Float32Array(width);
+  const x0s = new Int32Array(width), x1s = new Int32Array(width);
+  for (let x = 0; x < width; x++) {
+    fx0s[x] = 1 - xs.f[x];
+    x0s[x] = 3 * xs.i0[x];
+    x1s[x] = 3 * xs.i1[x];
+  }
+  const m = toOut || [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const cv = convert || [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const [lo0, lo1, lo2] = lo, [hi0, hi1, hi2] = hi, [ig0, ig1, ig2] = invGamma;
+  const [kb0, kb1, kb2] = kBase, [ka0, ka1, ka2] = kAlt;
   for (let y = 0; y < height; y++) {
     const a0 = ys.i0[y] * mw * 3, a1 = ys.i1[y] * mw * 3;
     const wy = ys.f[y], wy0 = f(1 - wy);
     if (!skip) {
-      for (let j = 0; j < 3 * mw; j++) {
-        vrow[j] = f(f(mapLut[map.pixels[a0 + j]] * wy0) + f(mapLut[map.pixels[a1 + j]] * wy));
-      }
+      for (let j = 0; j < 3 * mw; j++) vrow[j] = f(f(mapLut[mpx[a0 + j]] * wy0) + f(mapLut[mpx[a1 + j]] * wy));
     }
-    for (let x = 0; x < width; x++) {
-      const p = 3 * (y * width + x);
-      for (let c = 0; c < 3; c++) b[c] = luts.base[sdr.pixels[p + c]];
+    for (let x = 0, p = 3 * y * width; x < width; x++, p += 3) {
+      let r = baseLut[px[p]], g = baseLut[px[p + 1]], b = baseLut[px[p + 2]];
       if (convert) {
-        for (let c = 0; c < 3; c++) v[c] = f(convert[3 * c] * b[0] + convert[3 * c + 1] * b[1] + convert[3 * c + 2] * b[2]);
-        for (let c = 0; c < 3; c++) b[c] = v[c];
+        const r1 = f(cv[0] * r + cv[1] * g + cv[2] * b), g1 = f(cv[3] * r + cv[4] * g + cv[5] * b);
+        b = f(cv[6] * r + cv[7] * g + cv[8] * b);
+        r = r1;
+        g = g1;
       }
-      if (skip) {
-        for (let c = 0; c < 3; c++) v[c] = b[c];
-      } else {
-        const x0 = 3 * xs.i0[x], x1 = 3 * xs.i1[x], fx = xs.f[x], fx0 = f(1 - fx);
-        for (let c = 0; c < 3; c++) {
-          const g = f(f(vrow[x0 + c] * fx0) + f(vrow[x1 + c] * fx));
-          let val;
-          if (apple) val = f(b[c] * f(1 + f(boost * g)));
-          else {
-            let gc = Math.min(Math.max(g, 0), 1);
-            if (useGamma) gc = f(gc ** invGamma[c]);
-            const logBoost = f(f(lo[c] * f(1 - gc)) + f(hi[c] * gc));
-            val = f(f(f(b[c] + kBase[c]) * f(2 ** f(logBoost * w))) - kAlt[c]);
-          }
-          if (Number.isNaN(val)) val = 0;
-          else if (val > GM_F32_MAX) val = GM_F32_MAX;
-          else if (val < -GM_F32_MAX) val = 0;
-          v[c] = val;
+      if (!skip) {
+        const x0 = x0s[x], x1 = x1s[x], fx = xs.f[x], fx0 = fx0s[x];
+        const m0 = f(f(vrow[x0] * fx0) + f(vrow[x1] * fx));
+        const m1 = f(f(vrow[x0 + 1] * fx0) + f(vrow[x1 + 1] * fx));
+        const m2 = f(f(vrow[x0 + 2] * fx0) + f(vrow[x1 + 2] * fx));
+        if (apple) {
+          r = gmSaturate(f(r * f(1 + f(boost * m0))));
+          g = gmSaturate(f(g * f(1 + f(boost * m1))));
+          b = gmSaturate(f(b * f(1 + f(boost * m2))));
+        } else {
+          r = gmIso(r, m0, lo0, hi0, ig0, useGamma, kb0, ka0, w);
+          g = gmIso(g, m1, lo1, hi1, ig1, useGamma, kb1, ka1, w);
+          b = gmIso(b, m2, lo2, hi2, ig2, useGamma, kb2, ka2, w);
         }
       }
       if (toOut === null) {
-        out[p] = v[0]; out[p + 1] = v[1]; out[p + 2] = v[2];
+        out[p] = r; out[p + 1] = g; out[p + 2] = b;
         continue;
       }
-      for (let c = 0; c < 3; c++) {
-        const lin = Math.max((v[0] * toOut[3 * c] + v[1] * toOut[3 * c + 1] + v[2] * toOut[3 * c + 2]) * GAINMAP_SDR_WHITE, 0);
-        out[p + c] = output === 'linear' ? lin : pqEncode(lin);
+      const l0 = Math.max((r * m[0] + g * m[1] + b * m[2]) * GAINMAP_SDR_WHITE, 0);
+      const l1 = Math.max((r * m[3] + g * m[4] + b * m[5]) * GAINMAP_SDR_WHITE, 0);
+      const l2 = Math.max((r * m[6] + g * m[7] + b * m[8]) * GAINMAP_SDR_WHITE, 0);
+      if (pqTable === null) {
+        out[p] = l0; out[p + 1] = l1; out[p + 2] = l2;
+      } else {
+        out[p] = gmPq(pqTable, l0); out[p + 1] = gmPq(pqTable, l1); out[p + 2] = gmPq(pqTable, l2);
       }
     }
   }
   return { hdr: out, primaries };
+}
+
+// PQ through a table indexed by the bits of a float32 (as gainmlp.kernels.pq's encode_y,
+// max error 2.6e-7): 256 segments per octave of Y = cd/m2 / 10,000, interpolated
+let gmPqTable = null;
+const gmPqF32 = new Float32Array(1);
+const gmPqU32 = new Uint32Array(gmPqF32.buffer);
+
+function gmPqEncodeTable() {
+  if (!gmPqTable) {
+    const n = (0x3f800000 >>> 15) + 2;
+    gmPqTable = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      gmPqU32[0] = i << 15;
+      gmPqTable[i] = pqEncode(gmPqF32[0] * 10000);
+    }
+  }
+  return gmPqTable;
+}
+
+/** PQ code of `nits` (cd/m2) through the table. */
+function gmPq(table, nits) {
+  gmPqF32[0] = nits * 1e-4;
+  const y = gmPqF32[0];
+  if (!(y > 0)) return table[0];
+  const bits = y >= 1 ? 0x3f800000 : gmPqU32[0];
+  const i = bits >>> 15;
+  const a = table[i];
+  return a + (table[i + 1] - a) * Math.fround((bits & 0x7fff) * (1 / 32768));
 }
 
 const gmNow = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());

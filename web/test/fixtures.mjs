@@ -55,3 +55,21 @@ export function maxAbsDiff(a, b) {
   }
   return m;
 }
+
+let gainmapCached = null;
+
+/** The standard gain-map fixtures (tests/web_gainmap_fixtures.py), written on first use. */
+export function gainmapFixtureDir() {
+  if (gainmapCached) return gainmapCached;
+  let dir = process.env.GAINMLP_WEB_GAINMAP_FIXTURES;
+  if (!dir || !existsSync(join(dir, 'manifest.json'))) {
+    dir = dir || mkdtempSync(join(tmpdir(), 'gainmlp-gainmap-'));
+    execFileSync(python(), [join(REPO, 'tests', 'web_gainmap_fixtures.py'), dir], { stdio: 'inherit' });
+  }
+  gainmapCached = dir;
+  return dir;
+}
+
+export function gainmapManifest() {
+  return JSON.parse(readFileSync(join(gainmapFixtureDir(), 'manifest.json'), 'utf8'));
+}
