@@ -27,9 +27,11 @@ EXPECTED = HERE / "expected" / "methods.json"
 
 # Tiny fits (the point is the format, not the quality): name -> (method, options). The MLP
 # fixtures were written by the autograd engine before the fused trainer existed, and pin
-# it; the "fused-" ones pin the fused trainer (the default engine).
+# it; the "fused-" ones pin the torch fused trainer, the "numba-" ones the CPU trainer (the
+# default engine on a CPU). The MLP-ITM ones and all but the "numba-" MLP ones need torch.
 _TINY = {"steps": 20, "batch": 512, "seed": 5, "engine": "autograd"}
-_FUSED = {"steps": 20, "batch": 512, "seed": 5}
+_FUSED = {"steps": 20, "batch": 512, "seed": 5, "engine": "torch"}
+_NUMBA = {"steps": 20, "batch": 512, "seed": 5, "engine": "numba"}
 PAYLOADS: dict[str, tuple[str, dict]] = {
     "v1-gamma-fp32": ("gamma-mlp", {"grid": None, **_TINY}),
     "v1-gain-fp16-relu": ("gain-mlp", {"grid": None, "precision": "fp16", "activation": "relu",
@@ -40,9 +42,15 @@ PAYLOADS: dict[str, tuple[str, dict]] = {
     "v2-gamma-fp16grid": ("gamma-mlp", {"grid": "6x5x3", "lr_schedule": "constant", **_TINY}),
     "v3-gamma-bilateral-u8": ("gamma-mlp", {"grid": "4x4x4x2:u8", **_TINY}),
     "v3-gamma-mixed": ("gamma-mlp", {"grid": "4x4x4x2+8x8x2", **_TINY}),
+    # grid precision 4 (deflate-coded u8 values; u6z: 64 levels), plain and bilateral
+    "v2-gamma-u6z": ("gamma-mlp", {"grid": "8x6x3:u6z", **_TINY}),
+    "v3-gamma-u8z": ("gamma-mlp", {"grid": "4x4x4x2+8x8x2:u8z", **_TINY}),
     "fused-v1-gamma": ("gamma-mlp", {"grid": None, **_FUSED}),
     "fused-v2-gain-relu": ("gain-mlp", {"grid": "6x5x3", "activation": "relu", **_FUSED}),
     "fused-v2-gamma-default": ("gamma-mlp", {**_FUSED}),
+    "numba-v1-gamma": ("gamma-mlp", {"grid": None, **_NUMBA}),
+    "numba-v2-gain-relu": ("gain-mlp", {"grid": "6x5x3", "activation": "relu", **_NUMBA}),
+    "numba-v2-gamma-default": ("gamma-mlp", {**_NUMBA}),
     "itm-fp32": ("mlp-itm", {**_TINY}),
     "itm-fp16": ("mlp-itm", {"precision": "fp16", **_TINY}),
     "conv-gain-jpeg": ("gain-jpeg", {"scale": 2, "quality": 80}),
@@ -99,6 +107,13 @@ def encode_fixture(name: str) -> bytes:
     sdr_u8, hdr = golden_pair(28, 40, seed=11)
     sdr = sdr_cls(sdr_u8, enc_cls())
     return encode(sdr, hdr, method, options_cls(**opts)).to_bytes()
+
+
+def needs_torch(name: str) -> bool:
+    """Whether encoding fixture ``name`` needs PyTorch (an autograd or torch engine, or
+    MLP-ITM)."""
+    method, opts = PAYLOADS[name]
+    return method == "mlp-itm" or opts.get("engine") in ("autograd", "torch")
 
 
 def golden_results() -> dict:

@@ -214,3 +214,85 @@ def test_bad_highlight_specs_are_refused(spec: str) -> None:
 
     with pytest.raises(GainMLPError, match="highlights"):
         parse_highlights(spec)
+
+
+# -- the CPU trainer (numba) against the torch fused trainer ---------------------------------
+
+
+@pytest.mark.parametrize("meta_init", [True, False])
+@pytest.mark.parametrize("activation", ["sine", "relu"])
+def test_numpy_start_network_is_torchs(meta_init: bool, activation: str) -> None:
+    """fit_plan draws the start network in numpy exactly as the torch model draws it."""
+    sdr, hdr = local_pair()
+    plan = mlp_fit._plan("gamma-mlp", "gamma", sdr, hdr, 1 / 64, EncodeOptions(
+        activation=activation, meta_init=meta_init, seed=123456789012))
+    model = plan.model
+    n_enc = model.n_encoded
+    torch_first = model.weights[0].detach().numpy()
+    want = [np.concatenate([torch_first[:, :n_enc],
+                            torch_first[:, n_enc:].sum(axis=1, keepdims=True)], axis=1)]
+    want += [w.detach().numpy() for w in model.weights[1:]]
+    for got, w in zip(plan.start_weights, want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    np.testing.assert_array_equal(plan.grid_weight, model.grid_weight.detach().numpy())
+
+
+def test_numpy_hash_is_torchs() -> None:
+    from gainmlp.codecs.mlp.cpu_trainer import hashed_indices
+
+    sizes, seeds = np.array([1000, 7, 123456, 2 ** 40]), np.array([3, -4, 5, 2 ** 62])
+    want = pixel_indices(torch.from_numpy(seeds), 17, 4096, torch.from_numpy(sizes)).numpy()
+    np.testing.assert_array_equal(hashed_indices(seeds, 17 * 4096, 4096, sizes), want)
+
+
+def _both_trainers(plan, batch: int, **kw):
+    from gainmlp.codecs.mlp.cpu_trainer import CpuTrainer
+
+    shape = plan.grid.shapes[0] if plan.grid else None
+    image = mlp_fit.ImageData(plan.sdr, plan.target, plan.in_centre, plan.in_scale, 0,
+                              plan.start_weights, plan.grid_weight, **kw)
+    common = dict(activation=plan.activation, n_frequencies=12, n_pad=8, grid=shape,
+                  grid_precision="fp32", batch=batch)
+    return (mlp_fit.FusedTrainer([image], device=torch.device("cpu"), **common),
+            CpuTrainer([image], **common))
+
+
+@pytest.mark.parametrize("activation", ["sine", "relu"])
+@pytest.mark.parametrize("grid", [None, "5x6x3:fp32"])
+@pytest.mark.parametrize("batch", [64, 3000])  # per pixel, and per column / row
+def test_cpu_trainer_gradients_equal_the_torch_trainers(activation: str, grid: str | None,
+                                                        batch: int) -> None:
+    sdr, hdr = local_pair()
+    options = EncodeOptions(grid=grid, activation=activation, steps=1, batch=batch)
+    plan = mlp_fit._plan("gamma-mlp", "gamma", sdr, hdr, 1 / 64, options)
+    rng = np.random.default_rng(5)
+    weight = rng.random(sdr.shape[0] * sdr.shape[1]).astype(np.float32) + 0.5
+    torch_trainer, cpu = _both_trainers(plan, batch, weight=weight)
+    assert cpu.images[0].factored == (batch == 3000)
+    if grid is not None:  # grid values, so that every gradient is non-trivial
+        values = rng.normal(size=plan.grid.shapes[0]).astype(np.float32) * 0.3
+        torch_trainer.p[-1].copy_(torch.from_numpy(values)[None])
+        cpu.flat[0, cpu.offsets[-2]:] = values.ravel()
+    lt = torch_trainer.step(0, batch, lr=0.0)
+    lc = cpu.step(0, batch, lr=0.0)
+    assert lc[0] == pytest.approx(float(lt[0]), rel=1e-5)
+    got, want = cpu._buffer(batch, 0)[0][0], torch_trainer.grad[0].numpy()
+    for a, b in zip(cpu.offsets[:-1], cpu.offsets[1:], strict=True):  # block by block
+        scale = np.abs(want[a:b]).max()
+        assert scale > 0 and np.abs(got[a:b] - want[a:b]).max() <= 2e-5 * scale
+    cpu.close()
+
+
+def test_cpu_and_torch_fits_decode_alike() -> None:
+    """The default recipe (shortened) with both engines: payloads within 0.05 dB."""
+    from gainmlp.codecs.mlp.decode import decode_mlp
+
+    for sdr, hdr in (local_pair(48, 64), smooth_pair(40, 56, seed=2)):
+        psnr = {}
+        for engine in ("numba", "torch"):
+            opts = EncodeOptions(steps=300, batch=2048, engine=engine)
+            body = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64, opts)
+            rec = decode_mlp("gamma-mlp", body, sdr, 1 / 64)
+            psnr[engine] = 10 * np.log10(1 / np.mean((rec.astype(np.float64) - hdr) ** 2))
+        assert psnr["numba"] > 35
+        assert abs(psnr["numba"] - psnr["torch"]) < 0.05, psnr

@@ -22,7 +22,7 @@ PRECISIONS = ("auto", "fp32", "fp16")
 LOSSES = ("map", "hdr")
 LR_SCHEDULES = ("constant", "cosine-tail")
 INPUTS = ("xyrgb", "xy")
-ENGINES = ("auto", "autograd")
+ENGINES = ("auto", "numba", "torch", "autograd")
 GRID_NONE = ("", "none", "off", "no", "0")
 
 #: The hidden activation "auto" stands for: tcnn's sine, the authors' configuration.
@@ -135,9 +135,11 @@ class EncodeOptions:
                            "focus:F:T[:bias|L], weight:L:T, lum:A, gn joined by +; measured "
                            "best: focus:0.0625:406", _MLP,
                            metavar="SPEC")
-    engine: str = _opt("auto", "MLP fitting engine: auto (the fused trainer where it applies: "
-                       "many images at once, hand-written backward), autograd (torch autograd, "
-                       "one image)", _MLP, ENGINES)
+    engine: str = _opt("auto", "MLP fitting engine: auto (numba on a CPU, torch on a CUDA "
+                       "GPU), numba (the compiled CPU trainer, no PyTorch), torch (the torch "
+                       "fused trainer), autograd (torch autograd, one image); numba and "
+                       "torch fit many images at once with a hand-written backward",
+                       _MLP, ENGINES)
     inputs: str = _opt("xyrgb", "network inputs: xyrgb, or xy (the paper's Table-2 ablation)",
                        _MLP, INPUTS, cli=False)
     progress: bool = _opt(False, "progress bar while fitting", _MLP, cli=False)

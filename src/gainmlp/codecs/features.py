@@ -7,11 +7,12 @@ coordinate part of the first layer per column and per row. The fitters compute t
 tables with these same functions, so a decoder reproduces the fitted network's forward pass
 (to float rounding). The exact definitions are in ``docs/payload-format.md``.
 
-This module never imports torch: decoding is numpy only.
+This module never imports torch: decoding and the CPU trainer are numpy (and numba) only.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -158,3 +159,68 @@ def channel_stats(blocks: Iterable[np.ndarray]) -> tuple[np.ndarray, ...]:
         raise GainMLPError("no pixels to take statistics of")
     mean = total / count
     return mean, np.maximum(np.maximum(hi - mean, mean - lo), 1e-6), lo, hi
+
+
+def padded_width(n: int) -> int:
+    """tcnn pads the encoding to a multiple of 16; we keep at least one constant column."""
+    padded = -(-n // 16) * 16
+    return padded if padded > n else n + 16
+
+
+def check_pair(sdr_pq: np.ndarray, hdr_pq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (SDR, HDR) pair as contiguous float32 ``(H, W, 3)`` arrays, NaN and infinities
+    read as :func:`numpy.nan_to_num` does (finite float32 inputs are not copied)."""
+    sdr, hdr = (_finite_float32(a) for a in (sdr_pq, hdr_pq))
+    if sdr.ndim != 3 or sdr.shape[2] != 3 or sdr.shape != hdr.shape:
+        raise GainMLPError(f"SDR {sdr.shape} and HDR {hdr.shape} must both be (H, W, 3)")
+    return sdr, hdr
+
+
+def _finite_float32(values: np.ndarray) -> np.ndarray:
+    """``values`` as a contiguous float32 array with non-finite values replaced; no copy
+    when it already is one (checked in slices, so a large photo needs no mask of itself)."""
+    a = np.ascontiguousarray(values, dtype=np.float32)
+    flat = a.reshape(-1)
+    if all(np.isfinite(flat[sl]).all() for sl in chunks(flat.size)):
+        return a
+    return np.nan_to_num(a)
+
+
+#: The fitters keep the loss every this many steps (and at the last step).
+LOSS_EVERY = 50
+
+
+class StepLoop:
+    """The bookkeeping around an Adam loop: an optional progress bar, the loss every
+    :data:`LOSS_EVERY` steps, and the loop's wall time (``sync()`` is called before the
+    clock stops: a GPU's queue drained)."""
+
+    def __init__(self, steps: int, desc: str, progress: bool,
+                 sync: Callable[[], None] | None = None) -> None:
+        self.steps, self.desc, self.progress, self.sync = steps, desc, progress, sync
+        self.losses: list[float] = []
+        self.seconds = 0.0
+        self.bar = None
+
+    def __iter__(self) -> Iterator[int]:
+        steps = range(self.steps)
+        if self.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(steps, desc=self.desc, unit="step", leave=False)
+            steps = self.bar
+        t0 = time.perf_counter()
+        yield from steps
+        if self.sync is not None:
+            self.sync()
+        self.seconds = time.perf_counter() - t0
+        if self.bar is not None:
+            self.bar.close()
+
+    def log(self, step: int, loss) -> None:
+        """Keep ``loss`` (a number or a one-element tensor) at every :data:`LOSS_EVERY`-th
+        step and at the last one."""
+        if step % LOSS_EVERY == 0 or step == self.steps - 1:
+            self.losses.append(float(loss.detach() if hasattr(loss, "detach") else loss))
+            if self.bar is not None:
+                self.bar.set_postfix(loss=f"{self.losses[-1]:.3g}")

@@ -4,28 +4,32 @@ The device and thread settings, the input checks, the frequency encoding in torc
 same float32 operations as :func:`gainmlp.codecs.features.encode_numpy`, so a numpy
 decoder reproduces what was fitted), the sampler of random pixels with their encoded
 inputs, and the bookkeeping of the Adam loop (progress bar, loss log, wall time).
+Importing this module does not import torch (its functions do): :func:`check_pair` and
+the constants serve torch-free callers too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from gainmlp.codecs.features import PI32, chunks, coordinate_encodings
+from gainmlp.codecs import features
+from gainmlp.codecs.features import LOSS_EVERY, PI32, check_pair, coordinate_encodings
 from gainmlp.colorimetry import usable_cores
 from gainmlp.errors import GainMLPError
 
-#: The fitters keep the loss every this many steps (and at the last step).
-LOSS_EVERY = 50
+if TYPE_CHECKING:
+    import torch
 
 
 def resolve_device(device: str) -> torch.device:
     """``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when torch sees a GPU) -> a torch device."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -42,6 +46,8 @@ def fit_threads() -> int:
     On a CPU shared with other busy processes ``GAINMLP_THREADS=1`` is much faster:
     OpenMP threads that wait on a descheduled sibling spin instead of sleeping.
     """
+    import torch
+
     if os.environ.get("GAINMLP_THREADS", "").strip():
         return usable_cores()
     return max(1, min(torch.get_num_threads(), usable_cores()))
@@ -50,31 +56,14 @@ def fit_threads() -> int:
 @contextlib.contextmanager
 def torch_threads() -> Iterator[None]:
     """Run with :func:`fit_threads` threads, restoring torch's setting afterwards."""
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(fit_threads())
     try:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def check_pair(sdr_pq: np.ndarray, hdr_pq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (SDR, HDR) pair as contiguous float32 ``(H, W, 3)`` arrays, NaN and infinities
-    read as :func:`numpy.nan_to_num` does (finite float32 inputs are not copied)."""
-    sdr, hdr = (_finite_float32(a) for a in (sdr_pq, hdr_pq))
-    if sdr.ndim != 3 or sdr.shape[2] != 3 or sdr.shape != hdr.shape:
-        raise GainMLPError(f"SDR {sdr.shape} and HDR {hdr.shape} must both be (H, W, 3)")
-    return sdr, hdr
-
-
-def _finite_float32(values: np.ndarray) -> np.ndarray:
-    """``values`` as a contiguous float32 array with non-finite values replaced; no copy
-    when it already is one (checked in slices, so a large photo needs no mask of itself)."""
-    a = np.ascontiguousarray(values, dtype=np.float32)
-    flat = a.reshape(-1)
-    if all(np.isfinite(flat[sl]).all() for sl in chunks(flat.size)):
-        return a
-    return np.nan_to_num(a)
 
 
 class FrequencyEncoding:
@@ -85,6 +74,8 @@ class FrequencyEncoding:
     """
 
     def __init__(self, n_frequencies: int, device: torch.device | str = "cpu") -> None:
+        import torch
+
         self.n_frequencies = n_frequencies
         self.pi = torch.tensor(PI32, dtype=torch.float32, device=device)
         self.powers = torch.exp2(torch.arange(n_frequencies, dtype=torch.float32,
@@ -97,12 +88,16 @@ class FrequencyEncoding:
     def sin_cos(self, norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The sines and the cosines of ``(B, n)`` inputs, each ``(B, n * F)``, input-major
         (the first layer's matching columns are gathered by the models)."""
+        import torch
+
         a = self.args(norm).reshape(norm.shape[0], -1)
         return torch.sin(a), torch.cos(a)
 
     def __call__(self, norm: torch.Tensor) -> torch.Tensor:
         """The encoding as the first layer sees it: ``(B, n)`` -> ``(B, n * 2F)``, per input
         the F sines then the F cosines."""
+        import torch
+
         a = self.args(norm)
         return torch.stack([torch.sin(a), torch.cos(a)], dim=2).reshape(norm.shape[0], -1)
 
@@ -124,6 +119,8 @@ class PixelSampler:
     def __init__(self, sdr: np.ndarray, hdr: np.ndarray, in_centre: np.ndarray,
                  in_scale: np.ndarray, device: torch.device, xy_frequencies: int,
                  colour_frequencies: int) -> None:
+        import torch
+
         height, width = sdr.shape[:2]
         self.height, self.width, self.n = height, width, height * width
         self.device = device
@@ -138,6 +135,8 @@ class PixelSampler:
 
     def uniform(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """(flat index, row, column) of ``batch`` pixels drawn uniformly with replacement."""
+        import torch
+
         idx = torch.randint(0, self.n, (batch,), generator=generator, device=self.device)
         row = torch.div(idx, self.width, rounding_mode="floor")
         return idx, row, idx - row * self.width
@@ -145,40 +144,25 @@ class PixelSampler:
     def inputs(self, idx: torch.Tensor, row: torch.Tensor,
                col: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(enc_x, enc_y, sin, cos, SDR) of the pixels: what ``forward_split`` takes."""
+        import torch
+
         s = self.sdr[idx]
         norm = torch.clamp((s - self.centre) / self.scale, -1.0, 1.0)
         sin, cos = self.encoding.sin_cos(norm)
         return self.tx[col], self.ty[row], sin, cos, s
 
 
-class StepLoop:
-    """The bookkeeping around an Adam loop: an optional progress bar, the loss every
-    :data:`LOSS_EVERY` steps, and the loop's wall time (waiting for a GPU to finish)."""
+class StepLoop(features.StepLoop):
+    """:class:`gainmlp.codecs.features.StepLoop` on a torch device (a GPU's queue is
+    drained before the clock stops)."""
 
     def __init__(self, steps: int, desc: str, progress: bool, device: torch.device) -> None:
-        self.steps, self.desc, self.progress, self.device = steps, desc, progress, device
-        self.losses: list[float] = []
-        self.seconds = 0.0
-        self.bar = None
+        import torch
 
-    def __iter__(self) -> Iterator[int]:
-        steps = range(self.steps)
-        if self.progress:
-            from tqdm import tqdm
+        sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
+        super().__init__(steps, desc, progress, sync)
+        self.device = device
 
-            self.bar = tqdm(steps, desc=self.desc, unit="step", leave=False)
-            steps = self.bar
-        t0 = time.perf_counter()
-        yield from steps
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.seconds = time.perf_counter() - t0
-        if self.bar is not None:
-            self.bar.close()
 
-    def log(self, step: int, loss: torch.Tensor) -> None:
-        """Keep ``loss`` at every :data:`LOSS_EVERY`-th step and at the last one."""
-        if step % LOSS_EVERY == 0 or step == self.steps - 1:
-            self.losses.append(float(loss.detach()))
-            if self.bar is not None:
-                self.bar.set_postfix(loss=f"{self.losses[-1]:.3g}")
+__all__ = ["LOSS_EVERY", "FrequencyEncoding", "PixelSampler", "StepLoop", "check_pair",
+           "encode_torch", "fit_threads", "resolve_device", "torch_threads"]

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from gainmlp.codecs.features import padded_width
 from gainmlp.codecs.mlp.format import (
     ACTIVATION_CODES,
     N_FREQUENCIES,
@@ -37,13 +38,7 @@ from gainmlp.codecs.mlp.format import (
     N_OUTPUTS,
     MlpParams,
 )
-from gainmlp.codecs.torch_helpers import encode_torch
-
-
-def padded_width(n: int) -> int:
-    """tcnn pads the encoding to a multiple of 16; we keep at least one constant column."""
-    padded = -(-n // 16) * 16
-    return padded if padded > n else n + 16
+from gainmlp.codecs.torch_helpers import encode_torch, torch_threads
 
 
 class GainMLPNet(torch.nn.Module):
@@ -275,3 +270,25 @@ def model_from_params(params: MlpParams) -> GainMLPNet:
     if params.grids:
         net.load_grids(params.grids)
     return net
+
+
+def start_model(width: int, hidden_layers: int, activation: str,
+                grid_shapes: Sequence[tuple[int, ...]], grid_entry: int, seed: int,
+                start: MlpParams | None) -> GainMLPNet:
+    """The start network of a fit: ``start``'s weights (the meta-initialisation or given
+    weights) with the grids at zero and their columns drawn from the generator seeded
+    ``seed + 7919``, or (``start`` None) tcnn's initialisation from the generator seeded
+    ``seed``. :func:`gainmlp.codecs.mlp.fit_plan.start_network` draws the same numbers in
+    numpy."""
+    with torch_threads():
+        model = GainMLPNet(width, hidden_layers, activation, grids=grid_shapes,
+                           grid_entry=grid_entry)
+        if start is not None:
+            model.reset_grid(torch.Generator().manual_seed(seed + 7919))
+            model.load_stored_weights(start.weights)
+        else:
+            model.reset_parameters(torch.Generator().manual_seed(seed))
+    return model
+
+
+__all__ = ["GainMLPNet", "model_from_params", "padded_width", "start_model"]

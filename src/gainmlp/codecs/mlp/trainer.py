@@ -21,13 +21,27 @@ loss; everything else uses the autograd fitter.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from gainmlp.codecs.features import PI32, coordinate_encodings, encode_numpy, normalise_inputs
+from gainmlp.codecs.features import (
+    PI32,
+    StepLoop,
+    coordinate_encodings,
+    encode_numpy,
+    normalise_inputs,
+)
+from gainmlp.codecs.mlp.cpu_trainer import (
+    DRAWN_FRACTION,
+    ImageData,
+    pixels_of,
+    targets_of,
+    weights_of,
+)
 from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
+from gainmlp.codecs.torch_extra import require_torch
+
+torch = require_torch("the torch fused trainer (--engine torch, --device cuda)")
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -60,39 +74,9 @@ def hashed_indices(seeds: torch.Tensor, start: int, count: int,
     return (x >> 16).remainder(sizes[:, None])
 
 
-@dataclass
-class ImageData:
-    """One image's training data: SDR PQ ``(H, W, 3)``, normalised targets ``(H*W, 3)`` (or
-    a function giving the targets of given flat pixel indices, None meaning all pixels),
-    input normalisation (centre, scale of x, y, r, g, b), the seed, the start weights in the
-    stored layout without grid columns, and the grid-column start weights ``(width, C)``."""
-
-    sdr: np.ndarray
-    target: np.ndarray | Callable[[np.ndarray | None], np.ndarray]
-    in_centre: np.ndarray
-    in_scale: np.ndarray
-    seed: int
-    weights: list[np.ndarray]
-    grid_weight: np.ndarray | None = None
-    #: The sorted flat pixel indices the sampler draws from (None: every pixel); rate control
-    #: (:mod:`gainmlp.codecs.mlp.rate`) leaves its hold-out pixels out.
-    pixels: np.ndarray | None = None
-    #: Highlight emphasis (:mod:`gainmlp.codecs.mlp.highlight_fit`): the sorted flat indices
-    #: the last ``focus`` draws of every step come from (None: the sampler's own pool, so an
-    #: image without highlights draws exactly as without emphasis), and per-pixel loss
-    #: weights ``(H*W,)`` or a function of flat indices (None: all 1).
-    focus: np.ndarray | None = None
-    weight: np.ndarray | Callable[[np.ndarray | None], np.ndarray] | None = None
-
-
 #: Most rows of the colour-encoding tables (12 MB per 2**17 rows); beyond, the encodings
 #: are computed per step.
 MAX_COLOUR_ROWS = 1 << 21
-
-
-#: A fit keeps per-pixel data only for the pixels its steps draw when they are fewer than
-#: this fraction of the image (large photos: memory then grows with steps x batch).
-DRAWN_FRACTION = 0.5
 
 
 def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.device,
@@ -106,7 +90,7 @@ def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.de
     all)."""
     uniques, inverses, rows = [], [], 0
     for im, kept in zip(images, rows_of, strict=True):
-        flat = _pixels(im.sdr, kept)
+        flat = pixels_of(im.sdr, kept)
         per_image = []
         for c in range(3):
             u, inv = np.unique(flat[:, c], return_inverse=True)
@@ -120,29 +104,6 @@ def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.de
                             for u, c, s in uniques])
     ids = torch.from_numpy(_join(inverses).astype(np.int32, copy=False)).to(device)
     return ids, torch.from_numpy(table).to(device)
-
-
-def _pixels(image: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
-    """``(n, 3)`` float32 values of an ``(H, W, 3)`` image at the flat indices ``kept``
-    (all pixels when None)."""
-    flat = np.asarray(image).reshape(-1, 3)
-    return np.ascontiguousarray(flat if kept is None else flat[kept], np.float32)
-
-
-def _targets(im: ImageData, kept: np.ndarray | None) -> np.ndarray:
-    if callable(im.target):
-        return np.ascontiguousarray(im.target(kept), np.float32)
-    return _pixels(im.target, kept)
-
-
-def _weights(im: ImageData, kept: np.ndarray | None, size: int) -> np.ndarray:
-    w = im.weight
-    if w is None:
-        return np.ones(size if kept is None else kept.size, np.float32)
-    if callable(w):
-        return np.ascontiguousarray(w(kept), np.float32)
-    w = np.asarray(w, np.float32).reshape(-1)
-    return w if kept is None else w[kept]
 
 
 def drawn_pixels(seeds: torch.Tensor, sizes: torch.Tensor, steps: int, batch: int
@@ -238,11 +199,11 @@ class FusedTrainer:
                     [d + off for d, off in zip(drawn, np.cumsum([0, *sizes[:-1]]),
                                                strict=True)])).to(**dev)
         self.target = torch.from_numpy(_join(
-            [_targets(im, kept) for im, kept in zip(images, rows_of, strict=True)])).to(**dev)
+            [targets_of(im, kept) for im, kept in zip(images, rows_of, strict=True)])).to(**dev)
         self.weight = None
         if any(im.weight is not None for im in images):
             self.weight = torch.from_numpy(_join(
-                [_weights(im, kept, n) for im, kept, n in zip(images, rows_of, sizes,
+                [weights_of(im, kept, n) for im, kept, n in zip(images, rows_of, sizes,
                                                                strict=True)])).to(**dev)
         self.centre = torch.from_numpy(np.stack([im.in_centre[2:] for im in images])
                                        .astype(np.float32))[:, None, :].to(**dev)
@@ -266,7 +227,7 @@ class FusedTrainer:
         self.sdr = None  # only needed where the colour tables would be too large
         if self.colour_tab is None:
             self.sdr = torch.from_numpy(_join(
-                [_pixels(im.sdr, kept) for im, kept in zip(images, rows_of, strict=True)])
+                [pixels_of(im.sdr, kept) for im, kept in zip(images, rows_of, strict=True)])
             ).to(**dev)
         self._init_params(images)
 
@@ -438,3 +399,20 @@ class FusedTrainer:
         self.v.mul_(b2).addcmul_(self.grad, self.grad, value=1.0 - b2)
         denom = (self.v / (1.0 - b2 ** t)).sqrt_().add_(ADAM_EPS)
         self.flat.addcdiv_(self.m * self.lr_scale, denom, value=-lr / (1.0 - b1 ** t))
+
+
+def fit_torch(images: list[ImageData], settings: dict, options, label: str,
+              run: Callable[[FusedTrainer, StepLoop], None]
+              ) -> tuple[FusedTrainer, StepLoop]:
+    """Build a :class:`FusedTrainer` on ``options.device`` with ``settings`` (the keyword
+    arguments both fused trainers take) and run ``run(trainer, loop)`` (the step loop of
+    :mod:`.fit`) with the fitting threads set."""
+    from gainmlp.codecs.torch_helpers import StepLoop as TorchStepLoop
+    from gainmlp.codecs.torch_helpers import resolve_device, torch_threads
+
+    device = resolve_device(options.device)
+    with torch_threads():
+        trainer = FusedTrainer(images, device=device, **settings)
+        loop = TorchStepLoop(options.steps, label, options.progress, device)
+        run(trainer, loop)
+    return trainer, loop

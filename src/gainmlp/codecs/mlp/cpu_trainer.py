@@ -1,0 +1,375 @@
+"""The CPU trainer: the fused trainer's recipe compiled with numba, without torch.
+
+:class:`CpuTrainer` has the interface of :class:`gainmlp.codecs.mlp.trainer.FusedTrainer`
+(``step``, ``freeze_grid``, ``stored``) and computes the same thing: the same pixels (the
+counter hash of (seed, step, sample), ported to numpy: :func:`hashed_indices`), the same
+network, normalised-map MSE, hand-written backward, Adam and grid freezing, from the same
+start weights. A step is :mod:`gainmlp.kernels.train`'s kernels: the coordinate part of
+the first layer per column and per row when there are fewer columns and rows than pixels
+per step (gradients summed into per-column / per-row bins and multiplied once), the
+step's pixels in fixed chunks of :data:`CHUNK` run on threads (the kernels release the
+GIL) with a gradient buffer each, summed in chunk order (the result does not depend on
+the number of threads), then one Adam update. The pixels are drawn here, in numpy, and
+handed to the kernels as indices, so any sampling (held-out pools, highlight focus)
+works unchanged.
+
+This module never imports torch; :class:`ImageData` (one image's training data) is shared
+with the torch trainer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from gainmlp.codecs.features import coordinate_encodings
+from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+_MIX1 = 0x5851F42D4C957F2D  # multipliers of a 64-bit integer hash (PCG / splitmix family)
+_MIX2 = 0x2545F4914F6CDD1D
+#: Pixels per chunk of a step: each chunk has its own gradient buffer; chunks run on
+#: threads. Fixed, so a fit gives the same bytes with any number of threads.
+CHUNK = 1024
+#: A fit keeps per-pixel data only for the pixels its steps draw when they are fewer than
+#: this fraction of the image (large photos: memory then grows with steps x batch).
+DRAWN_FRACTION = 0.5
+
+
+def _wrap64(value: int) -> np.int64:
+    """A Python integer as the int64 with the same low 64 bits."""
+    value &= (1 << 64) - 1
+    return np.int64(value - (1 << 64) if value >= 1 << 63 else value)
+
+
+def hashed_indices(seeds: np.ndarray, start: int, count: int, sizes: np.ndarray) -> np.ndarray:
+    """Draws ``start .. start + count - 1`` of each image ``(K, count)``, uniform with
+    replacement in ``[0, sizes[k])``: the torch trainer's hash
+    (:func:`gainmlp.codecs.mlp.trainer.hashed_indices`) in numpy int64 (wrapping)."""
+    seeds = np.asarray(seeds, np.int64).reshape(-1, 1)
+    j = np.arange(start, start + count, dtype=np.int64)[None, :]
+    with np.errstate(over="ignore"):
+        x = seeds * _wrap64(_MIX1) + j * _wrap64(_MIX2)
+        for shift in (31, 29, 32):
+            x ^= x >> np.int64(shift)
+            x *= _wrap64(_MIX1)
+    return (x >> np.int64(16)) % np.asarray(sizes, np.int64).reshape(-1, 1)
+
+
+def drawn_pixels(seeds: np.ndarray, sizes: np.ndarray, steps: int, batch: int
+                 ) -> list[np.ndarray]:
+    """Per image, the sorted flat indices of every pixel that ``steps`` steps of ``batch``
+    draws will visit."""
+    out = []
+    chunk = max(1, (1 << 22) // max(1, batch)) * batch
+    total = steps * batch
+    for seed, size in zip(seeds, sizes, strict=True):
+        seen = np.zeros(int(size), dtype=bool)
+        for start in range(0, total, chunk):
+            count = min(chunk, total - start)
+            seen[hashed_indices(np.array([seed]), start, count, np.array([size]))[0]] = True
+        out.append(np.flatnonzero(seen))
+    return out
+
+
+@dataclass
+class ImageData:
+    """One image's training data: SDR PQ ``(H, W, 3)``, normalised targets ``(H*W, 3)`` (or
+    a function giving the targets of given flat pixel indices, None meaning all pixels),
+    input normalisation (centre, scale of x, y, r, g, b), the seed, the start weights in the
+    stored layout without grid columns, and the grid-column start weights ``(width, C)``."""
+
+    sdr: np.ndarray
+    target: np.ndarray | Callable[[np.ndarray | None], np.ndarray]
+    in_centre: np.ndarray
+    in_scale: np.ndarray
+    seed: int
+    weights: list[np.ndarray]
+    grid_weight: np.ndarray | None = None
+    #: The sorted flat pixel indices the sampler draws from (None: every pixel); rate control
+    #: (:mod:`gainmlp.codecs.mlp.rate`) leaves its hold-out pixels out.
+    pixels: np.ndarray | None = None
+    #: Highlight emphasis (:mod:`gainmlp.codecs.mlp.highlight_fit`): the sorted flat indices
+    #: the last ``focus`` draws of every step come from (None: the sampler's own pool, so an
+    #: image without highlights draws exactly as without emphasis), and per-pixel loss
+    #: weights ``(H*W,)`` or a function of flat indices (None: all 1).
+    focus: np.ndarray | None = None
+    weight: np.ndarray | Callable[[np.ndarray | None], np.ndarray] | None = None
+
+
+def pixels_of(image: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
+    """``(n, 3)`` float32 values of an ``(H, W, 3)`` image at the flat indices ``kept``
+    (all pixels when None)."""
+    flat = np.asarray(image).reshape(-1, 3)
+    return np.ascontiguousarray(flat if kept is None else flat[kept], np.float32)
+
+
+def targets_of(im: ImageData, kept: np.ndarray | None) -> np.ndarray:
+    if callable(im.target):
+        return np.ascontiguousarray(im.target(kept), np.float32)
+    return pixels_of(im.target, kept)
+
+
+def weights_of(im: ImageData, kept: np.ndarray | None, size: int) -> np.ndarray:
+    w = im.weight
+    if w is None:
+        return np.ones(size if kept is None else kept.size, np.float32)
+    if callable(w):
+        return np.ascontiguousarray(w(kept), np.float32)
+    w = np.asarray(w, np.float32).reshape(-1)
+    return w if kept is None else w[kept]
+
+
+def flat_start(images: list[ImageData], n_frequencies: int,
+               grid: tuple[int, int, int] | None) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """The start parameters ``(K, P)`` in the fused layout (W0ᵀ, bias, W1ᵀ, .., Woutᵀ,
+    Wgᵀ, grid) and the blocks' shapes."""
+    n_enc = 10 * n_frequencies
+    blocks = []
+    for im in images:
+        w0 = np.asarray(im.weights[0], np.float32)
+        parts = [w0[:, :n_enc].T, w0[:, n_enc:].sum(axis=1, keepdims=True).T]
+        parts += [np.asarray(w, np.float32).T for w in im.weights[1:]]
+        if grid is not None:
+            parts += [np.asarray(im.grid_weight, np.float32).T, np.zeros(grid, np.float32)]
+        blocks.append(parts)
+    shapes = [p.shape for p in blocks[0]]
+    flat = np.stack([np.concatenate([p.ravel() for p in parts]) for parts in blocks])
+    return np.ascontiguousarray(flat, np.float32), shapes
+
+
+class _Image:
+    """One image's arrays as the kernels take them."""
+
+    def __init__(self, im: ImageData, kept: np.ndarray | None, n_frequencies: int,
+                 width: int, batch: int | None, grid: tuple[int, int, int] | None) -> None:
+        self.height, self.width = im.sdr.shape[:2]
+        self.size = self.height * self.width
+        self.seed = int(im.seed)
+        self.kept = kept
+        self.pool = None if im.pixels is None else np.asarray(im.pixels, np.int64)
+        self.focus = None if im.focus is None or not im.focus.size else \
+            np.asarray(im.focus, np.int64)
+        self.sdr = pixels_of(im.sdr, kept)
+        self.target = targets_of(im, kept)
+        self.weight = (np.zeros(0, np.float32) if im.weight is None
+                       else weights_of(im, kept, self.size))
+        self.centre = np.asarray(im.in_centre[2:], np.float32)
+        self.scale = np.asarray(im.in_scale[2:], np.float32)
+        self.tx, self.ty = coordinate_encodings(self.height, self.width, im.in_centre,
+                                                im.in_scale, n_frequencies)
+        # per column / row terms pay when there are fewer columns and rows than pixels
+        self.factored = batch is not None and self.width + self.height <= batch
+        if self.factored:
+            self.cx = np.zeros((self.width, width), np.float32)
+            self.cy = np.zeros((self.height, width), np.float32)
+        if grid is not None:
+            rows, cols, _ = grid
+            self.gtx = np.ascontiguousarray(np.stack(grid_taps(self.width, cols), axis=1),
+                                            np.float32)
+            self.gty = np.ascontiguousarray(np.stack(grid_taps(self.height, rows), axis=1),
+                                            np.float32)
+        else:
+            self.gtx = self.gty = np.zeros((1, 3), np.float32)
+
+    def draw_size(self) -> int:
+        return self.size if self.pool is None else self.pool.size
+
+
+class CpuTrainer:
+    """Fits K networks of one shape on the CPU (see the module docstring)."""
+
+    def __init__(self, images: list[ImageData], *, activation: str, n_frequencies: int,
+                 n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
+                 grid_lr_scale: float = 1.0, steps: int | None = None,
+                 batch: int | None = None, focus: int = 0, threads: int | None = None,
+                 compiled: bool | None = None) -> None:
+        from gainmlp import kernels
+        from gainmlp.colorimetry import usable_cores
+        from gainmlp.kernels import train
+
+        self.kern = train.kernels(kernels.compiled() if compiled is None else compiled)
+        self.k = len(images)
+        self.activation = activation
+        self.act = train.SINE if activation == "sine" else train.RELU
+        self.nf = n_frequencies
+        self.grid = grid
+        self.grid_precision = grid_precision
+        self.plan = (steps, batch)
+        self.focus = int(focus) if any(im.focus is not None and im.focus.size
+                                       for im in images) else 0
+        self.flat, self.shapes = flat_start(images, n_frequencies, grid)
+        self.w = int(self.shapes[1][1])
+        sizes = [int(np.prod(s)) for s in self.shapes]
+        self.offsets = np.cumsum([0, *sizes])
+        offs = list(self.offsets[:4])
+        offs += [self.offsets[4], self.offsets[5]] if grid is not None else [0, 0]
+        self.offs = np.asarray(offs, np.int64)
+        self.m = np.zeros_like(self.flat)
+        self.v = np.zeros_like(self.flat)
+        self.lr_scale = np.ones(self.flat.shape[1], np.float32)
+        self.lr_scale[self.offsets[1]:self.offsets[2]] = n_pad  # the bias (trainer.py)
+        if grid is not None:
+            self.lr_scale[self.offsets[-2]:] = grid_lr_scale
+        kept = self._kept(images, steps, batch)
+        self.images = [_Image(im, kp, n_frequencies, self.w, batch, grid)
+                       for im, kp in zip(images, kept, strict=True)]
+        self.threads = max(1, int(threads or usable_cores()))
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        self._buffers: dict[int, tuple] = {}
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _kept(self, images: list[ImageData], steps: int | None, batch: int | None
+              ) -> list[np.ndarray | None]:
+        """Per image the pixels whose data is kept (None: all): with ``steps`` and
+        ``batch`` known, a large photo keeps only the pixels the fit will draw (identical
+        arithmetic, identical bytes)."""
+        sizes = [im.sdr.shape[0] * im.sdr.shape[1] for im in images]
+        none: list[np.ndarray | None] = [None] * len(images)
+        if steps is None or batch is None or steps * batch >= sum(sizes):
+            return none
+        pools = [np.arange(n) if im.pixels is None else np.asarray(im.pixels)
+                 for im, n in zip(images, sizes, strict=True)]
+        drawn = drawn_pixels(np.array([im.seed for im in images]),
+                             np.array([p.size for p in pools]), steps, batch)
+        drawn = [pool[d] for pool, d in zip(pools, drawn, strict=True)]
+        if self.focus:
+            drawn = [d if im.focus is None or not im.focus.size else np.union1d(d, im.focus)
+                     for d, im in zip(drawn, images, strict=True)]
+        if sum(d.size for d in drawn) >= DRAWN_FRACTION * sum(sizes):
+            return none
+        return drawn
+
+    # -- parameters ----------------------------------------------------------------------
+
+    def freeze_grid(self) -> None:
+        """Round the grids to their stored precision and stop training them."""
+        start = self.offsets[-2]
+        for k in range(self.k):
+            grid = self.flat[k, start:].reshape(self.grid)
+            self.flat[k, start:] = dequantise_grid(grid, self.grid_precision).reshape(-1)
+        self.lr_scale[start:] = 0.0
+
+    def stored(self, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Image k's weights in the stored layout (grid columns inserted) and its grids."""
+        arrs = [self.flat[k, a:b].reshape(s) for a, b, s in
+                zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)]
+        n_layers = len(arrs) - (2 if self.grid is not None else 0)
+        mid = [arrs[n_layers].T] if self.grid is not None else []
+        first = np.concatenate([arrs[0].T, *mid, arrs[1].T], axis=1)
+        weights = [first] + [a.T.copy() for a in arrs[2:n_layers]]
+        grids = [arrs[-1].copy()] if self.grid is not None else []
+        return [np.ascontiguousarray(w, np.float32) for w in weights], grids
+
+    # -- one step ------------------------------------------------------------------------
+
+    def indices(self, step: int, batch: int) -> list[np.ndarray]:
+        """Per image the flat pixel indices of ``step``'s draws (the torch trainer's)."""
+        out = []
+        for img in self.images:
+            idx = hashed_indices(np.array([img.seed]), step * batch, batch,
+                                 np.array([img.draw_size()]))[0]
+            if img.pool is not None:
+                idx = img.pool[idx]
+            if self.focus:
+                n_f = self.focus
+                pool = img.focus if img.focus is not None else img.pool
+                size = img.draw_size() if img.focus is None else img.focus.size
+                f = hashed_indices(np.array([img.seed]), step * batch + batch - n_f, n_f,
+                                   np.array([size]))[0]
+                idx = np.concatenate([idx[:batch - n_f], f if pool is None else pool[f]])
+            out.append(idx)
+        return out
+
+    def _buffer(self, batch: int, img_index: int) -> tuple:
+        key = (batch, img_index)
+        if key not in self._buffers:
+            img = self.images[img_index]
+            n_chunks = -(-batch // CHUNK)
+            grads = np.zeros((n_chunks, self.flat.shape[1]), np.float32)
+            shape_x = (n_chunks, img.width, self.w) if img.factored else (n_chunks, 1, 1)
+            shape_y = (n_chunks, img.height, self.w) if img.factored else (n_chunks, 1, 1)
+            self._buffers[key] = (grads, np.zeros(shape_x, np.float32),
+                                  np.zeros(shape_y, np.float32))
+        return self._buffers[key]
+
+    def step(self, step: int, batch: int, lr: float) -> np.ndarray:
+        """One Adam step of every image at learning rate ``lr``; returns the (K,) losses."""
+        kern = self.kern
+        w, nf2 = self.w, 2 * self.nf
+        inv = np.float32(2.0 / (batch * 3))
+        grid = self.grid or (0, 0, 0)
+        work = []
+        for k, (img, idx) in enumerate(zip(self.images, self.indices(step, batch),
+                                           strict=True)):
+            rows = idx // img.width
+            cols = idx - rows * img.width
+            pos = idx
+            if img.kept is not None:
+                if batch != self.plan[1] or not 0 <= step < self.plan[0]:
+                    raise ValueError(f"step {step} of {batch} pixels is outside the planned "
+                                     f"{self.plan[0]} steps of {self.plan[1]}")
+                pos = np.searchsorted(img.kept, idx)
+            grads, bins_x, bins_y = self._buffer(batch, k)
+            flat = self.flat[k]
+            if img.factored:
+                kern["coordinate_terms"](img.tx, flat, self.offs[0], w, img.cx)
+                kern["coordinate_terms"](img.ty, flat, self.offs[0] + nf2 * w, w, img.cy)
+                tab_x, tab_y, factored = img.cx, img.cy, 1
+            else:
+                tab_x, tab_y, factored = img.tx, img.ty, 0
+            for c in range(grads.shape[0]):
+                sl = slice(c * CHUNK, min(batch, (c + 1) * CHUNK))
+                work.append((flat, self.offs, w, self.act, self.nf, cols[sl], rows[sl],
+                             pos[sl], tab_x, tab_y, factored, img.sdr, img.centre, img.scale,
+                             img.target, img.weight, img.gtx, img.gty, grid[0], grid[1],
+                             grid[2], inv, grads[c], bins_x[c], bins_y[c]))
+        losses = self._run(work)
+        out = np.zeros(self.k)
+        i = 0
+        b1, b2 = ADAM_BETAS
+        t = step + 1
+        step_size = np.float32(lr / (1.0 - b1 ** t))
+        bias2 = np.float32(1.0 - b2 ** t)
+        for k, img in enumerate(self.images):
+            grads, bins_x, bins_y = self._buffer(batch, k)
+            out[k] = sum(losses[i:i + grads.shape[0]]) / (batch * 3)
+            i += grads.shape[0]
+            if img.factored:
+                kern["bin_gradients"](img.tx, bins_x, grads[0], self.offs[0], w)
+                kern["bin_gradients"](img.ty, bins_y, grads[0], self.offs[0] + nf2 * w, w)
+            kern["adam"](self.flat[k], grads, self.m[k], self.v[k], self.lr_scale, step_size,
+                         bias2, np.float32(b1), np.float32(b2), np.float32(ADAM_EPS))
+        return out
+
+    def _run(self, work: list[tuple]) -> list[float]:
+        """Run the chunk kernels, spread over the threads (each writes only its own
+        buffers); returns their losses in order."""
+        fn = self.kern["chunk_gradients"]
+        losses = [0.0] * len(work)
+
+        def share(t: int) -> None:
+            for i in range(t, len(work), self.threads):
+                losses[i] = fn(*work[i])
+
+        futures = [] if self._pool is None else \
+            [self._pool.submit(share, t) for t in range(1, min(self.threads, len(work)))]
+        share(0)
+        for f in futures:
+            f.result()
+        return losses
