@@ -168,6 +168,7 @@ export function prepareMlp(params, width, height, view = params.view || null) {
   return {
     params, width, height, F, per, widths, h1, colTerms, rowTerms, wSdr, wGrid, nGrid, entry, layers, grids,
     kind: null, uvOffset: [axes.colsLin[0], axes.rowsLin[0]], uvScale: [axes.colsLin[1], axes.rowsLin[1]],
+    uvSnap: axes.snap,
   };
 }
 

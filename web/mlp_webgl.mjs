@@ -184,6 +184,8 @@ vec4 grid${gi}(int q, vec2 uv, float guide) {
   const feats = [];
   if (nGrid) {
     L.push('  vec2 uv = uViewA + (vec2(float(pix.x), float(row)) + 0.5) / uViewS;');
+    // a view: the centre of the original pixel (payload.mjs viewAxes)
+    if (prep.uvSnap) L.push(`  uv = (clamp(floor(uv * vec2(${prep.uvSnap[0]}.0, ${prep.uvSnap[1]}.0)), vec2(0.0), vec2(${prep.uvSnap[0] - 1}.0, ${prep.uvSnap[1] - 1}.0)) + 0.5) / vec2(${prep.uvSnap[0]}.0, ${prep.uvSnap[1]}.0);`);
     grids.forEach((g, gi) => {
       for (let q = 0; q < ceil4(g.chans); q++) {
         L.push(`  vec4 g${gi}_${q} = grid${gi}(${q}, uv, S.w);`);

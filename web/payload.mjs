@@ -224,7 +224,10 @@ export function parsePayload(bytes) {
   }
   let view = null, originalWidth = width, originalHeight = height;
   if (version === 2) view = parseView(data, dv), [originalWidth, originalHeight] = [view.width, view.height];
-  if (view) view = { x0: view.x0, y0: view.y0, x1: view.x1, y1: view.y1, orientation: view.orientation };
+  if (view) {
+    view = { x0: view.x0, y0: view.y0, x1: view.x1, y1: view.y1, orientation: view.orientation,
+      frameWidth: originalWidth, frameHeight: originalHeight };
+  }
   return {
     method: method[0], family: method[1], residual: method[2], code, width, height, eps,
     sdr: { primaries: PRIMARIES[prim], transfer: TRANSFERS[transfer], whiteNits: white },
@@ -262,20 +265,28 @@ const ORIENTATIONS = { 1: [false, false, false], 2: [false, true, false], 3: [fa
  * Original-frame coordinates (float64) of a width x height base's pixel centres
  * (gainmlp.view.View.axes): {cols (width), rows (height), swap}; without a swap cols holds x
  * and rows y, with one (a 90° view) cols holds y and rows x. view null: the whole frame.
+ * With the view's frame size, each coordinate moves to the centre of the original pixel it
+ * falls in ((floor(x W0) + 0.5) / W0, the floor clamped to 0..W0 - 1).
  */
 export function viewAxes(view, width, height) {
   const v = view || { x0: 0, y0: 0, x1: 1, y1: 1, orientation: 1 };
   const [swap, flipU, flipV] = ORIENTATIONS[v.orientation];
-  const centres = (n, flip, lo, hi) => {
+  const centres = (n, flip, lo, hi, frame) => {
     const out = new Float64Array(n);
-    for (let k = 0; k < n; k++) out[k] = lo + (hi - lo) * (((flip ? n - 1 - k : k) + 0.5) / n);
+    for (let k = 0; k < n; k++) {
+      out[k] = lo + (hi - lo) * (((flip ? n - 1 - k : k) + 0.5) / n);
+      if (frame) out[k] = (Math.min(Math.max(Math.floor(out[k] * frame), 0), frame - 1) + 0.5) / frame;
+    }
     return out;
   };
   const [nU, nV] = swap ? [height, width] : [width, height];
-  const u = centres(nU, flipU, v.x0, v.x1), w = centres(nV, flipV, v.y0, v.y1);
+  const u = centres(nU, flipU, v.x0, v.x1, view && view.frameWidth);
+  const w = centres(nV, flipV, v.y0, v.y1, view && view.frameHeight);
   // the same as offset + (k + 0.5) / scale (for a GPU): [offset, scale] per axis
   const lin = (n, flip, lo, hi) => (flip ? [hi, -n / (hi - lo)] : [lo, n / (hi - lo)]);
   const linU = lin(nU, flipU, v.x0, v.x1), linV = lin(nV, flipV, v.y0, v.y1);
-  return swap ? { cols: w, rows: u, swap, colsLin: linV, rowsLin: linU }
-    : { cols: u, rows: w, swap, colsLin: linU, rowsLin: linV };
+  const frame = view && view.frameWidth ? [view.frameWidth, view.frameHeight] : null;
+  const snap = frame ? (swap ? [frame[1], frame[0]] : frame) : null; // per base [cols, rows]
+  return swap ? { cols: w, rows: u, swap, colsLin: linV, rowsLin: linU, snap }
+    : { cols: u, rows: w, swap, colsLin: linU, rowsLin: linV, snap };
 }

@@ -158,4 +158,9 @@ def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
         )
     check_memory("decode", width * height)
     sdr_pq = sdr_in_hdr_space_indexed(sdr_pixels, payload.sdr)
-    return decode_residual(payload.method, payload.body, sdr_pq, payload.eps, payload.view)
+    view = payload.view
+    if view is not None:  # evaluated at the original frame's pixel centres
+        from dataclasses import replace
+
+        view = replace(view, frame=payload.frame_size)
+    return decode_residual(payload.method, payload.body, sdr_pq, payload.eps, view)

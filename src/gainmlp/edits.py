@@ -149,6 +149,30 @@ def displayed_size(data: bytes, name: str = "photo") -> tuple[int, int]:
     return (height, width) if swap else (width, height)
 
 
+def edit_hdr(hdr_pq: np.ndarray, edit: Edit, exif_orientation: int = 1) -> np.ndarray:
+    """The same edit applied to an HDR image (PQ BT.2020 float32 ``(H, W, 3)`` over the
+    stored base's frame): turned, cropped, and resampled in linear light with the base's
+    filter (Lanczos per channel; box reduction first for a thumbnail), back to PQ. The
+    reference the edited file's HDR is measured against (docs/edits.md)."""
+    from gainmlp.colorimetry import linear_to_pq_bt2020, pq_bt2020_to_linear
+
+    turn = View(orientation=exif_orientation).then(View(orientation=edit.orientation))
+    turned = orient_array(np.asarray(hdr_pq, dtype=np.float32), turn.orientation)
+    dh, dw = turned.shape[:2]
+    x, y, w, h = edit.box or (0, 0, dw, dh)
+    size = edit.size or (w, h)
+    if size == (w, h):
+        return np.ascontiguousarray(turned[y:y + h, x:x + w])
+    linear = pq_bt2020_to_linear(turned)
+    out = np.empty((size[1], size[0], 3), dtype=np.float32)
+    for c in range(3):
+        img = Image.fromarray(np.ascontiguousarray(linear[:, :, c], dtype=np.float32), "F")
+        extra = {"reducing_gap": 2.0} if edit.thumbnail else {}
+        out[:, :, c] = np.asarray(img.resize(size, Image.Resampling.LANCZOS,
+                                             box=(x, y, x + w, y + h), **extra))
+    return linear_to_pq_bt2020(np.maximum(out, 0.0)).astype(np.float32)
+
+
 # ------------------------------------------------------------------ the pipeline
 
 
@@ -370,5 +394,5 @@ def _edit_map(data: bytes, gain_map: np.ndarray, turn: int, box: tuple[int, int,
     return buf.getvalue()
 
 
-__all__ = ["Edit", "EditReport", "crop", "displayed_size", "edit_jpeg", "jpegtran_path",
+__all__ = ["Edit", "EditReport", "crop", "displayed_size", "edit_hdr", "edit_jpeg", "jpegtran_path",
            "resize", "rotate", "target_size", "thumbnail"]

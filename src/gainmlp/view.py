@@ -16,7 +16,7 @@ display a stored image carrying that tag (1 as is, 2 mirrored left-right, 3 rota
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,6 +44,9 @@ class View:
     x1: float = 1.0
     y1: float = 1.0
     orientation: int = 1
+    #: (width, height) of the original frame, when known (a decoder's view: the header's
+    #: original size): base pixels are then evaluated at original pixel centres.
+    frame: tuple[int, int] | None = field(default=None, compare=False)
 
     def check(self) -> View:
         """This view, or :class:`GainMLPError` when a field is out of range."""
@@ -75,7 +78,12 @@ class View:
         first is x and the second y; with one (:attr:`swapped`) the first is y.
 
         A centre is ``x0 + (x1 - x0) * (k + 0.5) / n`` (``k`` counted from the far end
-        when that axis is flipped), in float64.
+        when that axis is flipped), in float64. With :attr:`frame` known, each coordinate
+        is then moved to the centre of the original pixel it falls in,
+        ``(floor(x * W0) + 0.5) / W0`` (``floor`` clamped to ``0..W0 - 1``): a network
+        fitted on pixel centres is only ever evaluated where it was fitted (between them
+        its highest frequencies alias; docs/edits.md). A crop or rotation at the original
+        scale lands on the same centres either way.
         """
         swap, flip_u, flip_v = ORIENTATIONS[self.orientation]
         n_u, n_v = (height, width) if swap else (width, height)
@@ -83,6 +91,8 @@ class View:
         v = _centres(n_v, flip_v)
         x = self.x0 + (self.x1 - self.x0) * u
         y = self.y0 + (self.y1 - self.y0) * v
+        if self.frame is not None:
+            x, y = _snap(x, self.frame[0]), _snap(y, self.frame[1])
         return (y, x) if swap else (x, y)
 
     def matrix(self) -> np.ndarray:
@@ -93,7 +103,7 @@ class View:
 
     def then(self, edit: View) -> View:
         """The view after applying ``edit`` (a view of *this* base) to this base."""
-        return from_matrix(self.matrix() @ edit.matrix())
+        return replace(from_matrix(self.matrix() @ edit.matrix()), frame=self.frame)
 
 
 def _centres(n: int, flip: bool) -> np.ndarray:
@@ -101,6 +111,12 @@ def _centres(n: int, flip: bool) -> np.ndarray:
     if flip:
         k = (n - 1) - k
     return (k + 0.5) / n
+
+
+def _snap(coords: np.ndarray, n: int) -> np.ndarray:
+    """Coordinates moved to the centre of the pixel (of ``n``) they fall in (float64)."""
+    idx = np.clip(np.floor(coords * n), 0, n - 1)
+    return (idx + 0.5) / n
 
 
 def _box_matrix(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:

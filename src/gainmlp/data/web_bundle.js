@@ -286,7 +286,10 @@ function parsePayload(bytes) {
   }
   let view = null, originalWidth = width, originalHeight = height;
   if (version === 2) view = parseView(data, dv), [originalWidth, originalHeight] = [view.width, view.height];
-  if (view) view = { x0: view.x0, y0: view.y0, x1: view.x1, y1: view.y1, orientation: view.orientation };
+  if (view) {
+    view = { x0: view.x0, y0: view.y0, x1: view.x1, y1: view.y1, orientation: view.orientation,
+      frameWidth: originalWidth, frameHeight: originalHeight };
+  }
   return {
     method: method[0], family: method[1], residual: method[2], code, width, height, eps,
     sdr: { primaries: PRIMARIES[prim], transfer: TRANSFERS[transfer], whiteNits: white },
@@ -324,22 +327,30 @@ const ORIENTATIONS = { 1: [false, false, false], 2: [false, true, false], 3: [fa
  * Original-frame coordinates (float64) of a width x height base's pixel centres
  * (gainmlp.view.View.axes): {cols (width), rows (height), swap}; without a swap cols holds x
  * and rows y, with one (a 90° view) cols holds y and rows x. view null: the whole frame.
+ * With the view's frame size, each coordinate moves to the centre of the original pixel it
+ * falls in ((floor(x W0) + 0.5) / W0, the floor clamped to 0..W0 - 1).
  */
 function viewAxes(view, width, height) {
   const v = view || { x0: 0, y0: 0, x1: 1, y1: 1, orientation: 1 };
   const [swap, flipU, flipV] = ORIENTATIONS[v.orientation];
-  const centres = (n, flip, lo, hi) => {
+  const centres = (n, flip, lo, hi, frame) => {
     const out = new Float64Array(n);
-    for (let k = 0; k < n; k++) out[k] = lo + (hi - lo) * (((flip ? n - 1 - k : k) + 0.5) / n);
+    for (let k = 0; k < n; k++) {
+      out[k] = lo + (hi - lo) * (((flip ? n - 1 - k : k) + 0.5) / n);
+      if (frame) out[k] = (Math.min(Math.max(Math.floor(out[k] * frame), 0), frame - 1) + 0.5) / frame;
+    }
     return out;
   };
   const [nU, nV] = swap ? [height, width] : [width, height];
-  const u = centres(nU, flipU, v.x0, v.x1), w = centres(nV, flipV, v.y0, v.y1);
+  const u = centres(nU, flipU, v.x0, v.x1, view && view.frameWidth);
+  const w = centres(nV, flipV, v.y0, v.y1, view && view.frameHeight);
   // the same as offset + (k + 0.5) / scale (for a GPU): [offset, scale] per axis
   const lin = (n, flip, lo, hi) => (flip ? [hi, -n / (hi - lo)] : [lo, n / (hi - lo)]);
   const linU = lin(nU, flipU, v.x0, v.x1), linV = lin(nV, flipV, v.y0, v.y1);
-  return swap ? { cols: w, rows: u, swap, colsLin: linV, rowsLin: linU }
-    : { cols: u, rows: w, swap, colsLin: linU, rowsLin: linV };
+  const frame = view && view.frameWidth ? [view.frameWidth, view.frameHeight] : null;
+  const snap = frame ? (swap ? [frame[1], frame[0]] : frame) : null; // per base [cols, rows]
+  return swap ? { cols: w, rows: u, swap, colsLin: linV, rowsLin: linU, snap }
+    : { cols: u, rows: w, swap, colsLin: linU, rowsLin: linV, snap };
 }
 
 // ---- jpeg_idct.mjs
@@ -1529,7 +1540,7 @@ function allFinite(arr) {
 
 // ---------------------------------------------------------------- shared fields (body_fields)
 
-const ITEM = { fp32: 4, fp16: 2, u8: 1 };
+const ITEM = { fp32: 4, fp16: 2, u8: 1, u8z: 1 };
 
 function fieldName(codes, code, codec, what) {
   const name = codes[code];
@@ -1573,7 +1584,7 @@ function unpackNormalisation(data, offset, nIn, nOut, codec) {
 
 const ACTIVATIONS = { 1: 'relu', 2: 'sine' };
 const PRECISIONS = { 1: 'fp32', 2: 'fp16' };
-const GRID_PRECISIONS = { 1: 'fp32', 2: 'fp16', 3: 'u8' };
+const GRID_PRECISIONS = { 1: 'fp32', 2: 'fp16', 3: 'u8', 4: 'u8z' };
 const TRANSFORMS = { 0: 'linear', 1: 'log2' };
 
 /** Grid limits (gainmlp.codecs.mlp.grid.check_grid_shapes); shapes are arrays of dims. */
@@ -1604,7 +1615,7 @@ function checkGridShapes(shapes) {
 function gridHeadSize(shapes, precision) {
   const nChan = shapes.reduce((s, x) => s + x[x.length - 1], 0);
   const dims = shapes.some((s) => s.length === 4) ? 8 + 6 * shapes.length : 5 * shapes.length;
-  return 4 + dims + (precision === 'u8' ? 8 * nChan : 0);
+  return 4 + dims + (precision === 'u8' || precision === 'u8z' ? 8 * nChan : 0);
 }
 
 function fanIns(nIn, nFreq, hidden, nGrid, entry) {
@@ -1666,7 +1677,7 @@ function unpackGridSection(data, off, nHidden, bilateral) {
   off += dimSize * count;
   checkGridShapes(shapes);
   let consts = new Float32Array(0);
-  if (precision === 'u8') {
+  if (precision === 'u8' || precision === 'u8z') {
     const nChan = shapes.reduce((s, x) => s + x[x.length - 1], 0);
     if (data.length < off + 8 * nChan) throw new GainMLPError('MLP body is truncated inside its grid constants');
     consts = readFloats(data, off, 2 * nChan, 'fp32');
@@ -1676,6 +1687,113 @@ function unpackGridSection(data, off, nHidden, bilateral) {
   }
   shapes = shapes.map((s) => s.slice());
   return { shapes, entry, precision, consts, guide };
+}
+
+// ---------------------------------------------------------------- coded grids (precision u8z)
+
+const INFLATED = new WeakMap(); // body -> inflated grid values, filled by inflateGrids
+
+/** Node's synchronous raw inflate (zlib), or null in a browser. */
+function nodeInflateRaw() {
+  const zlib = globalThis.process?.getBuiltinModule?.('node:zlib');
+  return zlib ? zlib.inflateRawSync : null;
+}
+
+function inflateError(size) {
+  return new GainMLPError(`MLP body's coded grid values do not inflate to exactly ${size} bytes`);
+}
+
+/** The grid values of a u8z body: inflated by inflateGrids before, or by Node's zlib here. */
+function inflatedValues(body, stream, size) {
+  let out = INFLATED.get(body);
+  if (out === undefined) {
+    const inflateRaw = nodeInflateRaw();
+    if (!inflateRaw) {
+      throw new GainMLPError('this payload stores its grids deflate-coded: decode it with the ' +
+        'asynchronous decodeGainmlp (decodeGainmlpSync needs Node here)');
+    }
+    try { // info: how much input the stream used (bytes after its end are an error)
+      const { buffer, engine } = inflateRaw(stream, { maxOutputLength: size + 1, info: true });
+      out = engine.bytesWritten === stream.length ? new Uint8Array(buffer) : null;
+    } catch {
+      throw inflateError(size);
+    }
+  }
+  if (!(out instanceof Uint8Array) || out.length !== size) throw inflateError(size);
+  return out;
+}
+
+/**
+ * Inflate a u8z body's grid values with the platform's DecompressionStream('deflate-raw')
+ * (browsers and Node), so that unpackMlpBody(body) finds them; a no-op for other bodies.
+ * Await it before unpackMlpBody where Node's synchronous zlib is not available (browsers).
+ */
+async function inflateGrids(body) {
+  if (INFLATED.has(body) || body.length < 8 || !(body[0] === 2 || body[0] === 3)) return;
+  const nHidden = body[6];
+  const headEnd = 8 + 2 * nHidden + normalisationBytes(body[4], body[7]);
+  if (body.length < headEnd + 4 || body[headEnd + 2] !== 4) return;
+  let grid, expected;
+  try { // the checks unpackMlpBody makes, to learn where the stream starts and its size
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const hidden = Array.from({ length: nHidden }, (_, i) => dv.getUint16(8 + 2 * i, true));
+    grid = unpackGridSection(body, headEnd, nHidden, body[0] === 3);
+    expected = mlpBodySize(body[4], body[5], hidden, body[7], PRECISIONS[body[2]] || 'fp32', grid.shapes,
+      grid.entry, grid.precision);
+  } catch {
+    return; // unpackMlpBody gives the error
+  }
+  const size = grid.shapes.reduce((s, x) => s + x.reduce((p, d) => p * d, 1), 0);
+  if (body.length <= expected - size) return;
+  const stream = body.subarray(expected - size);
+  const out = await inflateRaw(stream, size);
+  // the stream must end at the body's last byte: without that byte it must not inflate
+  // (not every DecompressionStream refuses bytes after the end of the stream)
+  const ends = out !== null && (await inflateRaw(stream.subarray(0, stream.length - 1), size)) === null;
+  INFLATED.set(body, ends ? out : null);
+}
+
+/** DecompressionStream('deflate-raw') of `stream`: exactly `size` bytes, else null. */
+async function inflateRaw(stream, size) {
+  const out = new Uint8Array(size);
+  let got = 0;
+  try {
+    const chunks = new Blob([stream]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    for await (const chunk of chunks) {
+      if (got + chunk.length > size) return null;
+      out.set(chunk, got);
+      got += chunk.length;
+    }
+  } catch {
+    return null; // a corrupt or truncated stream
+  }
+  return got === size ? out : null;
+}
+
+/**
+ * One grid's u8 values (shape [rows, cols, C] or [rows, cols, bins, C], channels interleaved)
+ * from its coded bytes: per channel, a plane of rows x (cols * bins) residuals (v minus the
+ * mean of the left and upper neighbours rounded down; the left one on the first row, the
+ * upper one in the first column, 0 at the origin), modulo 256 (gainmlp.codecs.mlp.grid).
+ */
+function restoreResiduals(res, shape) {
+  const chans = shape[shape.length - 1];
+  const rows = shape[0];
+  const k = shape.slice(1, -1).reduce((p, d) => p * d, 1);
+  const out = new Uint8Array(rows * k * chans);
+  const v = new Uint8Array(rows * k);
+  for (let c = 0; c < chans; c++) {
+    const base = c * rows * k;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < k; j++) {
+        const i = r * k + j;
+        const pred = r === 0 ? (j === 0 ? 0 : v[i - 1]) : j === 0 ? v[i - k] : (v[i - 1] + v[i - k]) >> 1;
+        v[i] = (res[base + i] + pred) & 0xff;
+        out[i * chans + c] = v[i];
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -1713,7 +1831,15 @@ function unpackMlpBody(body) {
   let grid = { shapes: [], entry: 1, precision: 'fp16', consts: new Float32Array(0), guide: [0, 1] };
   if (version === 2 || version === 3) grid = unpackGridSection(data, headEnd, nHidden, version === 3);
   const expected = mlpBodySize(nIn, nFreq, hidden, nOut, precision, grid.shapes, grid.entry, grid.precision);
-  if (data.length !== expected) {
+  let coded = null; // grid precision u8z: the values are a deflate stream after the weights
+  if (grid.precision === 'u8z') {
+    const values = grid.shapes.reduce((s, x) => s + x.reduce((p, d) => p * d, 1), 0);
+    if (data.length <= expected - values) {
+      throw new GainMLPError(`MLP body has ${data.length} bytes but its declared shape needs ` +
+        `${expected - values} and coded grid values`);
+    }
+    coded = inflatedValues(body, data.subarray(expected - values), values);
+  } else if (data.length !== expected) {
     throw new GainMLPError(`MLP body has ${data.length} bytes but its declared shape needs ${expected}`);
   }
   const norm = unpackNormalisation(data, off, nIn, nOut, 'MLP');
@@ -1735,14 +1861,15 @@ function unpackMlpBody(body) {
     const chans = shape[shape.length - 1];
     const count = shape.reduce((p, d) => p * d, 1);
     let g;
-    if (grid.precision === 'u8') {
+    if (grid.precision === 'u8' || grid.precision === 'u8z') {
+      const q = coded ? restoreResiduals(coded.subarray(0, count), shape) : data.subarray(off, off + count);
+      if (coded) coded = coded.subarray(count); else off += count;
       g = new Float32Array(count);
       for (let i = 0; i < count; i++) {
         const c = ch0 + (i % chans);
         // float32(low + float32(q * step)), as numpy evaluates it
-        g[i] = Math.fround(grid.consts[2 * c] + Math.fround(data[off + i] * grid.consts[2 * c + 1]));
+        g[i] = Math.fround(grid.consts[2 * c] + Math.fround(q[i] * grid.consts[2 * c + 1]));
       }
-      off += count;
     } else {
       g = readFloats(data, off, count, grid.precision);
       off += count * ITEM[grid.precision];
@@ -2472,6 +2599,7 @@ function prepareMlp(params, width, height, view = params.view || null) {
   return {
     params, width, height, F, per, widths, h1, colTerms, rowTerms, wSdr, wGrid, nGrid, entry, layers, grids,
     kind: null, uvOffset: [axes.colsLin[0], axes.rowsLin[0]], uvScale: [axes.colsLin[1], axes.rowsLin[1]],
+    uvSnap: axes.snap,
   };
 }
 
@@ -3523,6 +3651,8 @@ vec4 grid${gi}(int q, vec2 uv, float guide) {
   const feats = [];
   if (nGrid) {
     L.push('  vec2 uv = uViewA + (vec2(float(pix.x), float(row)) + 0.5) / uViewS;');
+    // a view: the centre of the original pixel (payload.mjs viewAxes)
+    if (prep.uvSnap) L.push(`  uv = (clamp(floor(uv * vec2(${prep.uvSnap[0]}.0, ${prep.uvSnap[1]}.0)), vec2(0.0), vec2(${prep.uvSnap[0] - 1}.0, ${prep.uvSnap[1] - 1}.0)) + 0.5) / vec2(${prep.uvSnap[0]}.0, ${prep.uvSnap[1]}.0);`);
     grids.forEach((g, gi) => {
       for (let q = 0; q < ceil4(g.chans); q++) {
         L.push(`  vec4 g${gi}_${q} = grid${gi}(${q}, uv, S.w);`);
@@ -4833,13 +4963,30 @@ function gmSaturate(v) {
   return v < -GM_F32_MAX ? 0 : v;
 }
 
+// 2^x in float32 as gainmlp.kernels.pq.exp2f computes it (what the compiled Python decoder
+// uses): x rounded to an integer n, 2^(x - n) by a degree-7 polynomial, relative error < 2e-7
+const GM_EXP2_C = [1.5252733804059841e-05, 1.5403530393381606e-04, 1.3333558146428441e-03,
+  9.6181291076284772e-03, 5.5504108664821580e-02, 2.4022650695910071e-01, 6.9314718055994531e-01, 1.0].map(Math.fround);
+const GM_POW2 = new Float32Array(256);
+for (let i = 0; i < 256; i++) GM_POW2[i] = i === 0 ? 0 : (i === 255 ? Infinity : 2 ** (i - 127));
+
+function gmExp2f(x) {
+  const f32 = Math.fround;
+  x = f32(Math.min(Math.max(x, -126), 128));
+  const ni = Math.floor(f32(x + 127.5));
+  const r = f32(x - (ni - 127));
+  let p = GM_EXP2_C[0];
+  for (let k = 1; k < 8; k++) p = f32(f32(p * r) + GM_EXP2_C[k]);
+  return f32(p * GM_POW2[ni]);
+}
+
 /** One channel of the ISO 21496-1 formula in float32 (kernels.gainmap's order of operations). */
 function gmIso(base, g, lo, hi, invGamma, useGamma, kBase, kAlt, w) {
   const f = Math.fround;
   let gc = Math.min(Math.max(g, 0), 1);
   if (useGamma) gc = f(gc ** invGamma);
   const logBoost = f(f(lo * f(1 - gc)) + f(hi * gc));
-  return gmSaturate(f(f(f(base + kBase) * f(2 ** f(logBoost * w))) - kAlt));
+  return gmSaturate(f(f(f(base + kBase) * gmExp2f(f(logBoost * w))) - kAlt));
 }
 
 /**
