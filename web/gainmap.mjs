@@ -285,13 +285,30 @@ function gmSaturate(v) {
   return v < -GM_F32_MAX ? 0 : v;
 }
 
+// 2^x in float32 as gainmlp.kernels.pq.exp2f computes it (what the compiled Python decoder
+// uses): x rounded to an integer n, 2^(x - n) by a degree-7 polynomial, relative error < 2e-7
+const GM_EXP2_C = [1.5252733804059841e-05, 1.5403530393381606e-04, 1.3333558146428441e-03,
+  9.6181291076284772e-03, 5.5504108664821580e-02, 2.4022650695910071e-01, 6.9314718055994531e-01, 1.0].map(Math.fround);
+const GM_POW2 = new Float32Array(256);
+for (let i = 0; i < 256; i++) GM_POW2[i] = i === 0 ? 0 : (i === 255 ? Infinity : 2 ** (i - 127));
+
+function gmExp2f(x) {
+  const f32 = Math.fround;
+  x = f32(Math.min(Math.max(x, -126), 128));
+  const ni = Math.floor(f32(x + 127.5));
+  const r = f32(x - (ni - 127));
+  let p = GM_EXP2_C[0];
+  for (let k = 1; k < 8; k++) p = f32(f32(p * r) + GM_EXP2_C[k]);
+  return f32(p * GM_POW2[ni]);
+}
+
 /** One channel of the ISO 21496-1 formula in float32 (kernels.gainmap's order of operations). */
 function gmIso(base, g, lo, hi, invGamma, useGamma, kBase, kAlt, w) {
   const f = Math.fround;
   let gc = Math.min(Math.max(g, 0), 1);
   if (useGamma) gc = f(gc ** invGamma);
   const logBoost = f(f(lo * f(1 - gc)) + f(hi * gc));
-  return gmSaturate(f(f(f(base + kBase) * f(2 ** f(logBoost * w))) - kAlt));
+  return gmSaturate(f(f(f(base + kBase) * gmExp2f(f(logBoost * w))) - kAlt));
 }
 
 /**
