@@ -43,17 +43,23 @@ def _subsampling_name(factors: list[tuple[int, int]]) -> str:
 
 def _payload_info(raw: bytes) -> dict:
     from gainmlp.codecs import get_method
-    from gainmlp.container.payload import HEADER_SIZE, Payload
+    from gainmlp.container.payload import Payload
 
     payload = Payload.from_bytes(raw)
     out = {"method": payload.method, "bytes": len(raw), "body_bytes": len(payload.body),
            "crc32": f"{struct.unpack_from('<I', raw, len(raw) - 4)[0]:08x}",  # checked
            "width": payload.width, "height": payload.height, "eps": payload.eps,
-           "header_bytes": HEADER_SIZE,
+           "header_bytes": len(raw) - len(payload.body) - 4,
            "body_version": payload.body[0] if payload.body else None,
            "sdr": {"primaries": payload.sdr.primaries, "transfer": payload.sdr.transfer,
                    "white_nits": payload.sdr.white_nits},
            "hdr_peak_nits": payload.hdr.peak_nits}
+    if payload.view is not None:  # header version 2: an edited file (docs/edits.md)
+        v = payload.view
+        out["view"] = {"x0": v.x0, "y0": v.y0, "x1": v.x1, "y1": v.y1,
+                       "orientation": v.orientation,
+                       "original_width": payload.frame_size[0],
+                       "original_height": payload.frame_size[1]}
     if get_method(payload.method).family == "mlp":
         from gainmlp.codecs.mlp.format import describe_body
 
@@ -171,6 +177,11 @@ def format_info(info: dict) -> str:
         lines.append(f"  payload: {p['method']} body v{p['body_version']}{config}, "
                      f"{p['bytes']} bytes, CRC-32 {p['crc32']} (checked), "
                      f"for {p['width']}x{p['height']}")
+        if "view" in p:
+            v = p["view"]
+            lines.append(f"  view: box x {v['x0']:.6g}..{v['x1']:.6g}, y {v['y0']:.6g}.."
+                         f"{v['y1']:.6g} of the {v['original_width']}x{v['original_height']} "
+                         f"original, EXIF orientation {v['orientation']}")
     lines.append("  parts: " + ", ".join(f"{k} {v} B" for k, v in info["parts"].items()))
     return "\n".join(lines)
 
