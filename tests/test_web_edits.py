@@ -91,3 +91,33 @@ def test_js_reads_the_view_block_like_python(tmp_path: Path) -> None:
     v = payload.view
     assert [js_view[k] for k in ("x0", "y0", "x1", "y1", "orientation")] == \
         [v.x0, v.y0, v.x1, v.y1, v.orientation]
+
+
+def test_webgl_and_browser_cpu_agree_with_python_on_edited_files(tmp_path: Path) -> None:
+    """Headless Chromium (web/test/edits_browser.test.mjs): the WebGL2 path, whose grid
+    coordinates follow the view in the shader, and the browser's CPU path."""
+    chromium = Path(os.environ.get("GAINMLP_CHROMIUM", "/usr/bin/chromium"))
+    missing = ("node is not installed" if NODE is None else
+               f"Chromium is not installed at {chromium}" if not chromium.exists() else
+               "playwright-core is not installed (npm ci --prefix web)"
+               if not (WEB / "node_modules" / "playwright-core").is_dir() else None)
+    if missing:
+        if REQUIRED:
+            pytest.fail(f"{missing} (GAINMLP_REQUIRE_BROWSER=1)")
+        pytest.skip(missing)
+    names = []
+    for body in ("v2-gamma-default", "v3-gamma-mixed", "itm-fp16"):
+        data = _photo(body)
+        for name, edit in [*EDITS[1::2], EDITS[-1]]:  # crop-odd, orient 3/5/7, thumbnail
+            out, _ = edits.edit_jpeg(data, edit)
+            stem = f"{body}-{name}"
+            (tmp_path / f"{stem}.jpg").write_bytes(out)
+            photo.decode_photo(out).astype(np.float32).tofile(tmp_path / f"{stem}.f32")
+            names.append({"name": stem, "webgl": not body.startswith("itm")})  # no ITM shader
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": names}))
+    result = subprocess.run([NODE, "--test", "test/edits_browser.test.mjs"], cwd=WEB,
+                            env={**os.environ, "GAINMLP_EDIT_FIXTURES": str(tmp_path)},
+                            capture_output=True, text=True, timeout=600, check=False)
+    print("\n".join(line for line in result.stdout.splitlines() if "max |JS" in line))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "# fail 0" in result.stdout and "# skipped 0" in result.stdout, result.stdout[-2000:]
