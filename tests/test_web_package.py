@@ -227,3 +227,40 @@ def test_node_cli_gain_map_errors_like_gainmlp_decode(fixtures: Path, tmp_path: 
         assert result.returncode == 2, result.stdout
         assert result.stderr.strip().splitlines()[-1] == python_line
         assert not (tmp_path / "js.png").exists()
+
+
+def test_truncated_gain_map_files_give_python_messages(fixtures: Path, tmp_path: Path) -> None:
+    """Every cut of five layouts (19 each) fails, or decodes, as ``gainmlp.photo.decode_file``:
+    the same one-line message."""
+    import warnings
+
+    from gainmlp import photo
+    from gainmlp.errors import GainMLPError
+
+    paths, expected = [], []
+    for name in ("gm-ultrahdr", "gm-apple-makernote", "gm-iso-only", "gm-no-mpf", "gm-adobe-p3"):
+        data = (fixtures / f"{name}.jpg").read_bytes()
+        for k in range(1, 20):
+            path = tmp_path / f"{name}-{k}.jpg"
+            path.write_bytes(data[: len(data) * k // 20])
+            paths.append(str(path))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    photo.decode_file(path.read_bytes(), "x.jpg")
+                expected.append(None)
+            except GainMLPError as exc:
+                expected.append(str(exc))
+    script = ("import { readFileSync } from 'node:fs';\n"
+              "import { decodeGainmlpSync } from './gainmlp.mjs';\n"
+              "console.log(JSON.stringify(process.argv.slice(1).map((f) => {\n"
+              "  try { decodeGainmlpSync(new Uint8Array(readFileSync(f)), { name: 'x.jpg' }); }\n"
+              "  catch (e) { return e.name === 'GainMLPError' ? e.message : `${e.name}: ${e}`; }\n"
+              "  return null;\n"
+              "})));\n")
+    result = _node(["--input-type=module", "-e", script, *paths])
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got == expected
+    assert sum(m is not None for m in expected) >= 80  # cuts that fail, with varied messages
+    assert len(set(expected)) >= 5

@@ -9,7 +9,7 @@
 //   result.hdr;                                               // Float32Array, RGB, PQ BT.2020
 
 import { GainMLPError } from './errors.mjs';
-import { announcesGainMap, extractPayload, parsePayload, parseSegments } from './payload.mjs';
+import { extractPayload, parsePayload, parseSegments } from './payload.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { checkHeadroom, indexColours, renderForHeadroom, sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
 import { decodeCpuColours } from './mlp_fast.mjs';
@@ -56,7 +56,7 @@ export function readGainmlp(bytes, name = 'photo', { bare = false } = {}) {
     const segments = parseSegments(bytes);
     const raw = extractPayload(bytes, segments);
     if (raw === null) {
-      if (announcesGainMap(segments)) {
+      if (isGainMapJpeg(bytes)) { // only reached with use: 'payload' (else the map decodes)
         throw new GainMLPError(`${name}: JPEG carries a standard gain map but no gainmlp payload ` +
           "(use: 'auto' or 'gainmap' decodes the map)");
       }

@@ -113,3 +113,27 @@ test('linear output: cd/m2, unclipped for maps, the PQ values decoded for payloa
     assert.ok(worst < 1e-4, `${name} ${use}: linear vs PQ ${worst}`);
   }
 });
+
+test('damaged files (cuts and random bytes in the headers) fail with a GainMLPError, never a crash', () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  let failures = 0;
+  for (const name of new Set(gainmapManifest().files.map((e) => e.name).filter((n) => n.startsWith('gm-')))) {
+    const original = load(`${name}.jpg`);
+    for (let k = 0; k < 40; k++) {
+      let bytes;
+      if (k < 15) bytes = original.subarray(0, Math.floor((original.length * k) / 15));
+      else {
+        bytes = original.slice();
+        for (let j = 0; j < 1 + (k % 4); j++) bytes[Math.floor(random() * Math.min(bytes.length, 4000))] = Math.floor(random() * 256);
+      }
+      try {
+        decodeGainmlpSync(bytes, { use: k % 2 ? 'gainmap' : 'auto' });
+      } catch (err) {
+        assert.ok(err instanceof GainMLPError, `${name} case ${k}: ${err.name}: ${err.message}`);
+        failures++;
+      }
+    }
+  }
+  assert.ok(failures > 100, `${failures} of the damaged files were refused`);
+});

@@ -5175,7 +5175,7 @@ function readGainmlp(bytes, name = 'photo', { bare = false } = {}) {
     const segments = parseSegments(bytes);
     const raw = extractPayload(bytes, segments);
     if (raw === null) {
-      if (announcesGainMap(segments)) {
+      if (isGainMapJpeg(bytes)) { // only reached with use: 'payload' (else the map decodes)
         throw new GainMLPError(`${name}: JPEG carries a standard gain map but no gainmlp payload ` +
           "(use: 'auto' or 'gainmap' decodes the map)");
       }
