@@ -264,3 +264,36 @@ def test_truncated_gain_map_files_give_python_messages(fixtures: Path, tmp_path:
     assert got == expected
     assert sum(m is not None for m in expected) >= 80  # cuts that fail, with varied messages
     assert len(set(expected)) >= 5
+
+
+def test_packed_tarball_installs_and_runs(fixtures: Path, tmp_path: Path) -> None:
+    """``npm pack``, ``npm install`` of the tarball into an empty project (offline), then
+    the installed package: ``import 'gainmlp'`` decodes a file and the ``gainmlp-web`` bin
+    writes an EXR."""
+    if NPM is None:
+        _skip("npm is not installed")
+    packed = subprocess.run([NPM, "pack", "--pack-destination", str(tmp_path), "--json",
+                             "--ignore-scripts"], cwd=WEB, capture_output=True, text=True,
+                            timeout=120)
+    assert packed.returncode == 0, packed.stderr
+    tarball = tmp_path / json.loads(packed.stdout)[0]["filename"]
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "package.json").write_text('{"name": "app", "version": "1.0.0", "private": true}')
+    installed = subprocess.run([NPM, "install", "--offline", "--no-audit", "--no-fund",
+                                "--ignore-scripts", str(tarball)], cwd=project,
+                               capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, installed.stderr
+    src = fixtures / "gm-adobe-p3.jpg"
+    script = ("import { decodeGainmlp } from 'gainmlp';\n"
+              f"const r = await decodeGainmlp({json.dumps(str(src))}, {{ headroom: 1 }});\n"
+              "console.log(JSON.stringify([r.source, r.gainmap.flavour, r.width, r.height]));\n")
+    result = _node(["--input-type=module", "-e", script], cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["gainmap", "adobe", 40, 28]
+    out = tmp_path / "out.exr"
+    result = subprocess.run([str(project / "node_modules" / ".bin" / "gainmlp-web"), "decode",
+                             str(src), "-o", str(out)], cwd=project, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:4] == b"\x76\x2f\x31\x01"
