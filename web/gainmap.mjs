@@ -18,7 +18,8 @@ import { GainMLPError } from './errors.mjs';
 import { extractPayload, parseSegments } from './payload.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { SDR_EOTFS, TO_BT2020, checkHeadroom, pqDecode, pqEncode } from './colour.mjs';
-import { GM_APPLE_NS, GM_CONTAINER_NS, GM_HDRGM_NS, GM_ISO_ID, GM_MPF_ID, appleMetadata, concatenatedImageRanges, decodeIso21496, findApp, findImageEnd, iccPrimaries, identifyIcc, metadataClose, metadataFromXmp, mpfImageRanges, parseHdrgmXmp, readAppleGainMap, readIcc, readXmp } from './gainmap_meta.mjs';
+import { GM_APPLE_NS, GM_CONTAINER_NS, GM_HDRGM_NS, GM_ISO_ID, GM_MPF_ID, appleMetadata, concatenatedImageRanges, decodeIso21496, findApp, findImageEnd, metadataClose, metadataFromXmp, mpfImageRanges, parseHdrgmXmp, readAppleGainMap, readXmp } from './gainmap_meta.mjs';
+import { iccPrimaries, identifyIcc, readIcc } from './gainmap_icc.mjs';
 
 /** SDR white of a rendered gain map, cd/m2 (ITU-R BT.2408; gainmap_jpeg.SDR_WHITE_NITS). */
 export const GAINMAP_SDR_WHITE = 203;
@@ -302,13 +303,31 @@ function gmExp2f(x) {
   return f32(p * GM_POW2[ni]);
 }
 
-/** One channel of the ISO 21496-1 formula in float32 (kernels.gainmap's order of operations). */
-function gmIso(base, g, lo, hi, invGamma, useGamma, kBase, kAlt, w) {
+/**
+ * One row's per-channel factors of the base: the map interpolated horizontally, then
+ * 2^(w (min (1 - r) + max r)) with r = clip(g)^(1/gamma) (ISO), or 1 + (H^w - 1) g (Apple).
+ */
+function gmRowFactors(vrow, x0s, x1s, fxs, fx0s, width, apple, boost, lo, hi, invGamma, useGamma, w, fac) {
   const f = Math.fround;
-  let gc = Math.min(Math.max(g, 0), 1);
-  if (useGamma) gc = f(gc ** invGamma);
-  const logBoost = f(f(lo * f(1 - gc)) + f(hi * gc));
-  return gmSaturate(f(f(f(base + kBase) * gmExp2f(f(logBoost * w))) - kAlt));
+  for (let x = 0, q = 0; x < width; x++, q += 3) {
+    const x0 = x0s[x], x1 = x1s[x], fx = fxs[x], fx0 = fx0s[x];
+    fac[q] = f(f(vrow[x0] * fx0) + f(vrow[x1] * fx));
+    fac[q + 1] = f(f(vrow[x0 + 1] * fx0) + f(vrow[x1 + 1] * fx));
+    fac[q + 2] = f(f(vrow[x0 + 2] * fx0) + f(vrow[x1 + 2] * fx));
+  }
+  const n = 3 * width;
+  if (apple) {
+    for (let q = 0; q < n; q++) fac[q] = f(1 + f(boost * fac[q]));
+    return;
+  }
+  for (let c = 0; c < 3; c++) {
+    const l = lo[c], h = hi[c], ig = invGamma[c];
+    for (let q = c; q < n; q += 3) {
+      let gc = Math.min(Math.max(fac[q], 0), 1);
+      if (useGamma) gc = f(gc ** ig);
+      fac[q] = gmExp2f(f(f(f(l * f(1 - gc)) + f(h * gc)) * w));
+    }
+  }
 }
 
 /**
@@ -355,6 +374,7 @@ export function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
   const pqTable = output === 'pq' ? gmPqEncodeTable() : null;
   const out = new Float32Array(width * height * 3);
   const vrow = new Float32Array(3 * mw);
+  const fac = new Float32Array(3 * width); // per row: each pixel's factors
   const f = Math.fround;
   const px = sdr.pixels, mpx = map.pixels, baseLut = luts.base;
   const fx0s = new Float32Array(width);
@@ -366,7 +386,6 @@ export function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
   }
   const m = toOut || [1, 0, 0, 0, 1, 0, 0, 0, 1];
   const cv = convert || [1, 0, 0, 0, 1, 0, 0, 0, 1];
-  const [lo0, lo1, lo2] = lo, [hi0, hi1, hi2] = hi, [ig0, ig1, ig2] = invGamma;
   const [kb0, kb1, kb2] = kBase, [ka0, ka1, ka2] = kAlt;
   for (let y = 0; y < height; y++) {
     const a0 = ys.i0[y] * mw * 3, a1 = ys.i1[y] * mw * 3;
@@ -374,7 +393,8 @@ export function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
     if (!skip) {
       for (let j = 0; j < 3 * mw; j++) vrow[j] = f(f(mapLut[mpx[a0 + j]] * wy0) + f(mapLut[mpx[a1 + j]] * wy));
     }
-    for (let x = 0, p = 3 * y * width; x < width; x++, p += 3) {
+    if (!skip) gmRowFactors(vrow, x0s, x1s, xs.f, fx0s, width, apple, boost, lo, hi, invGamma, useGamma, w, fac);
+    for (let x = 0, p = 3 * y * width, q = 0; x < width; x++, p += 3, q += 3) {
       let r = baseLut[px[p]], g = baseLut[px[p + 1]], b = baseLut[px[p + 2]];
       if (convert) {
         const r1 = f(cv[0] * r + cv[1] * g + cv[2] * b), g1 = f(cv[3] * r + cv[4] * g + cv[5] * b);
@@ -382,20 +402,14 @@ export function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
         r = r1;
         g = g1;
       }
-      if (!skip) {
-        const x0 = x0s[x], x1 = x1s[x], fx = xs.f[x], fx0 = fx0s[x];
-        const m0 = f(f(vrow[x0] * fx0) + f(vrow[x1] * fx));
-        const m1 = f(f(vrow[x0 + 1] * fx0) + f(vrow[x1 + 1] * fx));
-        const m2 = f(f(vrow[x0 + 2] * fx0) + f(vrow[x1 + 2] * fx));
-        if (apple) {
-          r = gmSaturate(f(r * f(1 + f(boost * m0))));
-          g = gmSaturate(f(g * f(1 + f(boost * m1))));
-          b = gmSaturate(f(b * f(1 + f(boost * m2))));
-        } else {
-          r = gmIso(r, m0, lo0, hi0, ig0, useGamma, kb0, ka0, w);
-          g = gmIso(g, m1, lo1, hi1, ig1, useGamma, kb1, ka1, w);
-          b = gmIso(b, m2, lo2, hi2, ig2, useGamma, kb2, ka2, w);
-        }
+      if (apple) {
+        r = gmSaturate(f(r * fac[q]));
+        g = gmSaturate(f(g * fac[q + 1]));
+        b = gmSaturate(f(b * fac[q + 2]));
+      } else if (!skip) {
+        r = gmSaturate(f(f(f(r + kb0) * fac[q]) - ka0));
+        g = gmSaturate(f(f(f(g + kb1) * fac[q + 1]) - ka1));
+        b = gmSaturate(f(f(f(b + kb2) * fac[q + 2]) - ka2));
       }
       if (toOut === null) {
         out[p] = r; out[p + 1] = g; out[p + 2] = b;

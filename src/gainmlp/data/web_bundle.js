@@ -3917,8 +3917,8 @@ const displayInternals = { floatToHalf };
 // reads it (gainmlp.container: xmp, iso21496, apple, mpf, icc, segments): the hdrgm XMP
 // (attributes or rdf:Seq elements, extended XMP), the ISO 21496-1 binary record, Apple's
 // HDRGainMap XMP and maker-note headroom, the MPF index (or appended JPEGs), and the ICC
-// profile's primaries. Every check and message follows the Python modules; the rendering
-// is gainmap.mjs.
+// profile's primaries (gainmap_icc.mjs). Every check and message follows the Python
+// modules; the rendering is gainmap.mjs.
 
 
 
@@ -3931,7 +3931,6 @@ const GM_CONTAINER_NS = 'http://ns.google.com/photos/1.0/container/';
 const GM_APPLE_NS = 'http://ns.apple.com/HDRGainMap/1.0/';
 const GM_MPF_ID = 'MPF\0';
 const GM_EXIF_ID = 'Exif\0\0';
-const GM_ICC_ID = 'ICC_PROFILE\0';
 const GM_APP1 = 0xe1;
 const GM_APP2 = 0xe2;
 const GM_MAX_XMP_CHARS = 4 << 20;
@@ -4428,14 +4427,23 @@ function mpfImageRanges(data, segments) {
   return ranges;
 }
 
-// ---------------------------------------------------------------- ICC (container.icc)
+// ---- gainmap_icc.mjs
+// The ICC profile of a gain-map JPEG's images, as far as gainmlp's gain-map reader reads it
+// (gainmlp.container.icc): reassembled from its APP2 chunks, and its primaries named from
+// the colorant tags (sRGB, Display P3 or BT.2020), else from the description.
+
+
+
+
+const GM_ICC_ID = 'ICC_PROFILE\0';
+const GM_ICC_APP2 = 0xe2;
 
 /** The ICC profile from ICC_PROFILE APP2 chunks (icc.read_icc); null if absent. */
 function readIcc(segments) {
   const chunks = new Map();
   let count = -1;
   for (const s of segments) {
-    if (s.marker !== GM_APP2 || !gmStartsWith(s.payload, GM_ICC_ID) || s.payload.length < GM_ICC_ID.length + 2) continue;
+    if (s.marker !== GM_ICC_APP2 || !gmStartsWith(s.payload, GM_ICC_ID) || s.payload.length < GM_ICC_ID.length + 2) continue;
     const seq = s.payload[GM_ICC_ID.length], n = s.payload[GM_ICC_ID.length + 1];
     if (count < 0) count = n;
     if (n !== count || !(seq >= 1 && seq <= n) || chunks.has(seq)) throw new GainMLPError('ICC profile segments are inconsistent');
@@ -4575,6 +4583,7 @@ function iccPrimaries(icc) {
 //
 // w comes from a display's headroom by ISO 21496-1's rule on the file's HDR capacity
 // (undefined headroom: 1, the full HDR). The metadata readers are gainmap_meta.mjs.
+
 
 
 
@@ -4864,13 +4873,31 @@ function gmExp2f(x) {
   return f32(p * GM_POW2[ni]);
 }
 
-/** One channel of the ISO 21496-1 formula in float32 (kernels.gainmap's order of operations). */
-function gmIso(base, g, lo, hi, invGamma, useGamma, kBase, kAlt, w) {
+/**
+ * One row's per-channel factors of the base: the map interpolated horizontally, then
+ * 2^(w (min (1 - r) + max r)) with r = clip(g)^(1/gamma) (ISO), or 1 + (H^w - 1) g (Apple).
+ */
+function gmRowFactors(vrow, x0s, x1s, fxs, fx0s, width, apple, boost, lo, hi, invGamma, useGamma, w, fac) {
   const f = Math.fround;
-  let gc = Math.min(Math.max(g, 0), 1);
-  if (useGamma) gc = f(gc ** invGamma);
-  const logBoost = f(f(lo * f(1 - gc)) + f(hi * gc));
-  return gmSaturate(f(f(f(base + kBase) * gmExp2f(f(logBoost * w))) - kAlt));
+  for (let x = 0, q = 0; x < width; x++, q += 3) {
+    const x0 = x0s[x], x1 = x1s[x], fx = fxs[x], fx0 = fx0s[x];
+    fac[q] = f(f(vrow[x0] * fx0) + f(vrow[x1] * fx));
+    fac[q + 1] = f(f(vrow[x0 + 1] * fx0) + f(vrow[x1 + 1] * fx));
+    fac[q + 2] = f(f(vrow[x0 + 2] * fx0) + f(vrow[x1 + 2] * fx));
+  }
+  const n = 3 * width;
+  if (apple) {
+    for (let q = 0; q < n; q++) fac[q] = f(1 + f(boost * fac[q]));
+    return;
+  }
+  for (let c = 0; c < 3; c++) {
+    const l = lo[c], h = hi[c], ig = invGamma[c];
+    for (let q = c; q < n; q += 3) {
+      let gc = Math.min(Math.max(fac[q], 0), 1);
+      if (useGamma) gc = f(gc ** ig);
+      fac[q] = gmExp2f(f(f(f(l * f(1 - gc)) + f(h * gc)) * w));
+    }
+  }
 }
 
 /**
@@ -4917,6 +4944,7 @@ function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
   const pqTable = output === 'pq' ? gmPqEncodeTable() : null;
   const out = new Float32Array(width * height * 3);
   const vrow = new Float32Array(3 * mw);
+  const fac = new Float32Array(3 * width); // per row: each pixel's factors
   const f = Math.fround;
   const px = sdr.pixels, mpx = map.pixels, baseLut = luts.base;
   const fx0s = new Float32Array(width);
@@ -4928,7 +4956,6 @@ function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
   }
   const m = toOut || [1, 0, 0, 0, 1, 0, 0, 0, 1];
   const cv = convert || [1, 0, 0, 0, 1, 0, 0, 0, 1];
-  const [lo0, lo1, lo2] = lo, [hi0, hi1, hi2] = hi, [ig0, ig1, ig2] = invGamma;
   const [kb0, kb1, kb2] = kBase, [ka0, ka1, ka2] = kAlt;
   for (let y = 0; y < height; y++) {
     const a0 = ys.i0[y] * mw * 3, a1 = ys.i1[y] * mw * 3;
@@ -4936,7 +4963,8 @@ function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
     if (!skip) {
       for (let j = 0; j < 3 * mw; j++) vrow[j] = f(f(mapLut[mpx[a0 + j]] * wy0) + f(mapLut[mpx[a1 + j]] * wy));
     }
-    for (let x = 0, p = 3 * y * width; x < width; x++, p += 3) {
+    if (!skip) gmRowFactors(vrow, x0s, x1s, xs.f, fx0s, width, apple, boost, lo, hi, invGamma, useGamma, w, fac);
+    for (let x = 0, p = 3 * y * width, q = 0; x < width; x++, p += 3, q += 3) {
       let r = baseLut[px[p]], g = baseLut[px[p + 1]], b = baseLut[px[p + 2]];
       if (convert) {
         const r1 = f(cv[0] * r + cv[1] * g + cv[2] * b), g1 = f(cv[3] * r + cv[4] * g + cv[5] * b);
@@ -4944,20 +4972,14 @@ function renderGainMap(gm, sdr, map, weight = 1, output = 'pq') {
         r = r1;
         g = g1;
       }
-      if (!skip) {
-        const x0 = x0s[x], x1 = x1s[x], fx = xs.f[x], fx0 = fx0s[x];
-        const m0 = f(f(vrow[x0] * fx0) + f(vrow[x1] * fx));
-        const m1 = f(f(vrow[x0 + 1] * fx0) + f(vrow[x1 + 1] * fx));
-        const m2 = f(f(vrow[x0 + 2] * fx0) + f(vrow[x1 + 2] * fx));
-        if (apple) {
-          r = gmSaturate(f(r * f(1 + f(boost * m0))));
-          g = gmSaturate(f(g * f(1 + f(boost * m1))));
-          b = gmSaturate(f(b * f(1 + f(boost * m2))));
-        } else {
-          r = gmIso(r, m0, lo0, hi0, ig0, useGamma, kb0, ka0, w);
-          g = gmIso(g, m1, lo1, hi1, ig1, useGamma, kb1, ka1, w);
-          b = gmIso(b, m2, lo2, hi2, ig2, useGamma, kb2, ka2, w);
-        }
+      if (apple) {
+        r = gmSaturate(f(r * fac[q]));
+        g = gmSaturate(f(g * fac[q + 1]));
+        b = gmSaturate(f(b * fac[q + 2]));
+      } else if (!skip) {
+        r = gmSaturate(f(f(f(r + kb0) * fac[q]) - ka0));
+        g = gmSaturate(f(f(f(g + kb1) * fac[q + 1]) - ka1));
+        b = gmSaturate(f(f(f(b + kb2) * fac[q + 2]) - ka2));
       }
       if (toOut === null) {
         out[p] = r; out[p + 1] = g; out[p + 2] = b;
