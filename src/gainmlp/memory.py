@@ -1,53 +1,130 @@
-"""Memory budget: refuse work that would need more memory than allowed, before doing it.
+"""The one accounting of memory and work: refuse what would need more than allowed, first.
 
-The budget is ``$GAINMLP_MAX_MEMORY`` (bytes, or with a K/M/G suffix, e.g. ``2G``) or, when
-that is not set, 80 % of the machine's physical memory. Estimates are a fixed base (the
-interpreter, numpy and torch; for an encode also the fit's data at the pixels its steps
-draw) plus bytes per pixel, from the peak resident sets measured by
-``benchmarks/memory.py`` at 12, 24 and 100 MP (docs/speed.md), rounded up.
+**Budget.** ``$GAINMLP_MAX_MEMORY`` (bytes, or with a K/M/G/T suffix, e.g. ``2G``) or, when
+that is not set, 80 % of the machine's physical memory.
+
+**Whole operations** (:func:`check_memory`): before any pixel is decoded, each entry point
+(command line, API, batch) adds up the sizes its inputs' headers declare — the base image,
+a gain-map image inside a JPEG, an HDR input, a map image inside a payload
+(:mod:`gainmlp.budget` reads them) — and compares the estimate of its *path* with the
+budget. An estimate is a fixed base (the interpreter, numpy, the codecs; torch and the
+fit's data for an encode) plus bytes per pixel of the output, plus bytes per pixel of a
+gain-map image, from the peak resident sets ``benchmarks/memory.py`` measures for each
+path at 12 and 24 MP (docs/robustness.md), rounded up; that benchmark also checks that a
+budget equal to the estimate keeps the real peak within 1.2 x.
+
+**Each decode** (:func:`charge`): every decoder of an image from untrusted bytes charges
+the bytes its declared size will occupy before decoding it; one image that alone could
+not fit the budget (beside the process's floor, :data:`FLOOR_BYTES`) is refused there,
+whichever entry point reached it.
+
+**Work** (:func:`check_network`): a network inside a payload costs multiply-adds per
+pixel; more than the largest network gainmlp's encoders write (:data:`MAX_NETWORK_MACS`)
+is refused before it is evaluated, unless ``$GAINMLP_MAX_NETWORK_MACS`` raises the limit.
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 from gainmlp.errors import GainMLPError
 
+#: Fixed part of each path's peak, bytes (interpreter and libraries at that path).
 BASE_BYTES = {"encode": 700 * 2**20, "decode": 350 * 2**20}
+#: Bytes of peak per pixel of the output image, per path.
 BYTES_PER_PIXEL = {"encode": 32, "decode": 40}
-#: The bound the estimates must keep for a 24-MP photo (the no-data-lost issue's target).
-BOUND_24MP = 1.5 * 2**30
+#: Bytes per pixel of a gain-map image (or a payload's map image) on top of the base's.
+MAP_BYTES_PER_PIXEL = 16
+#: What the process holds before it decodes anything (interpreter, numpy, Pillow): an
+#: image whose decoded pixels do not fit beside it is refused by :func:`charge`.
+FLOOR_BYTES = 100 * 2**20
+#: Multiply-adds per pixel of the largest network gainmlp's command line writes (width
+#: 128, two hidden layers, an 8-channel grid: 33,280), rounded up to a power of two.
+MAX_NETWORK_MACS = 1 << 16
 _SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_MAX_TEXT = 1 << 62  # no machine has more: a larger value is a typing error
+
+
+def _parse_size(name: str, text: str) -> int:
+    text = text.strip().upper().removesuffix("B")
+    unit = text[-1] if text and text[-1] in _SUFFIX else ""
+    try:
+        value = float(text[:-1] if unit else text)
+    except ValueError:
+        raise GainMLPError(f"{name}={text!r} is not a size like 2G") from None
+    if not (math.isfinite(value) and value > 0) or value * _SUFFIX[unit] >= _MAX_TEXT:
+        raise GainMLPError(f"{name}={text!r} must be a positive, finite size like 2G")
+    return int(value * _SUFFIX[unit])
 
 
 def budget() -> int:
     """The memory budget in bytes (see the module docstring)."""
-    text = os.environ.get("GAINMLP_MAX_MEMORY", "").strip().upper().removesuffix("B")
+    text = os.environ.get("GAINMLP_MAX_MEMORY", "").strip()
     if text:
-        unit = text[-1] if text[-1] in _SUFFIX else ""
-        try:
-            value = float(text[:-1] if unit else text)
-        except ValueError:
-            raise GainMLPError(f"GAINMLP_MAX_MEMORY={text!r} is not a size like 2G") from None
-        if not value > 0:
-            raise GainMLPError(f"GAINMLP_MAX_MEMORY={text!r} must be positive")
-        return int(value * _SUFFIX[unit])
+        return _parse_size("GAINMLP_MAX_MEMORY", text)
     try:
         return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 1 << 62
 
 
-def estimate(operation: str, pixels: int) -> int:
-    """Bytes ``operation`` (``encode`` or ``decode``) is expected to need for ``pixels``."""
-    return BASE_BYTES[operation] + BYTES_PER_PIXEL[operation] * int(pixels)
+def _family(operation: str) -> str:
+    return "encode" if operation in ("encode", "reencode", "encode-tmo", "pair") \
+        or operation.startswith("encode") else "decode"
 
 
-def check_memory(operation: str, pixels: int, images: int = 1) -> None:
+def estimate(operation: str, pixels: int, map_pixels: int = 0) -> int:
+    """Bytes ``operation`` is expected to need at its peak for ``pixels`` output pixels and
+    ``map_pixels`` pixels of gain-map images; ``operation`` is a path of
+    :data:`BYTES_PER_PIXEL` (``encode``, ``decode``, ``reencode``, ``pair``,
+    ``decode-gainmap-png``, ...), or falls back to its family (``encode``/``decode``)."""
+    key = operation if operation in BYTES_PER_PIXEL else _family(operation)
+    return (BASE_BYTES.get(key, BASE_BYTES[_family(operation)])
+            + BYTES_PER_PIXEL[key] * int(pixels) + MAP_BYTES_PER_PIXEL * int(map_pixels))
+
+
+def _gb(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**29 else f"{n / 2**20:.0f} MB"
+
+
+def check_memory(operation: str, pixels: int, images: int = 1, map_pixels: int = 0) -> None:
     """A one-line error when ``operation`` on ``images`` images of ``pixels`` pixels in all
-    would need more than :func:`budget`."""
-    need, allowed = estimate(operation, pixels), budget()
+    (plus ``map_pixels`` of gain-map images) would need more than :func:`budget`."""
+    need, allowed = estimate(operation, pixels, map_pixels), budget()
     if need > allowed:
+        verb = operation.split("-")[0]
         size = f"{pixels / 1e6:.1f} MP" + (f" in {images} images" if images > 1 else "")
-        raise GainMLPError(f"{operation} of {size} needs about {need / 2**30:.1f} GB, over the "
-                           f"{allowed / 2**30:.1f} GB budget (set GAINMLP_MAX_MEMORY to change it)")
+        if map_pixels:
+            size += f" with {map_pixels / 1e6:.1f} MP of gain map"
+        raise GainMLPError(f"{verb} of {size} needs about {_gb(need)}, over the "
+                           f"{_gb(allowed)} budget (set GAINMLP_MAX_MEMORY to change it)")
+
+
+def charge(width: int, height: int, bytes_per_pixel: float, what: str) -> None:
+    """Refuse to decode an image of ``width`` x ``height`` pixels whose decoded form takes
+    ``bytes_per_pixel`` per pixel when it cannot fit the budget beside the process's floor
+    (:data:`FLOOR_BYTES`); called before the decoder allocates anything."""
+    need = int(width) * int(height) * bytes_per_pixel
+    allowed = budget()
+    if FLOOR_BYTES + need > allowed:
+        raise GainMLPError(f"{what} declares {width}x{height} pixels: decoding it needs "
+                           f"about {_gb(int(need))}, over the {_gb(allowed)} budget (set "
+                           "GAINMLP_MAX_MEMORY to change it)")
+
+
+def max_network_macs() -> int:
+    """Multiply-adds per pixel a payload's network may cost (:data:`MAX_NETWORK_MACS`, or
+    ``$GAINMLP_MAX_NETWORK_MACS``)."""
+    text = os.environ.get("GAINMLP_MAX_NETWORK_MACS", "").strip()
+    return _parse_size("GAINMLP_MAX_NETWORK_MACS", text) if text else MAX_NETWORK_MACS
+
+
+def check_network(macs_per_pixel: int, what: str = "the payload's network") -> None:
+    """Refuse a network costing more multiply-adds per pixel than :func:`max_network_macs`
+    (layers x width x width per pixel; the work of a decode is this times its pixels)."""
+    limit = max_network_macs()
+    if macs_per_pixel > limit:
+        raise GainMLPError(f"{what} costs {macs_per_pixel} multiply-adds per pixel, over the "
+                           f"limit of {limit} (the largest network gainmlp writes; set "
+                           "GAINMLP_MAX_NETWORK_MACS to raise it)")

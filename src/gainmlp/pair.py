@@ -179,13 +179,13 @@ def pair_from_hdr_file(path, tmo: str = tonemap.DEFAULT_TONE_MAPPER, peak_nits: 
     tuple
         ``(SdrImage, hdr)``: the 8-bit SDR and the HDR as float32 PQ BT.2020 code values.
     """
+    from gainmlp.budget import check_encode
     from gainmlp.colorimetry import SdrEncoding
     from gainmlp.image import SdrImage
     from gainmlp.io import read_hdr_linear
-    from gainmlp.memory import check_memory
 
+    check_encode([path], "encode-tmo")  # the header's size against the budget, first
     linear = read_hdr_linear(path)
-    check_memory("encode", linear.shape[0] * linear.shape[1])
     sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=tmo, peak_nits=peak_nits)
     return (SdrImage(sdr_u8, encoding or SdrEncoding(), None),
             hdr_u16.astype(np.float32) / np.float32(PQ_CODE_MAX))

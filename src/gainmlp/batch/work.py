@@ -167,12 +167,12 @@ def _crash_hook(item: Item, spec: BatchSpec) -> None:
     os._exit(17)
 
 
-def _check_header(path: str) -> None:
-    """Refuse an image whose header is absurd or too large for the memory budget."""
-    from gainmlp.io.files import image_pixels
-    from gainmlp.memory import check_memory
+def _check_header(*paths: str, mode: str = "encode") -> None:
+    """Refuse images whose headers are absurd or too large for the memory budget
+    (:func:`gainmlp.budget.check_encode`), or that are not regular files."""
+    from gainmlp.budget import check_encode
 
-    check_memory("encode", image_pixels(path))
+    check_encode(list(paths), mode)
 
 
 def _read(item: Item, spec: BatchSpec) -> tuple[SdrImage, np.ndarray, bytes | None]:
@@ -186,7 +186,7 @@ def _read(item: Item, spec: BatchSpec) -> tuple[SdrImage, np.ndarray, bytes | No
     if item.kind == "pair":
         from gainmlp.io import read_hdr, read_sdr
 
-        _check_header(item.sdr)
+        _check_header(item.sdr, item.hdr)
         sdr = read_sdr(item.sdr, spec.sdr_primaries, spec.sdr_transfer, spec.sdr_white)
         hdr = read_hdr(item.hdr, spec.exr_white)
         check_pair(sdr.pixels, hdr)
@@ -200,7 +200,7 @@ def _read(item: Item, spec: BatchSpec) -> tuple[SdrImage, np.ndarray, bytes | No
         from gainmlp.container import gainmap_jpeg
         from gainmlp.io.files import read_bytes
 
-        _check_header(item.photo)
+        _check_header(item.photo, mode="reencode")
         data = read_bytes(item.photo)
         try:
             gm = gainmap_jpeg.read_gainmap_jpeg(data)

@@ -52,10 +52,10 @@ def _warm_up(data: bytes) -> None:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from gainmlp import photo
+    from gainmlp.budget import check_decode
     from gainmlp.container.app11 import extract_payload
     from gainmlp.io import HDR_OUT_EXTENSIONS, check_output, write_hdr
-    from gainmlp.io.files import image_pixels
-    from gainmlp.memory import check_memory
+    from gainmlp.io.reading import read_bytes
 
     out = Path(args.output)
     share = out.suffix.lower() in (".jpg", ".jpeg")
@@ -64,10 +64,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
                            "or .jpg for a standard Ultra HDR gain-map JPEG")
     src = Path(args.input)
     check_output(out, [src] + ([args.sdr] if args.sdr else []))
-    check_memory("decode", image_pixels(args.sdr or src))
-    if not src.exists():
-        raise GainMLPError(f"{src}: no such file")
-    data = src.read_bytes()
+    data = read_bytes(src)  # a regular file, bounded, unchanged while read
+    check_decode(data, out, args.sdr, str(src))  # every declared size, before decoding
     given = _read_sdr(args.sdr, args) if args.sdr else None
     # a gain-map JPEG to .exr: straight to linear light, no PQ round trip (no 10,000 cap);
     # our payloads rebuild PQ, which the EXR writer linearises in tiles

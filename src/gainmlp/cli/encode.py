@@ -16,27 +16,27 @@ from gainmlp.errors import GainMLPError
 
 def _is_jpeg(path: str) -> bool:
     """Whether the file at ``path`` starts like a JPEG (False when it cannot be read)."""
+    from gainmlp.io.reading import open_input
+
     try:
-        with open(path, "rb") as fh:
+        with open_input(path) as (fh, _):  # a FIFO or device is refused, not waited on
             return fh.read(2) == b"\xff\xd8"
-    except OSError:
-        return True  # the re-encode path reports the missing file
+    except GainMLPError:
+        return True  # the re-encode path reports what is wrong
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from gainmlp import photo
     from gainmlp.api import encode
+    from gainmlp.budget import check_encode
     from gainmlp.io import atomic_write, check_output, read_hdr
-    from gainmlp.io.files import image_pixels
-    from gainmlp.memory import check_memory
+    from gainmlp.io.reading import read_bytes
 
     args.sdr, args.hdr, args.more = (args.files[0], (args.files[1:2] or [None])[0],
                                       args.files[2:])
     out = Path(args.output)
     if not args.more:
         check_output(out, args.files)
-    check_memory("encode", sum(image_pixels(f) for f in args.files[::2]),
-                 max(1, len(args.files) // 2))
     to_jpeg = out.suffix.lower() in (".jpg", ".jpeg")
     if not to_jpeg and args.container not in (None, "gainmlp"):
         raise GainMLPError(f"--container {args.container} writes a JPEG: name the output .jpg")
@@ -50,15 +50,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
     elif args.tmo is not None:
         raise GainMLPError("--tmo makes the SDR of a lone HDR image (gainmlp encode HDR.exr "
                            "--tmo NAME -o OUT)")
+    # every declared size against the budget, before decoding (SDR and HDR alike)
+    check_encode(args.files, "encode-tmo" if lone_hdr else
+                 "reencode" if args.hdr is None else "encode")
     options = _options(args, _progress(args), rate_control=args.hdr is None and not lone_hdr)
     start = time.perf_counter()
     if args.hdr is None and not lone_hdr:  # re-encode a gain-map JPEG's map as gainmlp
         if not to_jpeg:
             raise GainMLPError("with a single gain-map JPEG input, the output must be .jpg")
         src = Path(args.sdr)
-        if not src.is_file():
-            raise GainMLPError(f"{src}: no such file")
-        data, report = photo.reencode_gainmap_photo(src.read_bytes(), args.method, options,
+        data, report = photo.reencode_gainmap_photo(read_bytes(src), args.method, options,
                                                     args.eps, str(src), container)
         atomic_write(out, data)
         chosen = f" ({report['config']})" if "config" in report else ""

@@ -22,9 +22,11 @@ from gainmlp.options import (
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from gainmlp.budget import check_encode
     from gainmlp.evaluation import evaluate
     from gainmlp.io import read_hdr
 
+    check_encode([args.sdr, args.hdr])
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
     record = evaluate(sdr, hdr, args.method, _options(args, _progress(args)), args.eps,
@@ -39,9 +41,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
+    from gainmlp.budget import check_pair
     from gainmlp.io import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
     from gainmlp.pair import make_pair
 
+    check_pair(args.hdr)  # the declared size against the budget, before decoding
     linear = read_hdr_linear(args.hdr)
     sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=args.tmo, peak_nits=args.peak)
     out = Path(args.output)
@@ -60,9 +64,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from gainmlp.budget import check_encode
     from gainmlp.evaluation.html_report import DEFAULT_METHODS, make_report
     from gainmlp.io import read_hdr
 
+    check_encode([args.sdr, args.hdr])
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
     options = _options(argparse.Namespace(**{**vars(args), "method": None}), _progress(args))

@@ -93,7 +93,7 @@ def decode_map(method: str, body: bytes, sdr_pq: np.ndarray, eps: float,
         return _decode_view(kind, body[_BODY.size:], fmt, (mw, mh), lo, hi, sdr_pq, eps, view)
     if mw > width or mh > height:
         raise GainMLPError(f"gain map {mw}x{mh} is larger than the image {width}x{height}")
-    small = map_image.decompress(body[_BODY.size:], fmt)
+    small = map_image.decompress(body[_BODY.size:], fmt, (mw, mh))
     if small.shape[:2] != (mh, mw):
         raise GainMLPError(f"gain-map image is {small.shape[1]}x{small.shape[0]}, "
                            f"header says {mw}x{mh}")
@@ -117,7 +117,7 @@ def _decode_view(kind: str, image: bytes, fmt: str, size: tuple[int, int], lo: n
     from gainmlp.view import orient_array
 
     mw, mh = size
-    small = map_image.decompress(image, fmt)
+    small = map_image.decompress(image, fmt, size)
     if small.shape[:2] != (mh, mw):
         raise GainMLPError(f"gain-map image is {small.shape[1]}x{small.shape[0]}, "
                            f"header says {mw}x{mh}")

@@ -150,7 +150,8 @@ def _candidate_images(data: bytes, primary: list[Segment], notes: list[str]) -> 
 
 
 def _metadata_of(
-    img_segments: list[Segment], notes: list[str], problems: list[str] | None = None
+    img_segments: list[Segment], notes: list[str], problems: list[str] | None = None,
+    allowance: xmp.XmpAllowance | None = None,
 ) -> tuple[GainMapMetadata | None, str | None]:
     iso_meta = None
     iso_seg = find_app(img_segments, APP2, ISO_21496_ID)
@@ -162,8 +163,7 @@ def _metadata_of(
             if problems is not None:
                 problems.append(f"ISO 21496-1 gain-map metadata is invalid: {exc}")
     xmp_meta = None
-    main, extended = xmp.read_xmp(img_segments)
-    xmp_text = (main or "") + (extended or "")
+    xmp_text = (allowance or xmp.XmpAllowance()).text(img_segments)
     if xmp_text:
         props = xmp.parse_hdrgm_xmp(xmp_text)
         if props:
@@ -212,8 +212,8 @@ def read_gainmap_jpeg(data: bytes) -> GainMapJpeg:
         raise GainMLPError(f"file of {len(data)} bytes is over the {MAX_FILE_BYTES} byte limit")
     primary = parse_segments(data)
     notes: list[str] = []
-    main_xmp, ext_xmp = xmp.read_xmp(primary)
-    primary_xmp_text = (main_xmp or "") + (ext_xmp or "")
+    allowance = xmp.XmpAllowance()  # XMP parsed in this file, all images together
+    primary_xmp_text = allowance.text(primary)
     flavour = (
         "ultrahdr"
         if "Container:Directory" in primary_xmp_text or (xmp.CONTAINER_NS in primary_xmp_text)
@@ -226,7 +226,7 @@ def read_gainmap_jpeg(data: bytes) -> GainMapJpeg:
     problems: list[str] = []
     candidates = _candidate_images(data, primary, notes)
     for cand in candidates:
-        meta, source = _metadata_of(cand.segments, notes, problems)
+        meta, source = _metadata_of(cand.segments, notes, problems, allowance)
         if meta is not None:
             gm_image = cand
             break
@@ -238,8 +238,7 @@ def read_gainmap_jpeg(data: bytes) -> GainMapJpeg:
     if meta is None and not problems:
         exif = find_app(primary, APP1, EXIF_ID)
         for cand in candidates:
-            m, e = xmp.read_xmp(cand.segments)
-            apple_map = apple.read_apple_gain_map((m or "") + (e or ""),
+            apple_map = apple.read_apple_gain_map(allowance.text(cand.segments),
                                                   exif.payload if exif else None, notes)
             if apple_map is not None:
                 meta, source, gm_image, flavour = apple_map.metadata(), "apple", cand, "apple"
@@ -319,16 +318,15 @@ def is_gainmap_jpeg(data: bytes) -> bool:
         primary = parse_segments(data)
         if find_app(primary, APP2, ISO_21496_ID) is not None:
             return True
-        main, ext = xmp.read_xmp(primary)
-        if xmp.HDRGM_NS in ((main or "") + (ext or "")):
+        allowance = xmp.XmpAllowance()
+        if xmp.HDRGM_NS in allowance.text(primary):
             return True
         if find_app(primary, APP2, mpf.MPF_ID) is not None:
             for start, end in mpf.mpf_image_ranges(data, primary)[1:]:
                 segs = parse_segments(data[start:end])
                 if find_app(segs, APP2, ISO_21496_ID) is not None:
                     return True
-                m, e = xmp.read_xmp(segs)
-                text = (m or "") + (e or "")
+                text = allowance.text(segs)
                 if xmp.HDRGM_NS in text or apple.APPLE_GAINMAP_NS in text:
                     return True
     except (GainMLPError, ValueError, TypeError):

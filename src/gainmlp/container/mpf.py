@@ -25,6 +25,11 @@ MP_ATTR_PRIMARY = 0x20000000  # representative image flag
 MP_ATTR_BASELINE_PRIMARY = 0x030000  # "baseline MP primary image" type code
 MP_ATTR_FORMAT_JPEG = 0x0
 MPF_MAX_IMAGES = 1024
+#: Most distinct images of an MPF index that readers look at (the primary included): a
+#: gain-map file has two (Apple's: a few more, depth and mattes); the entries after these,
+#: and entries repeating an image already listed, are skipped, so a small file whose index
+#: names one image a thousand times is parsed once.
+MPF_MAX_READ_IMAGES = 16
 _MP_ENTRY_SIZE = 16
 
 
@@ -132,7 +137,9 @@ def find_mpf(segments: list[Segment]) -> tuple[Segment, list[MpEntry]] | None:
 def mpf_image_ranges(data: bytes, segments: list[Segment] | None = None) -> list[tuple[int, int]]:
     """Absolute (start, end) byte ranges of the images an MPF index lists.
 
-    Offsets are taken relative to the MPF TIFF header, as the standard says. Raises
+    Offsets are taken relative to the MPF TIFF header, as the standard says. An image
+    listed more than once is returned once, and at most :data:`MPF_MAX_READ_IMAGES`
+    images are returned (the first ones listed). Raises
     :class:`GainMLPError` when the index is absent, or an entry points outside the data
     or at something that is not a JPEG image.
     """
@@ -143,7 +150,8 @@ def mpf_image_ranges(data: bytes, segments: list[Segment] | None = None) -> list
         raise GainMLPError("JPEG has no MPF index")
     seg, entries = found
     origin = seg.payload_offset + len(MPF_ID)
-    ranges = []
+    ranges: list[tuple[int, int]] = []
+    seen: set[int] = set()
     for k, ent in enumerate(entries):
         start = 0 if k == 0 or ent.offset == 0 else origin + ent.offset
         end = start + ent.size
@@ -151,5 +159,10 @@ def mpf_image_ranges(data: bytes, segments: list[Segment] | None = None) -> list
             raise GainMLPError(f"MPF image {k} ({ent.size} bytes at {start}) is outside the file")
         if data[start : start + 2] != b"\xff\xd8":
             raise GainMLPError(f"MPF image {k} does not start with a JPEG SOI marker")
+        if start in seen:  # the same image listed again: read once
+            continue
+        seen.add(start)
         ranges.append((start, end))
+        if len(ranges) == MPF_MAX_READ_IMAGES:
+            break
     return ranges

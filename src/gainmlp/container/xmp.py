@@ -27,6 +27,9 @@ HDRGM_NS = "http://ns.adobe.com/hdr-gain-map/1.0/"
 CONTAINER_NS = "http://ns.google.com/photos/1.0/container/"
 ITEM_NS = "http://ns.google.com/photos/1.0/container/item/"
 MAX_XMP_CHARS = 4 << 20  # hdrgm properties are looked for in the first 4 MiB of XMP
+#: Most XMP characters examined in one file, all its images together (:class:`XmpAllowance`):
+#: four images' worth of :data:`MAX_XMP_CHARS`.
+MAX_XMP_FILE_CHARS = 16 << 20
 
 _HDRGM_FIELDS = (
     "Version",
@@ -114,6 +117,25 @@ def read_xmp(segments: list[Segment]) -> tuple[str | None, str | None]:
             extended = b"".join(parts).decode("utf-8", errors="replace")
             break
     return main, extended
+
+
+class XmpAllowance:
+    """What one file may still have examined of :data:`MAX_XMP_FILE_CHARS`: readers that
+    look at several images of a file take each image's XMP through :meth:`text`, so that a
+    file listing many images with large packets costs a bounded amount of parsing."""
+
+    def __init__(self, limit: int = MAX_XMP_FILE_CHARS) -> None:
+        self.left = limit
+
+    def text(self, segments: list[Segment]) -> str:
+        """The standard and extended XMP of a header joined, cut to :data:`MAX_XMP_CHARS`
+        and to what is left; "" once the allowance is spent."""
+        if self.left <= 0:
+            return ""
+        main, extended = read_xmp(segments)
+        text = ((main or "") + (extended or ""))[: min(self.left, MAX_XMP_CHARS)]
+        self.left -= max(len(text), 1)
+        return text
 
 
 # --------------------------------------------------------------------------- hdrgm

@@ -14,6 +14,7 @@ Readers check the size a header claims before decoding and turn codec failures i
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -23,12 +24,18 @@ import numpy as np
 from gainmlp import colorimetry
 from gainmlp.colourspaces import COLOURSPACES, colour_science
 from gainmlp.errors import GainMLPError, check_image_size, warn
-from gainmlp.io.files import atomic_write, open_image, read_bytes
+from gainmlp.io.files import atomic_write
 from gainmlp.io.png import CICP_PQ, CICP_PRIMARIES, png_header, png_with_chunk
+from gainmlp.io.reading import open_image, radiance_size, read_bytes
+from gainmlp.memory import charge
 
 DEFAULT_EXR_WHITE_NITS = 100.0
 HDR_EXTENSIONS = (".exr", ".hdr", ".png", ".tif", ".tiff")
 HDR_OUT_EXTENSIONS = (".png", ".avif", ".exr", ".tif", ".tiff")
+#: Peak bytes per pixel of reading each HDR input into float32 PQ (the decoded channels,
+#: the float64 arithmetic of sanitising and converting primaries, the result), charged
+#: against the memory budget before decoding (:func:`gainmlp.memory.charge`).
+DECODE_BYTES_PER_PIXEL = {"exr": 72, "hdr": 72, "16-bit": 32}
 
 
 def _rgb_from_array(arr: np.ndarray, name: str) -> np.ndarray:
@@ -114,9 +121,9 @@ def read_exr_linear(path: str | os.PathLike) -> np.ndarray:
     import OpenEXR
 
     name = str(path)
-    read_bytes(path)[:0]  # existence / readability errors first
+    data = read_bytes(path)  # a regular file, bounded, read once (OpenEXR gets the bytes)
     try:
-        head = OpenEXR.File(name, header_only=True).header()
+        head = OpenEXR.File(io.BytesIO(data), header_only=True).header()
     except Exception:
         raise GainMLPError(f"{name}: not a readable OpenEXR file") from None
     try:
@@ -125,9 +132,10 @@ def read_exr_linear(path: str | os.PathLike) -> np.ndarray:
     except (TypeError, ValueError, IndexError):
         raise GainMLPError(f"{name}: OpenEXR dataWindow attribute is malformed") from None
     check_image_size(width, height, name)
+    charge(width, height, DECODE_BYTES_PER_PIXEL["exr"], name)
     chroma = _exr_chromaticities(head.get("chromaticities"), name)
     try:
-        exr = OpenEXR.File(name, separate_channels=True)
+        exr = OpenEXR.File(io.BytesIO(data), separate_channels=True)
         channels = {k: v.pixels for k, v in exr.channels().items()}
     except Exception:
         raise GainMLPError(f"{name}: OpenEXR data is corrupt or truncated") from None
@@ -147,13 +155,9 @@ def read_radiance_linear(path: str | os.PathLike) -> np.ndarray:
 
     name = str(path)
     data = read_bytes(path)
-    try:
-        header = data[: data.find(b"\n\n") + 2 + 64].split(b"\n\n", 1)[1].split(b"\n", 1)[0]
-        dims = header.split()
-        h, w = int(dims[1]), int(dims[3])
-    except (IndexError, ValueError):
-        raise GainMLPError(f"{name}: not a Radiance RGBE (.hdr) file") from None
+    w, h = radiance_size(data, name)
     check_image_size(w, h, name)
+    charge(w, h, DECODE_BYTES_PER_PIXEL["hdr"], name)
     try:
         rgb = imagecodecs.rgbe_decode(data).astype(np.float64)
     except Exception:
@@ -180,6 +184,7 @@ def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, str]:
     if ext == ".png":
         width, height, depth, cicp = png_header(data)
         check_image_size(width, height, name)
+        charge(width, height, DECODE_BYTES_PER_PIXEL["16-bit"], name)
         if depth != 16:
             raise GainMLPError(f"{name}: is {depth}-bit; an HDR PNG must be 16-bit PQ")
         if cicp is not None and len(cicp) == 4:
@@ -194,6 +199,7 @@ def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, str]:
             raise GainMLPError(f"{name}: PNG data is corrupt or truncated") from None
     else:
         img = open_image(data, name)  # header only: size check before decoding
+        charge(img.width, img.height, DECODE_BYTES_PER_PIXEL["16-bit"], name)
         del img
         try:
             arr = imagecodecs.tiff_decode(data)

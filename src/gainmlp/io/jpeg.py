@@ -17,6 +17,7 @@ from PIL import Image
 
 from gainmlp.container.segments import parse_segments
 from gainmlp.errors import GainMLPError, check_image_size
+from gainmlp.memory import charge
 
 # A Huffman-coded JPEG spends at least one bit per 8x8 block and component (progressive
 # DC scans included), i.e. at most 512 pixels per byte (the flattest files Pillow writes
@@ -26,6 +27,17 @@ from gainmlp.errors import GainMLPError, check_image_size
 MAX_PIXELS_PER_BYTE = 1024
 MAX_PIXELS_PER_BYTE_ARITHMETIC = 8192
 _ARITHMETIC_SOF = (0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+#: Most scans (SOS markers) a JPEG image may have. libjpeg decodes every scan of a
+#: progressive image over the whole image, so a small file of thousands of repeated scans
+#: costs minutes; no encoder writes many: libjpeg-turbo's and mozjpeg's progressive scripts
+#: have 10 (colour) or 6 (grey) scans, a hand-written script with one scan per coefficient
+#: and component at most 3 x 64 = 192 plus refinements. Pillow does not expose
+#: libjpeg-turbo's scan limit, so the markers are counted before decoding.
+MAX_SCANS = 256
+#: Bytes per pixel a decoded JPEG occupies at its peak (Pillow's RGB image and the numpy
+#: copy of it), charged against the memory budget before decoding.
+DECODE_BYTES_PER_PIXEL = 6
+_SOS, _EOI, _SOI, _TEM, _RST0, _RST7 = 0xDA, 0xD9, 0xD8, 0x01, 0xD0, 0xD7
 
 
 def encode_jpeg(
@@ -89,8 +101,10 @@ def decode_jpeg(data: bytes, what: str = "JPEG image", *, strict: bool = True
 
 
 def check_declared_size(im: Image.Image, data: bytes, what: str) -> None:
-    """Refuse a JPEG (opened by Pillow, header only) whose declared size is over the limit
-    or out of proportion to its ``data`` (:data:`MAX_PIXELS_PER_BYTE`)."""
+    """Refuse a JPEG (opened by Pillow, header only) whose declared size is over the limit,
+    out of proportion to its ``data`` (:data:`MAX_PIXELS_PER_BYTE`) or over the memory
+    budget (:func:`gainmlp.memory.charge`), or which has more than :data:`MAX_SCANS`
+    scans."""
     if im.format not in ("JPEG", "MPO"):  # MPO: Pillow's name for a JPEG with an MPF index
         raise GainMLPError(f"{what} is not a JPEG image")
     check_image_size(im.width, im.height, what)
@@ -98,6 +112,12 @@ def check_declared_size(im: Image.Image, data: bytes, what: str) -> None:
         arithmetic = any(s.marker in _ARITHMETIC_SOF for s in parse_segments(data))
     except GainMLPError:
         arithmetic = False
+    # FF DA can only be an SOS marker outside segment payloads: few of them, few scans
+    scans = count_scans(data) if data.count(b"\xff\xda") > MAX_SCANS else 0
+    if scans > MAX_SCANS:
+        raise GainMLPError(f"{what} has {scans} scans, over the limit of {MAX_SCANS} "
+                           "(progressive encoders write about 10)")
+    charge(im.width, im.height, DECODE_BYTES_PER_PIXEL, what)
     per_byte = MAX_PIXELS_PER_BYTE_ARITHMETIC if arithmetic else MAX_PIXELS_PER_BYTE
     n_bytes = len(data)
     if im.width * im.height > per_byte * max(n_bytes, 1024):
@@ -105,3 +125,32 @@ def check_declared_size(im: Image.Image, data: bytes, what: str) -> None:
             f"{what} declares {im.width}x{im.height} pixels but has only "
             f"{n_bytes} bytes of data"
         )
+
+
+def count_scans(data: bytes, start: int = 0, stop: int = MAX_SCANS) -> int:
+    """Scans (SOS segments) of the JPEG image at ``start``, counted from its markers
+    without decoding; counting stops past ``stop`` (enough to refuse it), at the image's
+    EOI or at the end of the data. A malformed header counts as one scan (the decoder
+    reports it)."""
+    try:
+        pos = parse_segments(data, start)[-1].end
+    except GainMLPError:
+        return 1
+    n, size = 1, len(data)
+    while n <= stop:
+        i = data.find(b"\xff", pos)
+        if i < 0 or i + 1 >= size:
+            break
+        b = data[i + 1]
+        if b == 0x00 or _RST0 <= b <= _RST7 or b == _TEM:
+            pos = i + 2
+        elif b == 0xFF:
+            pos = i + 1
+        elif b in (_EOI, _SOI):
+            break
+        else:  # a segment between scans: DHT, DQT, DRI, DNL, COM, APPn or the next SOS
+            if i + 4 > size:
+                break
+            n += b == _SOS
+            pos = i + 2 + ((data[i + 2] << 8) | data[i + 3])
+    return n

@@ -29,6 +29,7 @@ from gainmlp.codecs.mlp.grid import (
     quantise_u8,
 )
 from gainmlp.errors import GainMLPError
+from gainmlp.memory import check_network
 
 BODY_VERSION = 1
 GRID_BODY_VERSION = 2
@@ -291,6 +292,7 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
     weights = []
     n_g = sum(int(s[-1]) for s in shapes)
     fans = _fan_ins(n_in, n_freq, hidden, n_g, grid_entry)
+    check_network(sum(w * f for w, f in zip([*hidden, n_out], fans, strict=True)), "MLP body")
     for w, fan_in in zip([*hidden, n_out], fans, strict=True):
         mat = np.frombuffer(data, dtype=dtype, count=w * fan_in, offset=off)
         off += w * fan_in * dtype.itemsize

@@ -20,6 +20,7 @@ import numpy as np
 
 from gainmlp.codecs import body_fields
 from gainmlp.errors import GainMLPError
+from gainmlp.memory import check_network
 
 METHOD = "mlp-itm"
 BODY_VERSION = 1
@@ -154,6 +155,7 @@ def unpack_itm_body(body: bytes) -> ItmParams:
     precision = body_fields.field_name(PRECISION_CODES, prec, "MLP-ITM", "precision")
     fusion_name = body_fields.field_name(FUSION_CODES, fusion, "MLP-ITM", "fusion")
     check_shape(fs, fc, ls, lc, ws, wc)
+    check_network(parameter_count(fs, fc, ls, lc, ws, wc), "MLP-ITM body")
     expected = body_size(fs, fc, ls, lc, ws, wc, precision)
     if len(data) != expected:
         raise GainMLPError(f"MLP-ITM body has {len(data)} bytes but its declared shape "
