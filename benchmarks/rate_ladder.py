@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> None:
             payload = Payload("gamma-mlp", sdr.shape[1], sdr.shape[0], 1 / 64, trial.body,
                               photo.sdr.encoding)
             full = metrics.psnr(hdr, decode(payload, photo.sdr.pixels))
-            row = {"photo": name, "rung": rung.label, "bytes": rung.payload_bytes,
+            row = {"photo": name, "rung": rung.label,
+                   "bytes": trial.payload_bytes or rung.payload_bytes,
                    "pixels": int(sdr.shape[0] * sdr.shape[1]), "held": round(trial.psnr, 3),
                    "full": round(full, 3), "seconds": round(seconds, 2),
                    "checks": {str(k): round(v, 3) for k, v in trial.checks.items()}}

@@ -200,11 +200,12 @@ def test_bad_v3_bodies_rejected() -> None:
         assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("grid_precision", ["u8", "u8z"])
 @pytest.mark.parametrize("shapes", [((3, 4, 2),), ((3, 4, 5, 2), (2, 3, 1))])
-def test_mutated_grid_bodies_fail_cleanly(shapes) -> None:
+def test_mutated_grid_bodies_fail_cleanly(shapes, grid_precision: str) -> None:
     """Random byte flips, truncations and extensions of v2/v3 bodies: either a valid body or
     a one-line GainMLPError, and a body that parses also decodes."""
-    body = pack_mlp_body(grid_params(shapes, grid_precision="u8"))
+    body = pack_mlp_body(grid_params(shapes, grid_precision=grid_precision))
     rng = np.random.default_rng(11)
     sdr, _ = local_pair(8, 8)
     for _ in range(300):
@@ -226,3 +227,62 @@ def test_mutated_grid_bodies_fail_cleanly(shapes) -> None:
                 decode_mlp("gamma-mlp", pack_mlp_body(params), sdr, DEFAULT_EPS)
             except GainMLPError:
                 pass
+
+
+# -- coded grids (grid precision 4, u8z) ----------------------------------------------------
+
+@pytest.mark.parametrize("shapes", [((12, 10, 3), (6, 4, 1)), ((3, 5, 4, 2), (6, 4, 1))])
+@pytest.mark.parametrize("grid_precision", ["u8z", "u6z", "u4z"])
+def test_coded_grids_round_trip(shapes, grid_precision: str) -> None:
+    """u8z..u4z store the u8 values of code 3 (with 2^N levels), coded: the decoder sees
+    exactly dequantise_grid's values; u8z holds the same values as u8."""
+    from gainmlp.codecs.mlp.grid import dequantise_grid
+
+    p = grid_params(shapes, precision="fp16", grid_precision=grid_precision)
+    body = pack_mlp_body(p)
+    g0 = GRID_SECTION
+    assert body[g0 + 2] == 4  # every coded precision is stored as code 4
+    raw_size = body_size(5, 12, [16, 16], 3, "fp16", list(shapes), 1, grid_precision)
+    assert len(body) != raw_size
+    q = unpack_mlp_body(body)
+    # named by the levels its codes reach (the writer's 2^N), so re-packing gives the bytes
+    assert q.grid_precision == grid_precision and q.grid_shapes == list(shapes)
+    assert pack_mlp_body(q) == body
+    for a, b in zip(p.grids, q.grids, strict=True):
+        np.testing.assert_array_equal(b, dequantise_grid(a, grid_precision))
+    for a, b in zip(p.weights, q.weights, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-3, rtol=1e-3)
+    if grid_precision == "u8z":
+        p.grid_precision = "u8"
+        raw = unpack_mlp_body(pack_mlp_body(p))
+        for a, b in zip(raw.grids, q.grids, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_coded_grids_are_smaller_when_smooth() -> None:
+    """A smooth grid codes to a fraction of its raw bytes; fewer levels code smaller."""
+    yy, xx = np.mgrid[0:48, 0:48] / 48.0
+    smooth = np.stack([np.sin(3 * xx + c) * np.cos(2 * yy) for c in range(4)], -1)
+    p = grid_params(((48, 48, 4),), precision="fp16", grid_precision="u8")
+    p.grids = [smooth.astype(np.float32)]
+    sizes = {}
+    for prec in ("u8", "u8z", "u6z", "u4z"):
+        p.grid_precision = prec
+        sizes[prec] = len(pack_mlp_body(p))
+    values = 48 * 48 * 4
+    assert sizes["u8"] - sizes["u8z"] > values // 2
+    assert sizes["u8z"] > sizes["u6z"] > sizes["u4z"]
+
+
+def test_bad_coded_bodies_rejected() -> None:
+    p = grid_params(((6, 5, 2),), grid_precision="u6z")
+    body = pack_mlp_body(p)
+    raw_size = body_size(5, 12, [16, 16], 3, "fp16", [(6, 5, 2)], 1, "u6z")
+    head = raw_size - 6 * 5 * 2  # where the coded values start
+    bad = [body[:-1], body + b"\0", body[:head],
+           body[:head] + b"\xff" * (len(body) - head),  # deflate block type 3: reserved
+           body[:head] + bytes(len(body) - head)]
+    for b in bad:
+        with pytest.raises(GainMLPError) as info:
+            unpack_mlp_body(b)
+        assert "\n" not in str(info.value)

@@ -16,9 +16,13 @@ from gainmlp.codecs.mlp.grid import (
     dequantise_grid,
     grid_taps,
     guide_range,
+    inflate,
     luma_guide,
     parse_grid_spec,
+    predict_residuals,
+    quant_levels,
     quantise_u8,
+    restore_residuals,
 )
 from gainmlp.errors import GainMLPError
 
@@ -93,3 +97,58 @@ def test_dequantise_is_what_the_body_stores(precision: str) -> None:
     else:
         _, low, step = quantise_u8(grid)
         assert np.all(np.abs(seen - grid) <= step / 2 + 1e-6)
+
+
+# -- coded grids (u8z..u4z) ------------------------------------------------------------------
+
+
+def test_coded_precisions_parse_and_quantise_with_their_levels() -> None:
+    assert parse_grid_spec("96x96x8:u6z") == GridSpec(((96, 96, 8),), "u6z")
+    assert [quant_levels(p) for p in ("u8", "u8z", "u7z", "u6z", "u5z", "u4z")] == [
+        256, 256, 128, 64, 32, 16]
+    with pytest.raises(GainMLPError, match="u4z"):
+        parse_grid_spec("8x8x2:u3z")
+    grid = np.random.default_rng(5).normal(size=(6, 7, 3)).astype(np.float32)
+    for precision in ("u8z", "u6z", "u4z"):
+        q, low, step = quantise_u8(grid, quant_levels(precision))
+        assert q.max() == quant_levels(precision) - 1 and q.min() == 0
+        seen = dequantise_grid(grid, precision)
+        np.testing.assert_array_equal(seen, low + q.astype(np.float32) * step)
+        assert np.all(np.abs(seen - grid) <= step / 2 + 1e-6)
+
+
+def test_residuals_follow_the_specified_predictor() -> None:
+    """Hand-computed: plane [[10, 20], [30, 5]] -> 10, 20-10, 30-10, 5-floor((30+20)/2)."""
+    q = np.array([[[10], [20]], [[30], [5]]], np.uint8)
+    assert predict_residuals(q) == bytes([10, 10, 20, (5 - 25) % 256])
+    # channels become planes; a bilateral grid's bins run along the plane's columns
+    q = np.arange(2 * 2 * 3 * 2, dtype=np.uint8).reshape(2, 2, 3, 2)
+    res = np.frombuffer(predict_residuals(q), np.uint8).reshape(2, 2, 6)
+    np.testing.assert_array_equal(res[1, 0], [1, 2, 2, 2, 2, 2])  # channel 1, first row
+    assert res[0, 1, 0] == 12  # first column of row 1: minus the sample above
+    assert res[0, 1, 1] == 14 - (12 + 2) // 2
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 1), (5, 7, 3), (3, 4, 6, 2), (64, 40, 8)])
+def test_residuals_round_trip(shape) -> None:
+    q = np.random.default_rng(len(shape)).integers(0, 256, shape).astype(np.uint8)
+    np.testing.assert_array_equal(restore_residuals(predict_residuals(q), shape), q)
+    smooth = np.add.outer(np.arange(shape[0]), np.arange(int(np.prod(shape[1:])))) % 256
+    smooth = smooth.astype(np.uint8).reshape(shape)
+    np.testing.assert_array_equal(restore_residuals(predict_residuals(smooth), shape), smooth)
+
+
+def test_inflate_refuses_what_is_not_exactly_the_values() -> None:
+    import zlib
+
+    data = bytes(range(200)) * 3
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = c.compress(data) + c.flush()
+    assert inflate(stream, len(data)) == data
+    for bad, size in [(stream, len(data) - 1), (stream, len(data) + 1), (stream[:-1], len(data)),
+                      (stream + b"\0", len(data)), (b"\xff" * 20, len(data)), (b"", 1)]:
+        with pytest.raises(GainMLPError, match="do not inflate to exactly"):
+            inflate(bad, size)
+    bomb = zlib.compress(bytes(10_000_000))[2:-4]  # raw stream of 10 MB of zeros
+    with pytest.raises(GainMLPError, match="exactly 100 bytes"):
+        inflate(bomb, 100)

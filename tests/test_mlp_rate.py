@@ -97,9 +97,13 @@ def test_registered_encoder_respects_the_cap_and_decodes() -> None:
     assert gainmlp.metrics.psnr(hdr, rebuilt) > 40
 
 
-def test_unreachable_target_stops_fits_early_and_keeps_the_best() -> None:
+def test_unreachable_target_stops_fits_early_and_keeps_the_best(monkeypatch) -> None:
+    # the cap is rung 5's raw size and rung 6's estimate above it: rung 5 always fits
+    monkeypatch.setitem(rate.CODED_RATIO, "u6z", 0.75)
+    cap = rate.config_bytes(rate.LADDER[5].grid, 16, "fp16", "raw")
+    assert rate.LADDER[6].payload_bytes > cap >= rate.LADDER[5].payload_bytes
     with pytest.warns(GainMLPWarning, match="reached 120 dB"):
-        result = _search(smooth_pair(), 120.0, max_bytes=rate.LADDER[5].payload_bytes)
+        result = _search(smooth_pair(), 120.0, max_bytes=cap)
     assert not result.reached
     stopped = [t for t in result.trials if t.stopped]
     checks = rate.check_steps(FAST["steps"])
@@ -107,6 +111,36 @@ def test_unreachable_target_stops_fits_early_and_keeps_the_best() -> None:
     # the largest rung under the cap is finished and kept
     assert result.rung == rate.LADDER[5] and describe_body(result.body) == result.rung.label
     assert result.steps < FAST["steps"] * len(result.trials)
+
+
+def test_coded_rungs_over_the_cap_fail_and_the_payload_stays_under_it(monkeypatch) -> None:
+    """Coded rungs are placed by an estimate of their bytes; one whose payload comes out
+    over the cap is a miss, and the payload written is always under the cap."""
+    monkeypatch.setitem(rate.CODED_RATIO, "u6z", 0.01)  # every rung seems to fit 7,000 B
+    assert all(r.payload_bytes <= 7000 for r in rate.LADDER)
+    with pytest.warns(GainMLPWarning, match="reached 120 dB"):
+        result = _search(smooth_pair(), 120.0, max_bytes=7000)
+    over = [t for t in result.trials if t.over_cap]
+    assert over and all(not rate.passes(t, 0.0) for t in over)
+    assert len(result.body) + rate.PAYLOAD_OVERHEAD <= 7000
+
+
+def test_coded_sizes_estimate_least_and_raw() -> None:
+    raw = rate.config_bytes("96x96x8:u6z", 16, "fp16", "raw")
+    assert raw == rate.config_bytes("96x96x8:u8", 16, "fp16") == 78677
+    assert rate.config_bytes("96x96x8:u6z", 16, "fp16", "least") == raw - 96 * 96 * 8
+    est = rate.config_bytes("96x96x8:u6z", 16, "fp16")
+    assert est == raw - 96 * 96 * 8 + int(np.ceil(96 * 96 * 8 * rate.CODED_RATIO["u6z"]))
+    assert rate.LADDER[-1].payload_bytes < 78677  # the top rung: 128x128x8 in the old top's bytes
+
+
+def test_forced_coded_configuration_is_checked_after_fitting() -> None:
+    sdr, hdr = smooth_pair()
+    options = EncodeOptions(**FAST, grid="48x48x4:u6z", max_bytes=5000)
+    with pytest.raises(GainMLPError, match="4789-byte payload, over max_bytes 4000"):
+        rate.encode_mlp("gamma-mlp", sdr, hdr, EPS, replace(options, max_bytes=4000))
+    with pytest.raises(GainMLPError, match="made a [0-9]+-byte payload, over max_bytes 5000"):
+        rate.encode_mlp("gamma-mlp", sdr, hdr, EPS, options)
 
 
 def test_explicit_configuration_turns_the_search_off(monkeypatch) -> None:
@@ -221,11 +255,15 @@ def _fake_fits(final: list[float], steps: int = 1000, late: float = 2.0):
     return fit, calls
 
 
+#: The replayed ladders below have nine rungs (walk is a function of the rung count).
+NINE = 9
+
+
 def test_walk_starts_with_the_smallest_rung() -> None:
     fit, calls = _fake_fits([50, 51, 51.5, 52, 52.5, 53, 54, 55, 56])
-    assert rate.walk(len(rate.LADDER), 44.0, 1000, fit)[0] == 0 and calls == [0]
+    assert rate.walk(NINE, 44.0, 1000, fit)[0] == 0 and calls == [0]
     fit, calls = _fake_fits([20, 21, 22, 23, 24, 25, 26, 27, 28])
-    hi, trials = rate.walk(len(rate.LADDER), 44.0, 1000, fit)
+    hi, trials = rate.walk(NINE, 44.0, 1000, fit)
     assert hi is None and calls == [0, 8] and trials[0].steps == 250  # probe, then the top
 
 
@@ -244,7 +282,7 @@ def test_walk_decisions(monkeypatch, final, target, answer, path) -> None:
     monkeypatch.setattr(rate, "RUNG_GAIN", (1.0,) * (len(rate.LADDER) - 1))
     monkeypatch.setattr(rate, "START", 4)
     fit, calls = _fake_fits(final)
-    hi, trials = rate.walk(len(rate.LADDER), target, 1000, fit)
+    hi, trials = rate.walk(NINE, target, 1000, fit)
     assert hi == answer and calls == path
     assert trials[-1].body is not None or hi is not None
     if answer is None:
@@ -257,7 +295,7 @@ def test_walk_stays_within_its_budget(monkeypatch) -> None:
     monkeypatch.setattr(rate, "RUNG_GAIN", (0.01,) * (len(rate.LADDER) - 1))
     monkeypatch.setattr(rate, "START", 4)
     fit, calls = _fake_fits([40, 40.5, 41, 41.5, 42, 42.5, 43, 43.5, 44.5], late=0.1)
-    hi, trials = rate.walk(len(rate.LADDER), 44.0, 1000, fit)
+    hi, trials = rate.walk(NINE, 44.0, 1000, fit)
     assert hi == 8 and calls == [4, 8, 5]  # 4 fails, 8 reaches, 5 fails: 3 encodes spent
     assert sum(t.steps for t in trials) == rate.BUDGET * 1000
 

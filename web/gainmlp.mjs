@@ -13,7 +13,7 @@ import { extractPayload, parsePayload, parseSegments } from './payload.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { checkHeadroom, indexColours, renderForHeadroom, sdr8ToHdrSpace, toneMapToSrgb8 } from './colour.mjs';
 import { decodeCpuColours } from './mlp_fast.mjs';
-import { unpackMlpBody } from './body.mjs';
+import { inflateGrids, unpackMlpBody } from './body.mjs';
 import { decodeMlpWebgl, webglContext } from './mlp_webgl.mjs';
 import { displayCapabilities, drawHdr } from './display.mjs';
 import { decodeGainMapSync, gainMapWeight, isGainMapJpeg, pqToLinearNits, readGainMapJpeg, renderGainMap, takesGainMap } from './gainmap.mjs';
@@ -236,6 +236,7 @@ export async function decodeGainmlpHere(input, options = {}) {
   const bytes = await toBytes(input);
   if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
+  await inflateGrids(payload.body); // coded grids, where no synchronous inflater exists (browsers)
   let t = now();
   let base = options.sdr;
   if (isJpeg) base = jpeg === 'browser' ? await decodeJpegBrowser(bytes, name) : decodeJpeg(bytes, name);

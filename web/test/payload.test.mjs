@@ -66,3 +66,23 @@ test('16-bit PNG values round like numpy (halves to even)', () => {
   assert.equal(toU16(0.5 / 65535), 0);
   assert.equal(toU16(1.5 / 65535), 2);
 });
+
+test('coded grids (precision u8z) inflate alike through DecompressionStream and Node zlib', async () => {
+  const { inflateGrids } = await import('../body.mjs');
+  for (const name of ['v2-gamma-u6z.gmlp', 'v3-gamma-u8z.gmlp']) {
+    const body = parsePayload(bytes(name)).body;
+    const direct = unpackMlpBody(body); // Node's synchronous zlib
+    const copy = body.slice();
+    await inflateGrids(copy); // what a browser runs before unpackMlpBody
+    const viaStream = unpackMlpBody(copy);
+    assert.equal(direct.gridPrecision, 'u8z');
+    assert.deepEqual(viaStream.grids.map((g) => Array.from(g.data)), direct.grids.map((g) => Array.from(g.data)));
+    const message = /coded grid values do not inflate to exactly \d+ bytes/;
+    for (const bad of [body.slice(0, body.length - 1), Uint8Array.from([...body, 0])]) {
+      assert.throws(() => unpackMlpBody(bad), message);
+      const seen = bad.slice();
+      await inflateGrids(seen);
+      assert.throws(() => unpackMlpBody(seen), message);
+    }
+  }
+});

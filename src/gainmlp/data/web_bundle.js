@@ -1540,7 +1540,7 @@ function allFinite(arr) {
 
 // ---------------------------------------------------------------- shared fields (body_fields)
 
-const ITEM = { fp32: 4, fp16: 2, u8: 1 };
+const ITEM = { fp32: 4, fp16: 2, u8: 1, u8z: 1 };
 
 function fieldName(codes, code, codec, what) {
   const name = codes[code];
@@ -1584,7 +1584,7 @@ function unpackNormalisation(data, offset, nIn, nOut, codec) {
 
 const ACTIVATIONS = { 1: 'relu', 2: 'sine' };
 const PRECISIONS = { 1: 'fp32', 2: 'fp16' };
-const GRID_PRECISIONS = { 1: 'fp32', 2: 'fp16', 3: 'u8' };
+const GRID_PRECISIONS = { 1: 'fp32', 2: 'fp16', 3: 'u8', 4: 'u8z' };
 const TRANSFORMS = { 0: 'linear', 1: 'log2' };
 
 /** Grid limits (gainmlp.codecs.mlp.grid.check_grid_shapes); shapes are arrays of dims. */
@@ -1615,7 +1615,7 @@ function checkGridShapes(shapes) {
 function gridHeadSize(shapes, precision) {
   const nChan = shapes.reduce((s, x) => s + x[x.length - 1], 0);
   const dims = shapes.some((s) => s.length === 4) ? 8 + 6 * shapes.length : 5 * shapes.length;
-  return 4 + dims + (precision === 'u8' ? 8 * nChan : 0);
+  return 4 + dims + (precision === 'u8' || precision === 'u8z' ? 8 * nChan : 0);
 }
 
 function fanIns(nIn, nFreq, hidden, nGrid, entry) {
@@ -1677,7 +1677,7 @@ function unpackGridSection(data, off, nHidden, bilateral) {
   off += dimSize * count;
   checkGridShapes(shapes);
   let consts = new Float32Array(0);
-  if (precision === 'u8') {
+  if (precision === 'u8' || precision === 'u8z') {
     const nChan = shapes.reduce((s, x) => s + x[x.length - 1], 0);
     if (data.length < off + 8 * nChan) throw new GainMLPError('MLP body is truncated inside its grid constants');
     consts = readFloats(data, off, 2 * nChan, 'fp32');
@@ -1687,6 +1687,113 @@ function unpackGridSection(data, off, nHidden, bilateral) {
   }
   shapes = shapes.map((s) => s.slice());
   return { shapes, entry, precision, consts, guide };
+}
+
+// ---------------------------------------------------------------- coded grids (precision u8z)
+
+const INFLATED = new WeakMap(); // body -> inflated grid values, filled by inflateGrids
+
+/** Node's synchronous raw inflate (zlib), or null in a browser. */
+function nodeInflateRaw() {
+  const zlib = globalThis.process?.getBuiltinModule?.('node:zlib');
+  return zlib ? zlib.inflateRawSync : null;
+}
+
+function inflateError(size) {
+  return new GainMLPError(`MLP body's coded grid values do not inflate to exactly ${size} bytes`);
+}
+
+/** The grid values of a u8z body: inflated by inflateGrids before, or by Node's zlib here. */
+function inflatedValues(body, stream, size) {
+  let out = INFLATED.get(body);
+  if (out === undefined) {
+    const inflateRaw = nodeInflateRaw();
+    if (!inflateRaw) {
+      throw new GainMLPError('this payload stores its grids deflate-coded: decode it with the ' +
+        'asynchronous decodeGainmlp (decodeGainmlpSync needs Node here)');
+    }
+    try { // info: how much input the stream used (bytes after its end are an error)
+      const { buffer, engine } = inflateRaw(stream, { maxOutputLength: size + 1, info: true });
+      out = engine.bytesWritten === stream.length ? new Uint8Array(buffer) : null;
+    } catch {
+      throw inflateError(size);
+    }
+  }
+  if (!(out instanceof Uint8Array) || out.length !== size) throw inflateError(size);
+  return out;
+}
+
+/**
+ * Inflate a u8z body's grid values with the platform's DecompressionStream('deflate-raw')
+ * (browsers and Node), so that unpackMlpBody(body) finds them; a no-op for other bodies.
+ * Await it before unpackMlpBody where Node's synchronous zlib is not available (browsers).
+ */
+async function inflateGrids(body) {
+  if (INFLATED.has(body) || body.length < 8 || !(body[0] === 2 || body[0] === 3)) return;
+  const nHidden = body[6];
+  const headEnd = 8 + 2 * nHidden + normalisationBytes(body[4], body[7]);
+  if (body.length < headEnd + 4 || body[headEnd + 2] !== 4) return;
+  let grid, expected;
+  try { // the checks unpackMlpBody makes, to learn where the stream starts and its size
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const hidden = Array.from({ length: nHidden }, (_, i) => dv.getUint16(8 + 2 * i, true));
+    grid = unpackGridSection(body, headEnd, nHidden, body[0] === 3);
+    expected = mlpBodySize(body[4], body[5], hidden, body[7], PRECISIONS[body[2]] || 'fp32', grid.shapes,
+      grid.entry, grid.precision);
+  } catch {
+    return; // unpackMlpBody gives the error
+  }
+  const size = grid.shapes.reduce((s, x) => s + x.reduce((p, d) => p * d, 1), 0);
+  if (body.length <= expected - size) return;
+  const stream = body.subarray(expected - size);
+  const out = await inflateRaw(stream, size);
+  // the stream must end at the body's last byte: without that byte it must not inflate
+  // (not every DecompressionStream refuses bytes after the end of the stream)
+  const ends = out !== null && (await inflateRaw(stream.subarray(0, stream.length - 1), size)) === null;
+  INFLATED.set(body, ends ? out : null);
+}
+
+/** DecompressionStream('deflate-raw') of `stream`: exactly `size` bytes, else null. */
+async function inflateRaw(stream, size) {
+  const out = new Uint8Array(size);
+  let got = 0;
+  try {
+    const chunks = new Blob([stream]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    for await (const chunk of chunks) {
+      if (got + chunk.length > size) return null;
+      out.set(chunk, got);
+      got += chunk.length;
+    }
+  } catch {
+    return null; // a corrupt or truncated stream
+  }
+  return got === size ? out : null;
+}
+
+/**
+ * One grid's u8 values (shape [rows, cols, C] or [rows, cols, bins, C], channels interleaved)
+ * from its coded bytes: per channel, a plane of rows x (cols * bins) residuals (v minus the
+ * mean of the left and upper neighbours rounded down; the left one on the first row, the
+ * upper one in the first column, 0 at the origin), modulo 256 (gainmlp.codecs.mlp.grid).
+ */
+function restoreResiduals(res, shape) {
+  const chans = shape[shape.length - 1];
+  const rows = shape[0];
+  const k = shape.slice(1, -1).reduce((p, d) => p * d, 1);
+  const out = new Uint8Array(rows * k * chans);
+  const v = new Uint8Array(rows * k);
+  for (let c = 0; c < chans; c++) {
+    const base = c * rows * k;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < k; j++) {
+        const i = r * k + j;
+        const pred = r === 0 ? (j === 0 ? 0 : v[i - 1]) : j === 0 ? v[i - k] : (v[i - 1] + v[i - k]) >> 1;
+        v[i] = (res[base + i] + pred) & 0xff;
+        out[i * chans + c] = v[i];
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -1724,7 +1831,15 @@ function unpackMlpBody(body) {
   let grid = { shapes: [], entry: 1, precision: 'fp16', consts: new Float32Array(0), guide: [0, 1] };
   if (version === 2 || version === 3) grid = unpackGridSection(data, headEnd, nHidden, version === 3);
   const expected = mlpBodySize(nIn, nFreq, hidden, nOut, precision, grid.shapes, grid.entry, grid.precision);
-  if (data.length !== expected) {
+  let coded = null; // grid precision u8z: the values are a deflate stream after the weights
+  if (grid.precision === 'u8z') {
+    const values = grid.shapes.reduce((s, x) => s + x.reduce((p, d) => p * d, 1), 0);
+    if (data.length <= expected - values) {
+      throw new GainMLPError(`MLP body has ${data.length} bytes but its declared shape needs ` +
+        `${expected - values} and coded grid values`);
+    }
+    coded = inflatedValues(body, data.subarray(expected - values), values);
+  } else if (data.length !== expected) {
     throw new GainMLPError(`MLP body has ${data.length} bytes but its declared shape needs ${expected}`);
   }
   const norm = unpackNormalisation(data, off, nIn, nOut, 'MLP');
@@ -1746,14 +1861,15 @@ function unpackMlpBody(body) {
     const chans = shape[shape.length - 1];
     const count = shape.reduce((p, d) => p * d, 1);
     let g;
-    if (grid.precision === 'u8') {
+    if (grid.precision === 'u8' || grid.precision === 'u8z') {
+      const q = coded ? restoreResiduals(coded.subarray(0, count), shape) : data.subarray(off, off + count);
+      if (coded) coded = coded.subarray(count); else off += count;
       g = new Float32Array(count);
       for (let i = 0; i < count; i++) {
         const c = ch0 + (i % chans);
         // float32(low + float32(q * step)), as numpy evaluates it
-        g[i] = Math.fround(grid.consts[2 * c] + Math.fround(data[off + i] * grid.consts[2 * c + 1]));
+        g[i] = Math.fround(grid.consts[2 * c] + Math.fround(q[i] * grid.consts[2 * c + 1]));
       }
-      off += count;
     } else {
       g = readFloats(data, off, count, grid.precision);
       off += count * ITEM[grid.precision];
@@ -5377,6 +5493,7 @@ async function decodeGainmlpHere(input, options = {}) {
   const bytes = await toBytes(input);
   if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
+  await inflateGrids(payload.body); // coded grids, where no synchronous inflater exists (browsers)
   let t = now();
   let base = options.sdr;
   if (isJpeg) base = jpeg === 'browser' ? await decodeJpegBrowser(bytes, name) : decodeJpeg(bytes, name);

@@ -24,9 +24,16 @@ from gainmlp.codecs.mlp.grid import (
     MAX_GRIDS,
     GridShape,
     check_grid_shapes,
+    deflate,
     grid_dims,
+    inflate,
+    is_affine,
     is_bilateral,
+    is_coded,
+    predict_residuals,
+    quant_levels,
     quantise_u8,
+    restore_residuals,
 )
 from gainmlp.errors import GainMLPError
 from gainmlp.memory import check_network
@@ -38,9 +45,11 @@ SUPPORTED_BODY_VERSIONS = (1, 2, 3)
 
 ACTIVATION_CODES: dict[str, int] = {"relu": 1, "sine": 2}
 PRECISION_CODES: dict[str, int] = {"fp32": 1, "fp16": 2}
-GRID_PRECISION_CODES: dict[str, int] = {"fp32": 1, "fp16": 2, "u8": 3}
+#: Code 4 (``u8z``): the u8 storage of code 3, its values predicted and deflate-coded;
+#: the writer's ``u7z``..``u4z`` are code 4 too (fewer levels, same storage).
+GRID_PRECISION_CODES: dict[str, int] = {"fp32": 1, "fp16": 2, "u8": 3, "u8z": 4}
 OUTPUT_TRANSFORM_CODES: dict[str, int] = {"linear": 0, "log2": 1}
-_GRID_ITEM_BYTES = {"fp32": 4, "fp16": 2, "u8": 1}
+_GRID_ITEM_BYTES = {"fp32": 4, "fp16": 2, "u8": 1, "u8z": 1}
 
 N_INPUTS = 5
 N_FREQUENCIES = 12
@@ -139,7 +148,8 @@ def _check_shapes(params: MlpParams) -> None:
         if not (1 <= params.grid_entry <= len(params.weights) - 1):
             raise GainMLPError(f"MLP grid entry layer {params.grid_entry} is outside "
                                f"1..{len(params.weights) - 1}")
-        body_fields.field_code(GRID_PRECISION_CODES, params.grid_precision, "MLP", "grid precision")
+        body_fields.field_code(GRID_PRECISION_CODES, stored_precision(params.grid_precision),
+                               "MLP", "grid precision")
         if params.has_bilateral:
             low, high = (float(v) for v in params.grid_guide)
             if not (np.isfinite(low) and np.isfinite(high) and high > low):
@@ -187,7 +197,8 @@ def pack_mlp_body(params: MlpParams) -> bytes:
 def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
     """(grid section, grid values) of a version-2 or version-3 body."""
     prec = params.grid_precision
-    head = [_GRID_HEAD.pack(len(params.grids), params.grid_entry, GRID_PRECISION_CODES[prec], 0)]
+    code = GRID_PRECISION_CODES[stored_precision(prec)]
+    head = [_GRID_HEAD.pack(len(params.grids), params.grid_entry, code, 0)]
     if params.has_bilateral:
         head.append(_GUIDE.pack(*(float(v) for v in params.grid_guide)))
         head += [_GRID_DIMS3.pack(*grid_dims(shape)) for shape in params.grid_shapes]
@@ -196,15 +207,24 @@ def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
     values = []
     for g in params.grids:
         g32 = np.asarray(g, dtype=np.float32)
-        if prec == "u8":
+        if is_affine(prec):
             if not np.all(np.isfinite(g32)):
                 raise GainMLPError("MLP grid: non-finite values")
-            q, low, step = quantise_u8(g32)
+            q, low, step = quantise_u8(g32, quant_levels(prec))
             head.append(np.stack([low, step], axis=1).astype("<f4").tobytes())
-            values.append(np.ascontiguousarray(q).tobytes())
+            values.append(predict_residuals(q) if is_coded(prec)
+                          else np.ascontiguousarray(q).tobytes())
         else:
             values.append(body_fields.stored_bytes(g32, prec, "MLP grid"))
+    if is_coded(prec):
+        return b"".join(head), deflate(b"".join(values))
     return b"".join(head), b"".join(values)
+
+
+def stored_precision(precision: str) -> str:
+    """The body's name for a grid precision: ``u8z`` for every coded one (``u7z``..``u4z``
+    only quantise with fewer levels), else the precision itself."""
+    return "u8z" if is_coded(precision) else precision
 
 
 def _n_values(shapes: list[GridShape]) -> int:
@@ -218,18 +238,23 @@ def _grid_head_size(shapes: list[GridShape], precision: str) -> int:
         dims = _GUIDE.size + _GRID_DIMS3.size * len(shapes)
     else:
         dims = _GRID_DIMS.size * len(shapes)
-    return _GRID_HEAD.size + dims + (8 * n_chan if precision == "u8" else 0)
+    return _GRID_HEAD.size + dims + (8 * n_chan if is_affine(precision) else 0)
 
 
 def grid_section_size(shapes: list[GridShape], precision: str) -> int:
-    """Bytes a version-2/3 body spends on its grids (section, values; not the columns)."""
-    return _grid_head_size(shapes, precision) + _n_values(shapes) * _GRID_ITEM_BYTES[precision]
+    """Bytes a version-2/3 body spends on its grids (section, values; not the columns).
+
+    For a coded precision (``u8z``..``u4z``) the values' bytes depend on the values: this
+    is the size with them stored raw (one byte each), what the coding saves from."""
+    item = _GRID_ITEM_BYTES[stored_precision(precision)]
+    return _grid_head_size(shapes, precision) + _n_values(shapes) * item
 
 
 def body_size(n_inputs: int, n_frequencies: int, hidden: list[int], n_outputs: int,
               precision: str, grids: list[GridShape] | None = None,
               grid_entry: int = 1, grid_precision: str = "fp16") -> int:
-    """Size in bytes of a body with this shape (version 2 or 3 when ``grids`` is non-empty)."""
+    """Size in bytes of a body with this shape (version 2 or 3 when ``grids`` is non-empty);
+    with coded grids, the size before coding (:func:`grid_section_size`)."""
     header = _FIXED.size + 2 * len(hidden) + body_fields.normalisation_bytes(n_inputs, n_outputs)
     n_g = sum(int(s[-1]) for s in grids) if grids else 0
     count = 0
@@ -281,7 +306,14 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         shapes, grid_entry, grid_prec, grid_consts, guide = _unpack_grid_section(
             data, head_end, n_hidden, version == BILATERAL_BODY_VERSION)
     expected = body_size(n_in, n_freq, hidden, n_out, precision, shapes, grid_entry, grid_prec)
-    if len(data) != expected:
+    if is_coded(grid_prec):  # the values are a deflate stream: everything before them fixed
+        values = _n_values(shapes)
+        if len(data) <= expected - values:
+            raise GainMLPError(f"MLP body has {len(data)} bytes but its declared shape needs "
+                               f"{expected - values} and coded grid values")
+        coded = inflate(data[expected - values:], values)
+        data = data[:expected - values]
+    elif len(data) != expected:
         raise GainMLPError(f"MLP body has {len(data)} bytes but its declared shape needs "
                            f"{expected}")
     norm = body_fields.unpack_normalisation(data, off, n_in, n_out, "MLP")
@@ -302,12 +334,18 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
         weights.append(mat)
     grids = []
     ch0 = 0
+    top_code = 0  # the largest u8 code of coded grids: how many levels the writer used
     for shape in shapes:
         chans = int(shape[-1])
         count = int(np.prod(shape))
-        if grid_prec == "u8":
-            q = np.frombuffer(data, dtype=np.uint8, count=count, offset=off)
-            off += count
+        if is_affine(grid_prec):
+            if is_coded(grid_prec):
+                q = restore_residuals(coded[:count], shape)
+                coded = coded[count:]
+                top_code = max(top_code, int(q.max()))
+            else:
+                q = np.frombuffer(data, dtype=np.uint8, count=count, offset=off)
+                off += count
             low, step = grid_consts[ch0:ch0 + chans, 0], grid_consts[ch0:ch0 + chans, 1]
             g = (low + q.reshape(shape).astype(np.float32) * step)
         else:
@@ -319,6 +357,8 @@ def unpack_mlp_body(body: bytes) -> MlpParams:
             raise GainMLPError("MLP body holds non-finite grid values")
         grids.append(g)
         ch0 += chans
+    if is_coded(grid_prec):  # u4z..u8z, as the writer's levels (2^N) reach: repacks alike
+        grid_prec = f"u{min(8, max(4, top_code.bit_length()))}z"
     return MlpParams(
         activation=activation,
         weights=weights,
@@ -366,7 +406,7 @@ def _unpack_grid_section(data: bytes, off: int, n_hidden: int, bilateral: bool
         shapes = [s if s[2] != 1 else (s[0], s[1], s[3]) for s in shapes]
     check_grid_shapes(shapes)
     consts = np.zeros((0, 2), np.float32)
-    if precision == "u8":
+    if is_affine(precision):
         n_chan = sum(int(s[-1]) for s in shapes)
         if len(data) < off + 8 * n_chan:
             raise GainMLPError("MLP body is truncated inside its grid constants")

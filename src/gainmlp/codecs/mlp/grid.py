@@ -18,7 +18,10 @@ import numpy as np
 from gainmlp.colorimetry import BT2020_LUMA_WEIGHTS
 from gainmlp.errors import GainMLPError
 
-GRID_PRECISIONS = ("fp32", "fp16", "u8")
+#: ``u8``: affine u8 values stored raw; ``u8z``..``u4z``: the same affine u8 storage with
+#: 256..16 levels, predicted and deflate-coded (:func:`code_values`; body grid precision 4).
+CODED_PRECISIONS = ("u8z", "u7z", "u6z", "u5z", "u4z")
+GRID_PRECISIONS = ("fp32", "fp16", "u8", *CODED_PRECISIONS)
 MAX_GRIDS = 4
 MIN_GRID_SIDE = 2
 MAX_GRID_SIDE = 256
@@ -75,7 +78,8 @@ def parse_grid_spec(spec: str | None) -> GridSpec | None:
     ``ROWSxCOLSxCHANNELS`` (e.g. ``"32x32x2"``) or ``ROWSxCOLSxBINSxCHANNELS`` (a
     bilateral grid with BINS cells along the SDR luma, e.g. ``"16x16x8x2"``), several
     joined by ``+`` (``"8x8x2+32x32x2"``, multi-resolution), optionally followed by
-    ``:fp16`` (the default), ``:fp32`` or ``:u8`` for how the grid values are stored.
+    ``:fp16`` (the default), ``:fp32``, ``:u8`` or ``:u8z``..``:u4z`` (u8 with 2^N levels,
+    predicted and deflate-coded) for how the grid values are stored.
     ``EncodeOptions.grid``'s other values (``"auto"``, ``"none"``...) are resolved first by
     :func:`gainmlp.options.grid_for`.
     """
@@ -85,7 +89,8 @@ def parse_grid_spec(spec: str | None) -> GridSpec | None:
     shapes_txt, _, precision = text.partition(":")
     precision = precision or "fp16"
     if precision not in GRID_PRECISIONS:
-        raise GainMLPError(f"grid precision {precision!r} is not one of fp32, fp16, u8")
+        raise GainMLPError(f"grid precision {precision!r} is not one of "
+                           f"{', '.join(GRID_PRECISIONS)}")
     shapes = []
     for part in shapes_txt.split("+"):
         dims = part.strip().split("x")
@@ -169,15 +174,34 @@ def guide_range(sdr: np.ndarray) -> tuple[float, float]:
 # -- stored precision -----------------------------------------------------------------------
 
 
-def quantise_u8(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-channel affine u8 quantisation of a ``(rows, cols[, bins], C)`` grid:
-    (q, low, step)."""
+def is_coded(precision: str) -> bool:
+    """Whether grid values at ``precision`` are predicted and deflate-coded (``u8z``..``u4z``)."""
+    return precision in CODED_PRECISIONS
+
+
+def is_affine(precision: str) -> bool:
+    """Whether ``precision`` stores affine u8 values with per-channel (low, step)."""
+    return precision == "u8" or is_coded(precision)
+
+
+def quant_levels(precision: str) -> int:
+    """Quantisation levels of an affine u8 precision: 256 for ``u8``/``u8z``, 2^N for uNz."""
+    if not is_affine(precision):
+        raise GainMLPError(f"grid precision {precision!r} is not an affine u8 storage")
+    return 256 if precision == "u8" else 1 << int(precision[1])
+
+
+def quantise_u8(grid: np.ndarray, levels: int = 256
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel affine u8 quantisation of a ``(rows, cols[, bins], C)`` grid with
+    ``levels`` levels (2..256): (q in 0..levels-1, low, step)."""
     g = np.asarray(grid, dtype=np.float32)
     axes = tuple(range(g.ndim - 1))
     low = g.min(axis=axes).astype(np.float32)
     high = g.max(axis=axes).astype(np.float32)
-    step = np.maximum((high - low) / np.float32(255.0), np.float32(1e-12)).astype(np.float32)
-    q = np.clip(np.rint((g - low) / step), 0, 255).astype(np.uint8)
+    top = np.float32(levels - 1)
+    step = np.maximum((high - low) / top, np.float32(1e-12)).astype(np.float32)
+    q = np.clip(np.rint((g - low) / step), 0, levels - 1).astype(np.uint8)
     return q, low, step
 
 
@@ -188,5 +212,82 @@ def dequantise_grid(grid: np.ndarray, precision: str) -> np.ndarray:
         return g.copy()
     if precision == "fp16":
         return g.astype(np.float16).astype(np.float32)
-    q, low, step = quantise_u8(g)
+    q, low, step = quantise_u8(g, quant_levels(precision))
     return (low + q.astype(np.float32) * step).astype(np.float32)
+
+
+# -- grid coding (precision u8z..u4z) -------------------------------------------------------
+
+
+def _planes(q: np.ndarray) -> np.ndarray:
+    """``(rows, cols[, bins], C)`` u8 values -> ``(C, rows, cols * bins)`` planes."""
+    q = np.asarray(q)
+    return np.ascontiguousarray(np.moveaxis(q, -1, 0).reshape(q.shape[-1], q.shape[0], -1))
+
+
+def _prediction(v: np.ndarray) -> np.ndarray:
+    """The predictor of every sample of ``(C, R, K)`` planes (int32): the mean of the left
+    and upper neighbours rounded down; the left one on the first row, the upper one in the
+    first column, 0 at the origin."""
+    v = v.astype(np.int32)
+    pred = np.zeros_like(v)
+    pred[:, 0, 1:] = v[:, 0, :-1]
+    pred[:, 1:, 0] = v[:, :-1, 0]
+    pred[:, 1:, 1:] = (v[:, 1:, :-1] + v[:, :-1, 1:]) >> 1
+    return pred
+
+
+def predict_residuals(q: np.ndarray) -> bytes:
+    """One grid's u8 values as coded bytes before deflate: per channel plane (rows x
+    cols * bins, row-major), ``(v - prediction) mod 256`` (:func:`_prediction`)."""
+    v = _planes(q)
+    return ((v.astype(np.int32) - _prediction(v)) & 0xFF).astype(np.uint8).tobytes()
+
+
+def restore_residuals(data: bytes, shape: GridShape) -> np.ndarray:
+    """Inverse of :func:`predict_residuals`: u8 values ``shape`` from its coded bytes.
+
+    The prediction of a sample needs its left and upper neighbours, so the planes are
+    rebuilt one anti-diagonal at a time (every sample of a diagonal at once)."""
+    chans = int(shape[-1])
+    rows = int(shape[0])
+    k_len = int(np.prod(shape[1:-1]))
+    res = np.frombuffer(data, dtype=np.uint8).reshape(chans, rows, k_len).astype(np.int32)
+    v = np.zeros_like(res)
+    for d in range(rows + k_len - 1):
+        r = np.arange(max(0, d - k_len + 1), min(rows, d + 1))
+        k = d - r
+        if d == 0:
+            pred = np.zeros((chans, 1), np.int32)
+        else:
+            left = v[:, r, np.maximum(k - 1, 0)]
+            up = v[:, np.maximum(r - 1, 0), k]
+            pred = np.where(r == 0, left, np.where(k == 0, up, (left + up) >> 1))
+        v[:, r, k] = (res[:, r, k] + pred) & 0xFF
+    planes = v.astype(np.uint8).reshape((chans, *[int(d) for d in shape[:-1]]))
+    return np.ascontiguousarray(np.moveaxis(planes, 0, -1))
+
+
+def deflate(data: bytes) -> bytes:
+    """Raw deflate (RFC 1951, no zlib or gzip wrapper) of ``data``, by zopfli
+    (``imagecodecs``): any inflater reads it; zopfli's output is 5-10 % smaller than
+    zlib's level 9 on grid residuals (docs/grid.md)."""
+    import imagecodecs
+
+    return bytes(imagecodecs.zopfli_encode(data, format=2))
+
+
+def inflate(data: bytes, size: int) -> bytes:
+    """Inflate a raw deflate stream that must hold exactly ``size`` bytes and nothing after
+    them; never allocates more than ``size + 1`` bytes (one-line :class:`GainMLPError`)."""
+    import zlib
+
+    d = zlib.decompressobj(-15)
+    try:
+        out = d.decompress(data, size + 1)
+    except zlib.error:
+        out = b""
+    if len(out) != size or not d.eof or d.unused_data or d.unconsumed_tail:
+        raise GainMLPError(f"MLP body's coded grid values do not inflate to exactly {size} "
+                           f"bytes")
+    return out

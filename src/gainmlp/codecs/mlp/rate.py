@@ -31,7 +31,9 @@ reaches the target. docs/rate-control.md holds the rule's measurements.
   the target: it is what is kept.
 * **The cap.** ``max_bytes`` removes the rungs above it; when no rung left reaches the
   target, the best one is kept and a one-line warning says so. A forced configuration
-  over the cap is refused before fitting.
+  over the cap is refused before fitting. Rungs with coded grids (``u6z``: their size
+  depends on the values) are placed and capped by :attr:`Rung.payload_bytes`, an estimate
+  from :data:`CODED_RATIO`; a fit whose payload comes out over the cap fails.
 
 The chosen configuration is in the body itself (grid shape and storage, width, weight
 precision: docs/payload-format.md), so every decoder reads the result as it reads any
@@ -60,7 +62,7 @@ from gainmlp.codecs.mlp.format import (
     pack_mlp_body,
     unpack_mlp_body,
 )
-from gainmlp.codecs.mlp.grid import parse_grid_spec
+from gainmlp.codecs.mlp.grid import is_coded, parse_grid_spec
 from gainmlp.codecs.torch_helpers import check_pair
 from gainmlp.errors import GainMLPError, warn
 from gainmlp.options import EncodeOptions, default, grid_for, resolve_precision
@@ -94,36 +96,57 @@ class Rung:
 
     @property
     def payload_bytes(self) -> int:
+        """Payload bytes: exact without a grid or with raw grids, an estimate with coded
+        grids (:func:`config_bytes`)."""
         return config_bytes(self.grid, self.width, self.precision)
 
 
-def config_bytes(grid: str | None, width: int, precision: str) -> int:
-    """Payload bytes of a Gain-MLP configuration (fixed by its shape)."""
+def config_bytes(grid: str | None, width: int, precision: str, coded: str = "estimate") -> int:
+    """Payload bytes of a Gain-MLP configuration, fixed by its shape unless its grids are
+    coded (``u8z``..``u4z``); then ``coded`` says which size: ``"estimate"`` (the grid
+    values at :data:`CODED_RATIO` of their count), ``"raw"`` (one byte each, the most they
+    take bar a few bytes of deflate overhead) or ``"least"`` (none)."""
     spec = parse_grid_spec(grid)
     shapes = list(spec.shapes) if spec is not None else None
-    return PAYLOAD_OVERHEAD + body_size(N_INPUTS, N_FREQUENCIES, [width] * HIDDEN_LAYERS,
+    size = PAYLOAD_OVERHEAD + body_size(N_INPUTS, N_FREQUENCIES, [width] * HIDDEN_LAYERS,
                                         N_OUTPUTS, precision, shapes, 1,
                                         spec.precision if spec is not None else "fp16")
+    if spec is None or not is_coded(spec.precision) or coded == "raw":
+        return size
+    values = sum(int(np.prod(s)) for s in spec.shapes)
+    share = 0.0 if coded == "least" else CODED_RATIO[spec.precision]
+    return size - values + int(np.ceil(values * share))
 
 
-#: The configurations rate control chooses from, in increasing payload bytes.
+#: Coded grid bytes per grid value, by precision (the 90th percentile measured over the
+#: dev photos' fitted ladder grids, docs/rate-control.md): where a coded rung sits on the
+#: ladder and whether it fits a cap before it is fitted.
+CODED_RATIO: dict[str, float] = {"u8z": 0.85, "u7z": 0.70, "u6z": 0.55, "u5z": 0.45,
+                                 "u4z": 0.35}
+
+
+#: The configurations rate control chooses from, in increasing payload bytes. The grids
+#: are coded with 64 levels (``u6z``, docs/grid.md): about half the bytes of raw u8 for
+#: 0.1 dB, so each grid shape costs less and the top rung (128x128x8) takes about the
+#: bytes the raw 96x96x8 rung took.
 LADDER: tuple[Rung, ...] = (
     Rung(None),
-    Rung("16x16x2:u8"),
-    Rung("16x16x4:u8"),
-    Rung("24x24x4:u8"),
-    Rung("32x32x4:u8"),
-    Rung("48x48x4:u8"),
-    Rung("64x64x4:u8"),
-    Rung("64x64x8:u8"),
-    Rung("96x96x8:u8"),
+    Rung("16x16x2:u6z"),
+    Rung("16x16x4:u6z"),
+    Rung("24x24x4:u6z"),
+    Rung("32x32x4:u6z"),
+    Rung("48x48x4:u6z"),
+    Rung("64x64x4:u6z"),
+    Rung("64x64x8:u6z"),
+    Rung("96x96x8:u6z"),
+    Rung("128x128x8:u6z"),
 )
 #: The rung fitted first: the smallest. On the dev photos it is the most common answer at
 #: the default target, its fit is the cheapest, and on the others its early checks are
 #: the short probe the prediction starts from (docs/rate-control.md).
 START = 0
 #: Typical held-out PSNR gain (dB) from rung i to rung i + 1 on the dev photos (median).
-RUNG_GAIN: tuple[float, ...] = (1.17, 0.33, 0.56, 0.43, 0.93, 0.80, 0.38, 1.22)
+RUNG_GAIN: tuple[float, ...] = (1.17, 0.33, 0.56, 0.43, 0.93, 0.80, 0.38, 1.22, 1.17)
 #: Check points (fraction of the steps) and the largest held-out PSNR gain (dB) the steps
 #: after each added on the dev photos, with a margin: a fit further than that below the
 #: target at a check is stopped.
@@ -165,7 +188,7 @@ def check_cap(options: EncodeOptions, kind: str) -> None:
         return
     grid = grid_for(options.grid, kind)
     size = config_bytes(grid, options.width,
-                        resolve_precision(options.precision, grid is not None))
+                        resolve_precision(options.precision, grid is not None), "least")
     if size > options.max_bytes:
         raise GainMLPError(f"the configuration asked for makes a {size}-byte payload, over "
                            f"max_bytes {options.max_bytes}")
@@ -249,6 +272,12 @@ class Trial:
     checks: dict[int, float] = field(default_factory=dict)
     body: bytes | None = None
     light: float | None = None  # held-out highlight light ratio (None: too few highlights)
+    over_cap: bool = False  # a coded rung whose payload came out over max_bytes
+
+    @property
+    def payload_bytes(self) -> int | None:
+        """The payload's actual bytes (None when stopped)."""
+        return None if self.body is None else len(self.body) + PAYLOAD_OVERHEAD
 
     def late_gains(self) -> dict[int, float]:
         """What the steps after each check added (a finished fit only)."""
@@ -297,9 +326,10 @@ def fit_rung(method: str, rung: Rung, sdr: np.ndarray, hdr: np.ndarray, eps: flo
 
 
 def passes(trial: Trial, target: float) -> bool:
-    """A fit passes when it ran to the end, its held-out PSNR reaches ``target`` and it
-    keeps the held-out highlights' light (:data:`HIGHLIGHT_TOLERANCE`)."""
-    return (not trial.stopped and trial.psnr >= target
+    """A fit passes when it ran to the end, its held-out PSNR reaches ``target``, it keeps
+    the held-out highlights' light (:data:`HIGHLIGHT_TOLERANCE`) and its payload is not
+    over the cap."""
+    return (not trial.stopped and not trial.over_cap and trial.psnr >= target
             and (trial.light is None or abs(trial.light - 1.0) <= HIGHLIGHT_TOLERANCE))
 
 
@@ -426,14 +456,23 @@ def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     held = HeldOut.of(kind, sdr, hdr, eps, hold)
 
     def fit(i: int, stop_target: float | None, checks: dict[int, float]) -> Trial:
-        return fit_rung(method, rungs[i], sdr, hdr, eps, options, keep, held, stop_target,
-                        checks)
+        trial = fit_rung(method, rungs[i], sdr, hdr, eps, options, keep, held, stop_target,
+                         checks)
+        cap = options.max_bytes
+        trial.over_cap = cap is not None and (trial.payload_bytes or 0) > cap
+        return trial
 
     hi, order = walk(len(rungs), target, options.steps, fit)
     if hi is not None:
         best = next(t for t in order if t.rung == rungs[hi] and passes(t, target))
         return RateResult(best.body, best.rung, best.psnr, True, order)
-    best = max((t for t in order if not t.stopped), key=lambda t: (t.psnr, -t.rung.payload_bytes))
+    kept = [t for t in order if not t.stopped and not t.over_cap]
+    if not kept:  # every finished fit came out over the cap: the largest rung sure to fit
+        sure = [r for r in rungs if config_bytes(r.grid, r.width, r.precision, "raw")
+                <= (options.max_bytes or 0)] or rungs[:1]
+        kept = [fit(rungs.index(sure[-1]), None, {})]
+        order.append(kept[0])
+    best = max(kept, key=lambda t: (t.psnr, -(t.payload_bytes or 0)))
     cap = "" if options.max_bytes is None else f" under max_bytes {options.max_bytes}"
     warn(f"rate control: no configuration{cap} reached {target:g} dB; kept "
          f"{best.rung.label} ({best.rung.payload_bytes} B, {best.psnr:.2f} dB on held-out "
@@ -452,7 +491,17 @@ def encode_mlp(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     if searches(options):
         return search(method, sdr_pq, hdr_pq, eps, options).body
     check_cap(options, method_kind(method))
-    return fit.encode_mlp(method, sdr_pq, hdr_pq, eps, options)
+    return _checked_size(fit.encode_mlp(method, sdr_pq, hdr_pq, eps, options), options)
+
+
+def _checked_size(body: bytes, options: EncodeOptions) -> bytes:
+    """``body``, or a one-line error when its payload exceeds ``options.max_bytes`` (a
+    forced configuration with coded grids: their size is only known once fitted)."""
+    size = len(body) + PAYLOAD_OVERHEAD
+    if options.max_bytes is not None and size > options.max_bytes:
+        raise GainMLPError(f"the configuration asked for made a {size}-byte payload, over "
+                           f"max_bytes {options.max_bytes}")
+    return body
 
 
 def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
@@ -460,7 +509,8 @@ def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps
     """Many pairs: fitted together at the fixed configuration, or searched one by one."""
     if not searches(options):
         check_cap(options, method_kind(method))
-        return fit.encode_many(method, pairs, eps, options, seeds)
+        return [_checked_size(b, options)
+                for b in fit.encode_many(method, pairs, eps, options, seeds)]
     seeds = [options.seed] * len(pairs) if seeds is None else list(seeds)
     return [search(method, s, h, eps, replace(options, seed=seed)).body
             for (s, h), seed in zip(pairs, seeds, strict=True)]
