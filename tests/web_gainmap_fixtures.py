@@ -7,7 +7,8 @@ DIR, from the 40x28 fixture pair of ``golden.py`` (generated, nothing committed)
   (``ultrahdr+mlp``: a standard map and a payload), ISO 21496-1 metadata alone, an Adobe-style
   file (per-channel ``rdf:Seq`` XMP, gamma, offsets, a Display P3 ICC base), an HDR base
   (ISO 21496-1 backward direction), an Ultra HDR file without an MPF index (the appended map
-  found by scanning), and Apple layouts (headroom in the XMP, or in the maker note);
+  found by scanning), an MPF index listing the map 1000 times, and Apple layouts (headroom
+  in the XMP, or in the maker note);
 * ``NAME-H.f32``: ``gainmlp.photo.decode_file(..., headroom=H)`` (H in :data:`HEADROOMS`,
   ``None`` = the full HDR), float32 little-endian H x W x 3 PQ BT.2020; for files that also
   carry a payload, ``NAME-gainmap-H.f32`` is the standard map's rendition;
@@ -53,9 +54,10 @@ def _jpeg(arr: np.ndarray, quality: int = 95, icc: bytes | None = None) -> bytes
 
 
 def _with_mpf(primary: bytes, primary_segments: list[bytes], gain: bytes,
-              gain_segments: list[bytes], mpf: bool = True) -> bytes:
+              gain_segments: list[bytes], mpf: bool = True, repeat: int = 1) -> bytes:
     """Primary (with ``primary_segments`` and an MPF index) followed by the gain-map JPEG
-    (with ``gain_segments``), laid out as libultrahdr and iPhones do."""
+    (with ``gain_segments``), laid out as libultrahdr and iPhones do; ``repeat`` lists the
+    gain map that many times in the index (a hostile index: read once)."""
     from gainmlp.container.mpf import (
         MP_ATTR_BASELINE_PRIMARY,
         MP_ATTR_PRIMARY,
@@ -72,11 +74,11 @@ def _with_mpf(primary: bytes, primary_segments: list[bytes], gain: bytes,
     tail = primary[pos:]
     if not mpf:
         return head + tail + gain
-    mpf_len = len(build_segment(APP2, b"\x00" * mpf_payload_size(2)))
+    mpf_len = len(build_segment(APP2, b"\x00" * mpf_payload_size(1 + repeat)))
     primary_len = len(head) + mpf_len + len(tail)
     origin = len(head) + 8
-    entries = [MpEntry(MP_ATTR_PRIMARY | MP_ATTR_BASELINE_PRIMARY, primary_len, 0),
-               MpEntry(0, len(gain), primary_len - origin)]
+    entries = [MpEntry(MP_ATTR_PRIMARY | MP_ATTR_BASELINE_PRIMARY, primary_len, 0)]
+    entries += [MpEntry(0, len(gain), primary_len - origin)] * repeat
     return head + build_segment(APP2, build_mpf_payload(entries)) + tail + gain
 
 
@@ -168,6 +170,9 @@ def make_files() -> dict[str, bytes]:
     files["gm-hdr-base"] = _with_mpf(
         encode_sdr_jpeg(sdr, 95), [build_segment(APP2, iso21496_segment_payload(None))],
         _jpeg(255 - small, 85), [build_segment(APP2, iso21496_segment_payload(hdr_base))])
+    files["gm-mpf-repeated"] = _with_mpf(
+        encode_sdr_jpeg(sdr, 95), [build_segment(APP2, iso21496_segment_payload(None))],
+        _jpeg(small, 85), [iso_seg], repeat=1000)
     files["gm-no-mpf"] = _with_mpf(
         encode_sdr_jpeg(sdr, 95), [build_segment(APP2, iso21496_segment_payload(None))],
         _jpeg(small, 85), [iso_seg], mpf=False)

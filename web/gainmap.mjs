@@ -18,7 +18,7 @@ import { GainMLPError } from './errors.mjs';
 import { extractPayload, parseSegments } from './payload.mjs';
 import { decodeJpeg } from './jpeg.mjs';
 import { SDR_EOTFS, TO_BT2020, checkHeadroom, pqDecode, pqEncode } from './colour.mjs';
-import { GM_APPLE_NS, GM_CONTAINER_NS, GM_HDRGM_NS, GM_ISO_ID, GM_MPF_ID, appleMetadata, concatenatedImageRanges, decodeIso21496, findApp, findImageEnd, metadataClose, metadataFromXmp, mpfImageRanges, parseHdrgmXmp, readAppleGainMap, readXmp } from './gainmap_meta.mjs';
+import { GM_APPLE_NS, GM_CONTAINER_NS, GM_HDRGM_NS, GM_ISO_ID, GM_MPF_ID, appleMetadata, concatenatedImageRanges, decodeIso21496, findApp, findImageEnd, metadataClose, metadataFromXmp, mpfImageRanges, parseHdrgmXmp, readAppleGainMap, xmpAllowance } from './gainmap_meta.mjs';
 import { iccPrimaries, identifyIcc, readIcc } from './gainmap_icc.mjs';
 
 /** SDR white of a rendered gain map, cd/m2 (ITU-R BT.2408; gainmap_jpeg.SDR_WHITE_NITS). */
@@ -58,14 +58,13 @@ export function isGainMapJpeg(data) {
   try {
     const primary = parseSegments(data);
     if (findApp(primary, GM_APP2_MARKER, GM_ISO_ID)) return true;
-    const [main, ext] = readXmp(primary);
-    if (((main || '') + (ext || '')).includes(GM_HDRGM_NS)) return true;
+    const allowance = xmpAllowance();
+    if (allowance.text(primary).includes(GM_HDRGM_NS)) return true;
     if (findApp(primary, GM_APP2_MARKER, GM_MPF_ID)) {
       for (const [start, end] of mpfImageRanges(data, primary).slice(1)) {
         const segs = parseSegments(data.subarray(start, end));
         if (findApp(segs, GM_APP2_MARKER, GM_ISO_ID)) return true;
-        const [m, e] = readXmp(segs);
-        const text = (m || '') + (e || '');
+        const text = allowance.text(segs);
         if (text.includes(GM_HDRGM_NS) || text.includes(GM_APPLE_NS)) return true;
       }
     }
@@ -106,7 +105,7 @@ function candidateImages(data, primary, notes) {
   return out;
 }
 
-function metadataOf(segments, notes, problems) {
+function metadataOf(segments, notes, problems, allowance) {
   let iso = null;
   const isoSeg = findApp(segments, GM_APP2_MARKER, GM_ISO_ID);
   if (isoSeg) {
@@ -119,8 +118,7 @@ function metadataOf(segments, notes, problems) {
     }
   }
   let xmpMeta = null;
-  const [main, ext] = readXmp(segments);
-  const text = (main || '') + (ext || '');
+  const text = allowance.text(segments);
   if (text) {
     const props = parseHdrgmXmp(text);
     if (Object.keys(props).length) {
@@ -158,15 +156,15 @@ export function readGainMapJpeg(data) {
   }
   const primary = parseSegments(data);
   const notes = [];
-  const [mainXmp, extXmp] = readXmp(primary);
-  const primaryText = (mainXmp || '') + (extXmp || '');
+  const allowance = xmpAllowance(); // XMP parsed in this file, all images together
+  const primaryText = allowance.text(primary);
   let flavour = primaryText.includes('Container:Directory') || primaryText.includes(GM_CONTAINER_NS) ? 'ultrahdr'
     : (primaryText.includes(GM_HDRGM_NS) ? 'adobe' : 'iso');
   let meta = null, source = null, image = null, apple = null;
   const problems = [];
   const candidates = candidateImages(data, primary, notes);
   for (const cand of candidates) {
-    [meta, source] = metadataOf(cand.segments, notes, problems);
+    [meta, source] = metadataOf(cand.segments, notes, problems, allowance);
     if (meta !== null) {
       image = cand;
       break;
@@ -180,8 +178,7 @@ export function readGainMapJpeg(data) {
   if (meta === null && !problems.length) {
     const exif = findApp(primary, GM_EXIF_APP1, 'Exif\0\0');
     for (const cand of candidates) {
-      const [m, e] = readXmp(cand.segments);
-      apple = readAppleGainMap((m || '') + (e || ''), exif ? exif.payload : null, notes);
+      apple = readAppleGainMap(allowance.text(cand.segments), exif ? exif.payload : null, notes);
       if (apple !== null) {
         [meta, source, image, flavour] = [appleMetadata(apple), 'apple', cand, 'apple'];
         break;

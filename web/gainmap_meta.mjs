@@ -159,6 +159,24 @@ export function readXmp(segments) {
   return [main, extended];
 }
 
+/**
+ * XMP text of the images of one file within a total allowance (xmp.XmpAllowance, 16 Mi
+ * characters): `text(segments)` is an image's standard + extended XMP cut to 4 Mi
+ * characters and to what is left, '' once spent.
+ */
+export function xmpAllowance(limit = 16 << 20) {
+  let left = limit;
+  return {
+    text(segments) {
+      if (left <= 0) return '';
+      const [main, ext] = readXmp(segments);
+      const text = ((main || '') + (ext || '')).slice(0, Math.min(left, GM_MAX_XMP_CHARS));
+      left -= Math.max(text.length, 1);
+      return text;
+    },
+  };
+}
+
 const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 function nsPrefix(xml, ns) {
@@ -460,7 +478,13 @@ export function concatenatedImageRanges(data, maxImages = 8) {
   return ranges;
 }
 
-/** Absolute [start, end] ranges of the images an MPF index lists (mpf.mpf_image_ranges). */
+// most distinct images of an MPF index a reader looks at (mpf.MPF_MAX_READ_IMAGES)
+const GM_MPF_MAX_READ_IMAGES = 16;
+
+/**
+ * Absolute [start, end] ranges of the images an MPF index lists (mpf.mpf_image_ranges): an
+ * image listed twice once, the first 16 images at most.
+ */
 export function mpfImageRanges(data, segments) {
   const seg = findApp(segments, GM_APP2, GM_MPF_ID);
   if (!seg) throw new GainMLPError('JPEG has no MPF index');
@@ -496,7 +520,8 @@ export function mpfImageRanges(data, segments) {
   if (nImages !== null && nImages !== n) throw new GainMLPError(`MPF index says ${nImages} images but lists ${n}`);
   const origin = seg.offset + 4 + GM_MPF_ID.length;
   const ranges = [];
-  for (let k = 0; k < n; k++) {
+  const seen = new Set();
+  for (let k = 0; k < n && ranges.length < GM_MPF_MAX_READ_IMAGES; k++) {
     const p = blob[0] + 16 * k;
     const size = dv.getUint32(p + 4, le), offset = dv.getUint32(p + 8, le);
     const start = k === 0 || offset === 0 ? 0 : origin + offset;
@@ -507,6 +532,8 @@ export function mpfImageRanges(data, segments) {
     if (data[start] !== 0xff || data[start + 1] !== 0xd8) {
       throw new GainMLPError(`MPF image ${k} does not start with a JPEG SOI marker`);
     }
+    if (seen.has(start)) continue; // the same image listed again: read once
+    seen.add(start);
     ranges.push([start, end]);
   }
   return ranges;

@@ -4190,6 +4190,24 @@ function readXmp(segments) {
   return [main, extended];
 }
 
+/**
+ * XMP text of the images of one file within a total allowance (xmp.XmpAllowance, 16 Mi
+ * characters): `text(segments)` is an image's standard + extended XMP cut to 4 Mi
+ * characters and to what is left, '' once spent.
+ */
+function xmpAllowance(limit = 16 << 20) {
+  let left = limit;
+  return {
+    text(segments) {
+      if (left <= 0) return '';
+      const [main, ext] = readXmp(segments);
+      const text = ((main || '') + (ext || '')).slice(0, Math.min(left, GM_MAX_XMP_CHARS));
+      left -= Math.max(text.length, 1);
+      return text;
+    },
+  };
+}
+
 const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 function nsPrefix(xml, ns) {
@@ -4491,7 +4509,13 @@ function concatenatedImageRanges(data, maxImages = 8) {
   return ranges;
 }
 
-/** Absolute [start, end] ranges of the images an MPF index lists (mpf.mpf_image_ranges). */
+// most distinct images of an MPF index a reader looks at (mpf.MPF_MAX_READ_IMAGES)
+const GM_MPF_MAX_READ_IMAGES = 16;
+
+/**
+ * Absolute [start, end] ranges of the images an MPF index lists (mpf.mpf_image_ranges): an
+ * image listed twice once, the first 16 images at most.
+ */
 function mpfImageRanges(data, segments) {
   const seg = findApp(segments, GM_APP2, GM_MPF_ID);
   if (!seg) throw new GainMLPError('JPEG has no MPF index');
@@ -4527,7 +4551,8 @@ function mpfImageRanges(data, segments) {
   if (nImages !== null && nImages !== n) throw new GainMLPError(`MPF index says ${nImages} images but lists ${n}`);
   const origin = seg.offset + 4 + GM_MPF_ID.length;
   const ranges = [];
-  for (let k = 0; k < n; k++) {
+  const seen = new Set();
+  for (let k = 0; k < n && ranges.length < GM_MPF_MAX_READ_IMAGES; k++) {
     const p = blob[0] + 16 * k;
     const size = dv.getUint32(p + 4, le), offset = dv.getUint32(p + 8, le);
     const start = k === 0 || offset === 0 ? 0 : origin + offset;
@@ -4538,6 +4563,8 @@ function mpfImageRanges(data, segments) {
     if (data[start] !== 0xff || data[start + 1] !== 0xd8) {
       throw new GainMLPError(`MPF image ${k} does not start with a JPEG SOI marker`);
     }
+    if (seen.has(start)) continue; // the same image listed again: read once
+    seen.add(start);
     ranges.push([start, end]);
   }
   return ranges;
@@ -4744,14 +4771,13 @@ function isGainMapJpeg(data) {
   try {
     const primary = parseSegments(data);
     if (findApp(primary, GM_APP2_MARKER, GM_ISO_ID)) return true;
-    const [main, ext] = readXmp(primary);
-    if (((main || '') + (ext || '')).includes(GM_HDRGM_NS)) return true;
+    const allowance = xmpAllowance();
+    if (allowance.text(primary).includes(GM_HDRGM_NS)) return true;
     if (findApp(primary, GM_APP2_MARKER, GM_MPF_ID)) {
       for (const [start, end] of mpfImageRanges(data, primary).slice(1)) {
         const segs = parseSegments(data.subarray(start, end));
         if (findApp(segs, GM_APP2_MARKER, GM_ISO_ID)) return true;
-        const [m, e] = readXmp(segs);
-        const text = (m || '') + (e || '');
+        const text = allowance.text(segs);
         if (text.includes(GM_HDRGM_NS) || text.includes(GM_APPLE_NS)) return true;
       }
     }
@@ -4792,7 +4818,7 @@ function candidateImages(data, primary, notes) {
   return out;
 }
 
-function metadataOf(segments, notes, problems) {
+function metadataOf(segments, notes, problems, allowance) {
   let iso = null;
   const isoSeg = findApp(segments, GM_APP2_MARKER, GM_ISO_ID);
   if (isoSeg) {
@@ -4805,8 +4831,7 @@ function metadataOf(segments, notes, problems) {
     }
   }
   let xmpMeta = null;
-  const [main, ext] = readXmp(segments);
-  const text = (main || '') + (ext || '');
+  const text = allowance.text(segments);
   if (text) {
     const props = parseHdrgmXmp(text);
     if (Object.keys(props).length) {
@@ -4844,15 +4869,15 @@ function readGainMapJpeg(data) {
   }
   const primary = parseSegments(data);
   const notes = [];
-  const [mainXmp, extXmp] = readXmp(primary);
-  const primaryText = (mainXmp || '') + (extXmp || '');
+  const allowance = xmpAllowance(); // XMP parsed in this file, all images together
+  const primaryText = allowance.text(primary);
   let flavour = primaryText.includes('Container:Directory') || primaryText.includes(GM_CONTAINER_NS) ? 'ultrahdr'
     : (primaryText.includes(GM_HDRGM_NS) ? 'adobe' : 'iso');
   let meta = null, source = null, image = null, apple = null;
   const problems = [];
   const candidates = candidateImages(data, primary, notes);
   for (const cand of candidates) {
-    [meta, source] = metadataOf(cand.segments, notes, problems);
+    [meta, source] = metadataOf(cand.segments, notes, problems, allowance);
     if (meta !== null) {
       image = cand;
       break;
@@ -4866,8 +4891,7 @@ function readGainMapJpeg(data) {
   if (meta === null && !problems.length) {
     const exif = findApp(primary, GM_EXIF_APP1, 'Exif\0\0');
     for (const cand of candidates) {
-      const [m, e] = readXmp(cand.segments);
-      apple = readAppleGainMap((m || '') + (e || ''), exif ? exif.payload : null, notes);
+      apple = readAppleGainMap(allowance.text(cand.segments), exif ? exif.payload : null, notes);
       if (apple !== null) {
         [meta, source, image, flavour] = [appleMetadata(apple), 'apple', cand, 'apple'];
         break;
