@@ -74,7 +74,23 @@ export interface PayloadHeader {
   eps: number;
   sdr: SdrEncoding;
   peakNits: number;
+  /** Header version 2: the part of the original frame the base shows (null: all of it). */
+  view: PayloadView | null;
+  /** The original frame's size (the payload's own size without a view). */
+  originalWidth: number;
+  originalHeight: number;
   [field: string]: unknown;
+}
+
+/** A payload's view: a normalised crop box of the original frame and an EXIF orientation. */
+export interface PayloadView {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  orientation: number;
+  frameWidth: number;
+  frameHeight: number;
 }
 
 /** A parsed payload: its header and body. */
