@@ -418,6 +418,63 @@ def mpf_seeds() -> Seeds:
     return out
 
 
+def cli_seeds() -> Seeds:
+    """Argument lists for the ``cli-args`` target (most of them valid)."""
+    import targets_out as out
+
+    def seed(command: str, text: str) -> bytes:
+        return targets.selector(command, out.COMMANDS) + text.encode()
+
+    return {
+        "encode": seed("encode", "--steps 50 --lr 0.01 --seed 3 --batch 2048"),
+        "encode-env": seed("encode", "--width 32 GAINMLP_THREADS=2 GAINMLP_MAX_MEMORY=2G"),
+        "encode-rate": seed("encode", "--target-psnr 45 --max-bytes 20000 --grid 16x16x4"),
+        "decode": seed("decode", "--headroom 2 --exr-white 203 --quality 90"),
+        "batch": seed("batch", "--jobs 2 --group 1 --ray-gpus 0.5 --jpeg-quality 90"),
+        "pair": seed("pair", "--peak 1000"),
+        "eval": seed("eval", "--steps 5 --no-file --eps 0.02"),
+        "bench": seed("bench", "--long-side 256 --quick --jobs 1"),
+        "refused": seed("encode", "--lr inf --seed 18446744073709551616"),
+    }
+
+
+def writer_seeds() -> Seeds:
+    """Outputs over each kind of thing for the ``writers`` target."""
+    import targets_out as out
+
+    def seed(kind: str, name: str, content: bytes) -> bytes:
+        return targets.selector(kind, out.KINDS) + name.encode() + b"\x00" + content
+
+    return {
+        "new": seed("new", "out.png", b"\x89PNG data"),
+        "nested": seed("regular", "a/b/photo.jpg", b"\xff\xd8" + bytes(100)),
+        "setuid": seed("setuid", "tool.bin", b"replacement"),
+        "long": seed("new", "n" * 250 + ".exr", b"long name"),
+        "unicode": seed("regular", "\u00e9t\u00e9/\u6f22.tif", b"x" * 3),
+        "outdir": seed("outdir", "made/here", b""),
+        "fifo": seed("fifo", "pipe.png", b"x"),
+        "symlink": seed("symlink", "link.png", b"x"),
+        "folder": seed("folder", "dir.png", b"x"),
+        "input": seed("input", "", b"x"),
+    }
+
+
+def hdr_out_seeds() -> Seeds:
+    """Small images for the ``hdr-out`` target: format, size, EXR white, float32 values."""
+    import targets_out as out
+
+    rng = np.random.default_rng(7)
+    values = rng.random(4 * 5 * 3).astype("<f4").tobytes()
+    seeds = {}
+    for fmt in out.HDR_FORMATS:
+        head = targets.selector(fmt, out.HDR_FORMATS) + bytes([3, 4])
+        seeds[f"ramp{fmt}"] = head + struct.pack("<f", 100.0) + values
+        seeds[f"white203{fmt}"] = head + struct.pack("<f", 203.0) + values[:24]
+    seeds["nan.png"] = (targets.selector(".png", out.HDR_FORMATS) + bytes([1, 1])
+                        + struct.pack("<f", 100.0) + struct.pack("<3f", np.nan, np.inf, -1))
+    return seeds
+
+
 def all_seeds() -> dict[str, Seeds]:
     """target name -> {seed name: bytes}, for every target of targets.TARGETS."""
     payloads = fixture_payloads()
@@ -446,6 +503,8 @@ def all_seeds() -> dict[str, Seeds]:
         "photo": {**{k: v for k, v in jpegs.items() if "split" not in k}, **gainmap,
                   **{f"bare-{k}": v for k, v in payloads.items()}},
     }
+    seeds.update({"cli-args": cli_seeds(), "writers": writer_seeds(),
+                  "hdr-out": hdr_out_seeds()})
     assert set(seeds) == set(targets.TARGETS), "every target needs seeds"
     return seeds
 

@@ -13,6 +13,9 @@ or image format from it (``choices[data[0] % len(choices)]``) and read the rest.
 Readers that take a path (HDR PNG/TIFF, EXR, Radiance, ``image_pixels``) get the input
 written to a file in a private temporary folder.
 
+The command line's argument layer and the writers have their own targets in
+``fuzz/targets_out.py`` (``cli-args``, ``writers``, ``hdr-out``), registered here.
+
 This module needs no fuzzer: ``fuzz/run.py`` drives it under atheris, and
 ``tests/test_fuzz_targets.py`` runs every target once on every seed of ``fuzz/corpus.py``.
 """
@@ -379,3 +382,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("photo", fuzz_photo, "photo.decode_file (gainmlp JPEG, gain-map JPEG, bare "
            "payload)", 40_000),
 )}
+
+
+# the command line's argument layer and the writers (fuzz/targets_out.py, issue 22)
+from targets_out import OUT_TARGETS  # noqa: E402 - needs the helpers above
+
+TARGETS.update((name, Target(name, fn, entry, runs)) for name, fn, entry, runs in OUT_TARGETS)

@@ -62,6 +62,18 @@ def _start_forkserver() -> None:
                 os.environ[k] = v
 
 
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers (SIGTERM) without waiting for their tasks: when the
+    driver is interrupted, a worker in the middle of a fit would otherwise run on, and
+    the interpreter's exit would wait for it. A ``.part`` file a worker leaves is removed
+    by the next run's first write into OUT_DIR."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 class LocalRunner:
     """Runs tasks in ``jobs`` worker processes (see the module docstring)."""
 
@@ -89,12 +101,14 @@ class LocalRunner:
         _start_forkserver()
         while pending or suspects:
             pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=init_worker,
-                                       initargs=(self.memory_budget,))
+                                       initargs=(self.memory_budget, os.getpid()))
             clean = False
             try:
                 self._drain(pool, pending, suspects, spec, on_result)
                 clean = True
             finally:
+                if not clean:  # interrupted (Ctrl-C, SIGTERM, SIGHUP) or an error here:
+                    _stop_workers(pool)  # nothing may fit on (or hold the exit) after it
                 pool.shutdown(wait=clean, cancel_futures=True)
 
     def _drain(self, pool: ProcessPoolExecutor, pending: deque, suspects: deque,

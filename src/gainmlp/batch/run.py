@@ -15,7 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gainmlp.batch.items import Item, discover
-from gainmlp.batch.summary import Journal, is_done, locked, read_rows, write_summary
+from gainmlp.batch.summary import (
+    Journal,
+    check_reserved,
+    is_done,
+    locked,
+    read_rows,
+    write_summary,
+)
 from gainmlp.batch.work import BatchSpec, new_row, one_line
 from gainmlp.errors import GainMLPError
 
@@ -119,7 +126,9 @@ def run_batch(source: str | os.PathLike, spec: BatchSpec, *, jobs: int = 0, grou
     source, out = Path(source), Path(spec.out_dir)
     items = discover(source, spec.tmo)
     _check_folders(source, out)
-    with locked(out):
+    inputs = [str(source), *(p for item in items for p in item.inputs)]
+    check_reserved(out, inputs)  # summary, journal and lock never write into an input
+    with locked(out, inputs):
         if ray:
             from gainmlp.batch.ray_runner import RayRunner
 
@@ -133,7 +142,7 @@ def run_batch(source: str | os.PathLike, spec: BatchSpec, *, jobs: int = 0, grou
             gpu = spec.options.device == "cuda"
             group = group or (GPU_GROUP if gpu else 1)
             result = BatchResult(group=group, device=spec.options.device)
-            rows = _run(items, spec, runner, result, jobs, force, progress)
+            rows = _run(items, spec, runner, result, jobs, force, progress, inputs)
         finally:
             runner.close()
     result.rows = rows
@@ -142,7 +151,7 @@ def run_batch(source: str | os.PathLike, spec: BatchSpec, *, jobs: int = 0, grou
 
 
 def _run(items: list[Item], spec: BatchSpec, runner, result: BatchResult, jobs: int,
-         force: bool, progress: bool) -> list[dict]:
+         force: bool, progress: bool, inputs: list[str]) -> list[dict]:
     from tqdm import tqdm
 
     from gainmlp.io import atomic_write, check_output
@@ -168,7 +177,7 @@ def _run(items: list[Item], spec: BatchSpec, runner, result: BatchResult, jobs: 
                           max(1, len(tasks)))
         runner.memory_budget = budget() // runner.jobs if runner.jobs > 1 else None
         result.jobs = runner.jobs
-    journal = Journal(spec.out_dir)
+    journal = Journal(spec.out_dir, inputs)
     bar = tqdm(total=len(todo), desc="batch", unit="img", disable=not progress,
                dynamic_ncols=True)
     failures = 0
@@ -202,7 +211,7 @@ def _run(items: list[Item], spec: BatchSpec, runner, result: BatchResult, jobs: 
         bar.close()
         journal.close()
         ordered = [rows[item.name] for item in items if item.name in rows]
-        write_summary(spec.out_dir, ordered)
+        write_summary(spec.out_dir, ordered, inputs)
     return ordered
 
 

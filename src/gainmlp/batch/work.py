@@ -37,7 +37,7 @@ from gainmlp.options import DEFAULT_EPS, EncodeOptions
 #: Columns of ``summary.csv`` / keys of ``summary.jsonl``, in order.
 COLUMNS = ("name", "status", "kind", "input", "input_bytes", "original_map_bytes",
            "payload_bytes", "output_bytes", "psnr", "seconds", "fingerprint", "version",
-           "warnings", "error")
+           "warnings", "error", "output_sha256")
 MAX_ERROR = 300
 
 
@@ -132,9 +132,14 @@ def single_thread() -> Iterator[None]:
             os.environ["GAINMLP_THREADS"] = before
 
 
-def init_worker(memory_budget: int | None = None) -> None:
-    """Set up a worker process once: one fitting thread, its share of the memory budget,
+def init_worker(memory_budget: int | None = None, driver_pid: int | None = None) -> None:
+    """Set up a worker process once: it dies with the driver ``driver_pid``
+    (:mod:`~gainmlp.batch.lifeline`), one fitting thread, its share of the memory budget,
     and the encoder (torch included) imported before the first item."""
+    if driver_pid:
+        from gainmlp.batch.lifeline import die_with
+
+        die_with(driver_pid)
     os.environ["GAINMLP_THREADS"] = "1"
     if memory_budget:
         os.environ["GAINMLP_MAX_MEMORY"] = str(int(memory_budget))
@@ -272,6 +277,7 @@ def _finish(p: _Prepared, data: bytes, payload_bytes: int | None, fit_seconds: f
         check_output(target, p.item.inputs)
         atomic_write(target, data)
     row.update(status="ok", error="", payload_bytes=payload_bytes, output_bytes=len(data),
+               output_sha256=hashlib.sha256(data).hexdigest(),
                seconds=round(p.seconds + fit_seconds + time.perf_counter() - t0, 3))
 
 

@@ -26,6 +26,7 @@ from gainmlp.cli.tools import cmd_batch, cmd_bench, cmd_demo, cmd_eval, cmd_pair
 from gainmlp.codecs import DEFAULT_METHOD, METHODS
 from gainmlp.errors import GainMLPError
 from gainmlp.evaluation import EXPERIMENTS
+from gainmlp.io.writing import new_run
 from gainmlp.options import DEFAULT_TARGET_PSNR
 from gainmlp.photo import CONTAINERS
 from gainmlp.tonemap import DEFAULT_TONE_MAPPER, TONE_MAPPERS
@@ -237,6 +238,7 @@ def _run(argv: list[str] | None, process: bool = False) -> int:
     warnings.showwarning = _one_line_warning
     try:
         with clean_signals():
+            new_run()  # this command's first write into a folder removes stale .part files
             check_args(args)  # every number and environment variable, before any work
             return int(args.func(args) or 0)
     except GainMLPError as exc:

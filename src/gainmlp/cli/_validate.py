@@ -15,6 +15,7 @@ import os
 import stat
 
 from gainmlp.errors import GainMLPError
+from gainmlp.io.hdr import EXR_WHITE_RANGE
 from gainmlp.options import INTEGER_OPTIONS, RANGES, check_range
 
 #: Inclusive ranges of the command line's own numeric flags: ``dest: (low, high,
@@ -22,7 +23,7 @@ from gainmlp.options import INTEGER_OPTIONS, RANGES, check_range
 ARG_RANGES: dict[str, tuple[float, float, bool]] = {
     "eps": (1e-6, 1.0, False),          # the residual offset: positive, at most SDR white
     "sdr_white": (1.0, 10_000.0, False),  # cd/m2 of SDR white: PQ stops at 10,000
-    "exr_white": (0.01, 100_000.0, False),  # cd/m2 that 1.0 means in EXR / .hdr files
+    "exr_white": (*EXR_WHITE_RANGE, False),  # cd/m2 that 1.0 means in EXR / .hdr files
     "peak": (1.0, 10_000.0, False),     # HDR peak of a pair: PQ stops at 10,000 cd/m2
     "headroom": (0.0, 16.0, False),     # stops above SDR white (ISO 21496-1 weighting)
     "jpeg_quality": (1, 100, True),

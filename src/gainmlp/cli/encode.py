@@ -61,7 +61,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         src = Path(args.sdr)
         data, report = photo.reencode_gainmap_photo(read_bytes(src), args.method, options,
                                                     args.eps, str(src), container)
-        atomic_write(out, data)
+        atomic_write(out, data, args.files)
         chosen = f" ({report['config']})" if "config" in report else ""
         print(f"wrote {out}: {len(data)} bytes; original gain map "
               f"{report['original_map_bytes']} B -> {args.method} payload {report['payload']} B"
@@ -82,7 +82,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     else:
         data = encode(sdr, hdr, args.method, options, eps=args.eps).to_bytes()
         parts = {"payload": len(data)}
-    atomic_write(out, data)
+    atomic_write(out, data, args.files)
     detail = ", ".join(f"{k} {v} B" for k, v in parts.items())
     print(f"wrote {out}: {len(data)} bytes ({args.method}; {detail}) in "
           f"{time.perf_counter() - start:.1f} s")
@@ -93,6 +93,7 @@ def _encode_many(args: argparse.Namespace, options, start: float, container: str
     """``gainmlp encode SDR1 HDR1 SDR2 HDR2 ... -o DIR``: one fit for all pairs."""
     from gainmlp import photo
     from gainmlp.io import atomic_write, check_output, read_hdr
+    from gainmlp.io.writing import check_output_folder
 
     names = [args.sdr, args.hdr, *args.more]
     if len(names) % 2:
@@ -106,16 +107,15 @@ def _encode_many(args: argparse.Namespace, options, start: float, container: str
     targets = [out / f"{Path(s).stem}.jpg" for s in names[::2]]
     if len(set(targets)) != len(targets):
         raise GainMLPError("two SDR images share a file name; their outputs would collide")
-    if out.is_dir():
-        for target in targets:
-            check_output(target, names)
+    check_output_folder(out)  # made and checked before the fit, not after it
+    for target in targets:
+        check_output(target, names)
     items = [(_read_sdr(s, args), read_hdr(h, args.exr_white))
              for s, h in zip(names[::2], names[1::2], strict=True)]
     files = photo.encode_photos(items, args.method, options, args.eps, args.jpeg_quality,
                                 args.open_loop, container=container)
-    out.mkdir(parents=True, exist_ok=True)
     for target, (data, parts) in zip(targets, files, strict=True):
-        atomic_write(target, data)
+        atomic_write(target, data, names)
         print(f"wrote {target}: {len(data)} bytes (payload {parts['payload']} B)")
     seconds = time.perf_counter() - start
     print(f"{len(files)} photos in {seconds:.1f} s ({len(files) / seconds:.2f} photos/s)")

@@ -27,7 +27,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from gainmlp.io import read_hdr
 
     check_encode([args.sdr, args.hdr])
+    from gainmlp.metrics import SSIM_MIN_SIDE
+
     sdr = _read_sdr(args.sdr, args)
+    if min(sdr.pixels.shape[:2]) < SSIM_MIN_SIDE:  # refused before the fit, not after
+        raise GainMLPError(f"{args.sdr}: eval needs at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} "
+                           f"pixels (SSIM's window), not {sdr.pixels.shape[1]}x"
+                           f"{sdr.pixels.shape[0]}")
     hdr = read_hdr(args.hdr, args.exr_white)
     record = evaluate(sdr, hdr, args.method, _options(args, _progress(args)), args.eps,
                       file_level=not args.no_file, container=args.container,
@@ -43,22 +49,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_pair(args: argparse.Namespace) -> int:
     from gainmlp.budget import check_pair
     from gainmlp.io import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from gainmlp.io.writing import check_output, check_output_folder
     from gainmlp.pair import make_pair
 
     check_pair(args.hdr)  # the declared size against the budget, before decoding
+    out = check_output_folder(args.output)  # before the work: a file there is refused
+    for name in ("sdr.png", "hdr.png"):
+        check_output(out / name, [args.hdr])
     linear = read_hdr_linear(args.hdr)
     sdr_u8, hdr_u16 = make_pair(linear, primaries="bt2020", tmo=args.tmo, peak_nits=args.peak)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     write_sdr_png(out / "sdr.png", sdr_u8)
-    atomic_write(out / "hdr.png", encode_hdr_png(hdr_u16.astype(np.float32) / 65535.0))
+    atomic_write(out / "hdr.png", encode_hdr_png(hdr_u16.astype(np.float32) / 65535.0),
+                 [args.hdr])
     print(f"wrote {out / 'sdr.png'} and {out / 'hdr.png'} ({args.tmo})")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from gainmlp.evaluation.demo import run_demo
+    from gainmlp.io.writing import check_output_folder
 
+    check_output_folder(args.output)
     run_demo(Path(args.output), args.method, args.tmo, progress=sys.stderr.isatty())
     return 0
 
@@ -67,7 +78,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from gainmlp.budget import check_encode
     from gainmlp.evaluation.html_report import DEFAULT_METHODS, make_report
     from gainmlp.io import read_hdr
+    from gainmlp.io.writing import check_output_folder
 
+    check_output_folder(args.output)
     check_encode([args.sdr, args.hdr])
     sdr = _read_sdr(args.sdr, args)
     hdr = read_hdr(args.hdr, args.exr_white)
@@ -92,6 +105,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from gainmlp.evaluation.report import require_matplotlib
 
     require_matplotlib(f"gainmlp bench {args.experiment}")  # before hours of work, not after
+    from gainmlp.io.writing import check_output_folder
+
+    check_output_folder(args.output)
     if args.experiment == "photos":
         return _bench_photos(args)
     if len(args.data_dir) != 1:

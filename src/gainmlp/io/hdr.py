@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,23 @@ from gainmlp import colorimetry
 from gainmlp.colourspaces import COLOURSPACES, colour_science
 from gainmlp.errors import GainMLPError, check_image_size, warn
 from gainmlp.io.files import atomic_write
-from gainmlp.io.png import CICP_PQ, CICP_PRIMARIES, png_header, png_with_chunk
+from gainmlp.io.png import CICP_PQ, cicp_to_pq_bt2020, png_header, png_with_chunk, read_cicp
 from gainmlp.io.reading import open_image, radiance_size, read_bytes
 from gainmlp.memory import charge
 
 DEFAULT_EXR_WHITE_NITS = 100.0
+#: cd/m2 that 1.0 may mean in an EXR / .hdr file (``--exr-white``): finite and positive
+#: (0 wrote +inf, NaN wrote NaN, a negative value black), from 1.0 = 0.01 cd/m2 to
+#: 1.0 = 100,000 cd/m2 (ten times PQ's peak).
+EXR_WHITE_RANGE = (0.01, 100_000.0)
+
+
+def check_exr_white(white_nits: float) -> float:
+    """``white_nits`` as a float, or a one-line error outside :data:`EXR_WHITE_RANGE`."""
+    from gainmlp.options import check_range
+
+    check_range("exr_white", white_nits, *EXR_WHITE_RANGE, flag="--exr-white")
+    return float(white_nits)
 HDR_EXTENSIONS = (".exr", ".hdr", ".png", ".tif", ".tiff")
 HDR_OUT_EXTENSIONS = (".png", ".avif", ".exr", ".tif", ".tiff")
 #: Peak bytes per pixel of reading each HDR input into float32 PQ (the decoded channels,
@@ -176,23 +187,18 @@ def read_hdr_linear(path: str | os.PathLike) -> np.ndarray:
     raise GainMLPError(f"{path}: a linear HDR image must be .exr or .hdr")
 
 
-def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, str]:
-    """16-bit PNG/TIFF -> (uint16 RGB, primaries name from cICP or bt2020)."""
+def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, tuple | None]:
+    """16-bit PNG/TIFF -> (uint16 RGB, what a PNG's cICP says or None: PQ BT.2020)."""
     import imagecodecs
 
-    primaries = "bt2020"
+    cicp = None
     if ext == ".png":
         width, height, depth, cicp = png_header(data)
         check_image_size(width, height, name)
         charge(width, height, DECODE_BYTES_PER_PIXEL["16-bit"], name)
         if depth != 16:
             raise GainMLPError(f"{name}: is {depth}-bit; an HDR PNG must be 16-bit PQ")
-        if cicp is not None and len(cicp) == 4:
-            if cicp[1] != CICP_PQ:
-                raise GainMLPError(f"{name}: cICP transfer {cicp[1]} is not PQ (16)")
-            if cicp[0] not in CICP_PRIMARIES:
-                raise GainMLPError(f"{name}: cICP primaries {cicp[0]} are not supported")
-            primaries = CICP_PRIMARIES[cicp[0]]
+        cicp = read_cicp(cicp, name)  # checked before decoding; None: PQ BT.2020
         try:
             arr = imagecodecs.png_decode(data)
         except Exception:
@@ -207,7 +213,7 @@ def _decode_16bit(data: bytes, name: str, ext: str) -> tuple[np.ndarray, str]:
             raise GainMLPError(f"{name}: TIFF data is corrupt or unsupported") from None
         if arr.dtype != np.uint16:
             raise GainMLPError(f"{name}: is {arr.dtype.itemsize * 8}-bit; HDR TIFF must be 16-bit")
-    return _rgb_from_array(arr, name), primaries
+    return _rgb_from_array(arr, name), cicp
 
 
 def read_hdr(path: str | os.PathLike, exr_white_nits: float = DEFAULT_EXR_WHITE_NITS) -> np.ndarray:
@@ -217,11 +223,10 @@ def read_hdr(path: str | os.PathLike, exr_white_nits: float = DEFAULT_EXR_WHITE_
     if ext not in HDR_EXTENSIONS:
         raise GainMLPError(f"{name}: unsupported HDR format (use EXR, .hdr, 16-bit PNG/TIFF)")
     if ext in (".exr", ".hdr"):
-        return colorimetry.linear_to_pq_bt2020(read_hdr_linear(path) * exr_white_nits)
-    arr, primaries = _decode_16bit(read_bytes(path), name, ext)
-    pq = arr.astype(np.float32) / 65535.0
-    if primaries != "bt2020":
-        pq = colorimetry.linear_to_pq_bt2020(colorimetry.pq_decode(pq), primaries)
+        white = check_exr_white(exr_white_nits)
+        return colorimetry.linear_to_pq_bt2020(read_hdr_linear(path) * white)
+    arr, cicp = _decode_16bit(read_bytes(path), name, ext)
+    pq = cicp_to_pq_bt2020(arr, cicp)  # PQ or HLG, full or narrow range, to PQ BT.2020
     return pq
 
 
@@ -287,6 +292,7 @@ def encode_hdr_exr(pq: np.ndarray, white_nits: float = DEFAULT_EXR_WHITE_NITS) -
     image the file is written from; ``GAINMLP_KERNELS=numpy`` uses the float64 formula."""
     from gainmlp import kernels
 
+    white_nits = check_exr_white(white_nits)
     if kernels.compiled():
         from gainmlp.kernels.pq import PEAK_NITS, pq_decode_nits
 
@@ -305,6 +311,7 @@ def encode_hdr_exr_linear(linear_nits: np.ndarray,
     """:func:`encode_hdr_exr` from linear BT.2020 light in cd/m2 (no PQ, no 10,000 cd/m2
     limit); values above half-float's largest, 65,504 x ``white_nits`` cd/m2, are clipped
     there with a warning."""
+    white_nits = check_exr_white(white_nits)
     top = HALF_MAX * white_nits
     over = int(np.count_nonzero(np.asarray(linear_nits) > top))
     if over:
@@ -330,17 +337,17 @@ def _exr_bytes(linear: np.ndarray, white_nits: float) -> bytes:
         "whiteLuminance": float(white_nits),
     }
     threads = OpenEXR.global_thread_count()
-    with tempfile.TemporaryDirectory() as tmp:
-        target = os.path.join(tmp, "out.exr")
-        # OpenEXR compresses line blocks on its own thread pool: sized to our cores for
-        # this write only, then given back as the caller had it
-        OpenEXR.set_global_thread_count(colorimetry.usable_cores())
-        try:
-            OpenEXR.File(header, {"RGB": OpenEXR.Channel(np.ascontiguousarray(linear))}
-                         ).write(target)
-        finally:
-            OpenEXR.set_global_thread_count(threads)
-        return Path(target).read_bytes()
+    # written to memory (no temporary folder that a killed process would leave behind);
+    # OpenEXR compresses line blocks on its own thread pool: sized to our cores for this
+    # write only, then given back as the caller had it
+    stream = io.BytesIO()
+    OpenEXR.set_global_thread_count(colorimetry.usable_cores())
+    try:
+        OpenEXR.File(header, {"RGB": OpenEXR.Channel(np.ascontiguousarray(linear))}
+                     ).write(stream)
+    finally:
+        OpenEXR.set_global_thread_count(threads)
+    return stream.getvalue()
 
 
 def encode_hdr_tiff(pq: np.ndarray) -> bytes:

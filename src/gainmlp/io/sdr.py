@@ -22,7 +22,7 @@ from gainmlp.errors import GainMLPError, warn
 from gainmlp.image import SdrImage
 from gainmlp.io.files import atomic_write, open_image, read_bytes
 from gainmlp.io.jpeg import check_declared_size, encode_jpeg
-from gainmlp.io.png import png_header
+from gainmlp.io.png import CICP_TRANSFERS, png_header
 
 SDR_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 # Transfer function assumed for the primaries an ICC profile declares: sRGB and Display P3
@@ -53,10 +53,12 @@ def decode_sdr_bytes(data: bytes, name: str = "SDR image") -> SdrImage:
     img = open_image(data, name)
     if img.format in ("JPEG", "MPO"):  # a small file declaring a huge size: before decoding
         check_declared_size(img, data, name)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (
-        img.format == "PNG" and png_header(data)[2] == 16
-    ):
+    png = png_header(data) if img.format == "PNG" else None
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (png and png[2] == 16):
         raise GainMLPError(f"{name}: is a 16-bit image; the SDR must be 8-bit")
+    if png and png[3] is not None and len(png[3]) == 4 and png[3][1] in CICP_TRANSFERS:
+        raise GainMLPError(f"{name}: its cICP chunk marks it HDR ({CICP_TRANSFERS[png[3][1]]}"
+                           "); give it as the HDR image, not the SDR")
     icc = img.info.get("icc_profile")
     try:
         if img.mode != "RGB":

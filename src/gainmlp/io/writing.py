@@ -69,10 +69,12 @@ def _short(name: str, limit: int) -> str:
     return "".join(out)
 
 
-def part_prefix(name: str) -> str:
-    """The start of every temporary name of output ``name`` written by this process."""
+def part_prefix(name: str, pid: int | None = None) -> str:
+    """The start of every temporary name of output ``name`` written by process ``pid``
+    (default: this one) on this host."""
     digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
-    return f".{_short(name, PART_NAME_BYTES)}~{digest}.gainmlp-{_host_tag()}-{os.getpid()}-"
+    pid = os.getpid() if pid is None else pid
+    return f".{_short(name, PART_NAME_BYTES)}~{digest}.gainmlp-{_host_tag()}-{pid}-"
 
 
 def _name_max(folder: Path) -> int:
@@ -123,8 +125,15 @@ def remove_stale_parts(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
+def new_run() -> None:
+    """Start a new run (a command): its first write into each folder looks for stale
+    ``.part`` files again (:func:`_clean_once`)."""
+    _cleaned.clear()
+
+
 def _clean_once(folder: Path) -> None:
-    """:func:`remove_stale_parts` on the first write of this process into ``folder``."""
+    """:func:`remove_stale_parts` on the first write of this run and process into
+    ``folder`` (once, not on every write: a batch writes thousands into one folder)."""
     key = (os.path.realpath(folder), os.getpid())
     if key not in _cleaned:
         _cleaned.add(key)
@@ -247,4 +256,4 @@ def atomic_write(path: str | os.PathLike, data: bytes,
 
 
 __all__ = ["NAME_MAX", "PART_SUFFIX", "atomic_write", "check_output", "check_output_folder",
-           "part_prefix", "remove_stale_parts"]
+           "new_run", "part_prefix", "remove_stale_parts"]
