@@ -280,3 +280,18 @@ def test_cli_edits_and_errors(fitted, tmp_path, capsys) -> None:
     plain.write_bytes(encode_sdr_jpeg(np.zeros((16, 16, 3), np.uint8), 90))
     assert main(["rotate", str(plain), "-o", str(tmp_path / "y.jpg"), "90"]) == 2
     assert "neither a gainmlp payload nor a gain map" in capsys.readouterr().err
+
+
+def test_snapped_crop_is_lossless_and_quality_is_honoured(fitted) -> None:
+    data, _ = fitted
+    box = edits.snap_box(data, (5, 3, 40, 30))
+    assert box[:2] == (0, 0) and box[2:] == (45, 33)  # covers the asked box
+    if edits.jpegtran_path() is not None:
+        assert not edits.edit_jpeg(data, edits.Edit(box=box))[1].base_reencoded
+    low, _ = edits.edit_jpeg(data, edits.Edit(box=(5, 3, 40, 30), quality=30))
+    high, _ = edits.edit_jpeg(data, edits.Edit(box=(5, 3, 40, 30), quality=98))
+    full = photo.decode_photo(data)[3:33, 5:45]
+    assert metrics.psnr(full, photo.decode_photo(high)) > metrics.psnr(
+        full, photo.decode_photo(low)) + 3
+    with pytest.raises(GainMLPError, match="outside 1..100"):
+        edits.edit_jpeg(data, edits.Edit(box=(5, 3, 40, 30), quality=0))

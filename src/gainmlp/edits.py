@@ -63,12 +63,14 @@ class Edit:
     ``(x, y, w, h)`` (pixels of the turned image; None: all), then resize to ``size``
     ``(w, h)`` (None: the box's size). ``thumbnail``: resize as photo libraries make
     thumbnails (Pillow's reducing resize: a box reduction by an integer factor, then
-    Lanczos)."""
+    Lanczos). ``quality``: JPEG quality (1-100) of a base that must be re-encoded; None
+    re-encodes with the source's own quantisation tables."""
 
     orientation: int = 1
     box: tuple[int, int, int, int] | None = None
     size: tuple[int, int] | None = None
     thumbnail: bool = False
+    quality: int | None = None
 
 
 @dataclass
@@ -93,6 +95,19 @@ def jpegtran_path() -> str | None:
 
 
 # ------------------------------------------------------------------ the public edits
+
+
+def snap_box(data: bytes, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """``box`` (x, y, w, h, of the displayed image) with its top-left corner moved up and
+    left onto the base's JPEG block grid (iMCU) and grown to still cover the box, as
+    ``jpegtran -crop`` does: a crop that can be lossless."""
+    from gainmlp.container.photo import strip_gain_map
+
+    turn = View(orientation=_exif_orientation(data)).orientation
+    mx, my = _imcu(strip_gain_map(data), View(orientation=turn).swapped)
+    x, y, w, h = box
+    x2, y2 = x - x % mx, y - y % my
+    return x2, y2, w + x - x2, h + y - y2
 
 
 def crop(data: bytes, box: tuple[int, int, int, int], name: str = "photo") -> bytes:
@@ -149,11 +164,14 @@ def displayed_size(data: bytes, name: str = "photo") -> tuple[int, int]:
     return (height, width) if swap else (width, height)
 
 
-def edit_hdr(hdr_pq: np.ndarray, edit: Edit, exif_orientation: int = 1) -> np.ndarray:
+def edit_hdr(hdr_pq: np.ndarray, edit: Edit, exif_orientation: int = 1,
+             linear: bool = True) -> np.ndarray:
     """The same edit applied to an HDR image (PQ BT.2020 float32 ``(H, W, 3)`` over the
-    stored base's frame): turned, cropped, and resampled in linear light with the base's
-    filter (Lanczos per channel; box reduction first for a thumbnail), back to PQ. The
-    reference the edited file's HDR is measured against (docs/edits.md)."""
+    stored base's frame): turned, cropped, and resampled with the base's filter (Lanczos
+    per channel; box reduction first for a thumbnail) in linear light (``linear``, then
+    back to PQ) or on the PQ code values themselves (as the base is resampled on its
+    gamma-encoded values). The reference the edited file's HDR is measured against
+    (docs/edits.md)."""
     from gainmlp.colorimetry import linear_to_pq_bt2020, pq_bt2020_to_linear
 
     turn = View(orientation=exif_orientation).then(View(orientation=edit.orientation))
@@ -163,13 +181,15 @@ def edit_hdr(hdr_pq: np.ndarray, edit: Edit, exif_orientation: int = 1) -> np.nd
     size = edit.size or (w, h)
     if size == (w, h):
         return np.ascontiguousarray(turned[y:y + h, x:x + w])
-    linear = pq_bt2020_to_linear(turned)
+    values = pq_bt2020_to_linear(turned) if linear else turned
     out = np.empty((size[1], size[0], 3), dtype=np.float32)
     for c in range(3):
-        img = Image.fromarray(np.ascontiguousarray(linear[:, :, c], dtype=np.float32), "F")
+        img = Image.fromarray(np.ascontiguousarray(values[:, :, c], dtype=np.float32), "F")
         extra = {"reducing_gap": 2.0} if edit.thumbnail else {}
         out[:, :, c] = np.asarray(img.resize(size, Image.Resampling.LANCZOS,
                                              box=(x, y, x + w, y + h), **extra))
+    if not linear:
+        return np.clip(out, 0.0, 1.0)
     return linear_to_pq_bt2020(np.maximum(out, 0.0)).astype(np.float32)
 
 
@@ -359,7 +379,13 @@ def _edit_base(primary: bytes, turn: int, box: tuple[int, int, int, int],
     out = _resample(turned, (x, y, x + w, y + h), size, edit.thumbnail)
     img = Image.fromarray(np.ascontiguousarray(out))
     buf = io.BytesIO()
-    img.save(buf, "JPEG", **_source_tables(primary))
+    options = _source_tables(primary)
+    if edit.quality is not None:
+        if not 1 <= edit.quality <= 100:
+            raise GainMLPError(f"JPEG quality {edit.quality} is outside 1..100")
+        options.pop("qtables", None)
+        options["quality"] = int(edit.quality)
+    img.save(buf, "JPEG", **options)
     # the source's metadata segments (EXIF, ICC, IPTC, comments; not JFIF or Adobe APP14,
     # which describe the old coding) go into the new JPEG
     keep = [primary[s.offset:s.end] for s in parse_segments(primary)
@@ -395,4 +421,5 @@ def _edit_map(data: bytes, gain_map: np.ndarray, turn: int, box: tuple[int, int,
 
 
 __all__ = ["Edit", "EditReport", "crop", "displayed_size", "edit_hdr", "edit_jpeg", "jpegtran_path",
+           "snap_box",
            "resize", "rotate", "target_size", "thumbnail"]

@@ -32,6 +32,9 @@ def add_edit_commands(sub: argparse._SubParsersAction) -> None:
     _io(p)
     p.add_argument("--box", required=True, metavar="X,Y,W,H",
                    help="left, top, width, height in pixels of the input")
+    p.add_argument("--snap", action="store_true",
+                   help="move the box's top-left corner onto the JPEG block grid (growing "
+                   "the box to still cover it), so that the crop is lossless")
     p.set_defaults(func=cmd_edit, edit="crop")
 
     p = sub.add_parser("rotate", help="rotate a gainmlp or gain-map JPEG, keeping the HDR",
@@ -51,6 +54,9 @@ def add_edit_commands(sub: argparse._SubParsersAction) -> None:
 def _io(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a gainmlp JPEG or a standard gain-map JPEG")
     p.add_argument("-o", "--output", required=True, help="OUT.jpg")
+    p.add_argument("--jpeg-quality", type=int, default=None, metavar="Q",
+                   help="JPEG quality of a base that must be re-encoded (default: the "
+                   "source's own quantisation tables)")
 
 
 def parse_box(text: str) -> tuple[int, int, int, int]:
@@ -79,6 +85,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
     data = read_bytes(src)
     name = str(src)
     if args.edit == "crop":
+        if args.snap:
+            box = edits.snap_box(data, box)
+            print(f"box snapped to the block grid: {','.join(map(str, box))}")
         edit = edits.Edit(box=box)
     elif args.edit == "rotate":
         edit = edits.Edit(orientation=ROTATIONS[args.degrees])
@@ -91,7 +100,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
         else:
             edit = edits.Edit(size=edits.target_size(width, height, args.long_side,
                                                      args.factor))
-    result, report = edits.edit_jpeg(data, edit, name)
+    from dataclasses import replace
+
+    result, report = edits.edit_jpeg(data, replace(edit, quality=args.jpeg_quality), name)
     atomic_write(out, result)
     carried = " + ".join(p for p, on in (("payload", report.payload),
                                           ("gain map", report.gain_map)) if on)
