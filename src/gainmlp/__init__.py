@@ -8,12 +8,15 @@ Public API (numpy arrays in, numpy arrays out; see the README)::
     encode, decode                     SDR + HDR <-> Payload
     Payload                            the documented binary payload
     EncodeOptions, METHODS             codec choices
+    edits.crop/resize/rotate/thumbnail edits that keep the HDR with the same payload
+    View                               where an edited base sits in the original frame
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from gainmlp import edits
 from gainmlp.api import decode, encode, encode_many
 from gainmlp.codecs import METHODS, EncodeOptions
 from gainmlp.container.payload import Payload
@@ -21,9 +24,10 @@ from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
 from gainmlp.io import read_hdr, read_sdr, write_hdr
 from gainmlp.photo import load_photo, reencode_gainmap_photo, save_photo
+from gainmlp.view import View
 
 __all__ = [
-    "METHODS", "EncodeOptions", "GainMLPError", "Payload", "SdrImage",
-    "decode", "encode", "encode_many", "load_photo", "read_hdr", "read_sdr",
+    "METHODS", "EncodeOptions", "GainMLPError", "Payload", "SdrImage", "View",
+    "decode", "edits", "encode", "encode_many", "load_photo", "read_hdr", "read_sdr",
     "reencode_gainmap_photo", "save_photo", "write_hdr", "__version__",
 ]
