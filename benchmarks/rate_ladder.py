@@ -91,14 +91,30 @@ def run(args: argparse.Namespace) -> None:
                 fh.write(json.dumps(row) + "\n")
 
 
-def summary(path: Path) -> None:
+def replay_ladder(rows: list[dict]) -> list[tuple]:
+    """(rung, row label) for the rungs of ``rate.LADDER`` that ``rows`` measured: a rung
+    without rows of its own is replayed on the raw-u8 rows of its grid shape (the ladder
+    measured before the grids were coded at 6 bits, which costs 0.07-0.19 dB,
+    docs/grid.md); the ladder stops at the first rung with neither."""
     from gainmlp.codecs.mlp.rate import LADDER
 
+    seen = {r["rung"] for r in rows}
+    ladder = []
+    for r in LADDER:
+        label = r.label if r.label in seen else r.label.replace(":u6z", ":u8")
+        if label not in seen:
+            break
+        ladder.append((r, label))
+    return ladder
+
+
+def summary(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     by = {}
     for r in rows:
         by.setdefault(r["photo"], {})[r["rung"]] = r
-    labels = [r.label for r in LADDER]
+    ladder = replay_ladder(rows)
+    labels = [label for _, label in ladder]
     print("median held-out gain from rung to rung:")
     for a, b in zip(labels, labels[1:], strict=False):
         gains = [p[b]["held"] - p[a]["held"] for p in by.values() if a in p and b in p]
@@ -114,7 +130,7 @@ def summary(path: Path) -> None:
     for photo, d in by.items():
         cells = [f"{d[lab]['held']:.2f}" if lab in d else "" for lab in labels]
         print(f"| {photo} | " + " | ".join(cells) + " |")
-    print("| payload bytes | " + " | ".join(str(r.payload_bytes) for r in LADDER) + " |\n")
+    print("| payload bytes | " + " | ".join(str(r.payload_bytes) for r, _ in ladder) + " |\n")
     for extra, base in (("none w16 fp32", "none w16 fp16"),
                         ("32x32x4:fp16 w16 fp16", "32x32x4:u8 w16 fp16"),
                         ("32x32x4:fp16 w16 fp16", "48x48x4:u8 w16 fp16"),
@@ -150,10 +166,11 @@ def simulate(path: Path, dirs: list[str], cache: str, tmos: list[str],
     by: dict[str, dict[str, dict]] = {}
     for r in rows:
         by.setdefault(r["photo"], {})[r["rung"]] = r
+    ladder = replay_ladder(rows)
     caps = {f.name: max(gain_map_size(f.data), rate.LADDER[0].payload_bytes) if capped
-            else rate.LADDER[-1].payload_bytes
+            else ladder[-1][0].payload_bytes
             for f in collect([Path(d) for d in dirs], Path(cache), tuple(tmos))}
-    labels = [r.label for r in rate.LADDER]
+    labels = [label for _, label in ladder]
     full = {p: d for p, d in by.items() if all(lab in d for lab in labels) and p in caps}
     print(f"replayed on {len(full)} photos with every rung measured, "
           + ("capped at each photo's map bytes" if capped else "the whole ladder"))
@@ -163,11 +180,11 @@ def simulate(path: Path, dirs: list[str], cache: str, tmos: list[str],
         stats = {"exact": 0, "larger": 0, "none": 0, "wrong": 0}
         costs = []
         for name, d in full.items():
-            rungs = [r for r in rate.LADDER if r.payload_bytes <= caps[name]]
-            held = [d[r.label]["held"] for r in rungs]
+            rungs = [r for r, _ in ladder if r.payload_bytes <= caps[name]]
+            held = [d[labels[i]]["held"] for i in range(len(rungs))]
 
             def fit(i, stop_target, checks, rungs=rungs, d=d):
-                row = d[rungs[i].label]
+                row = d[labels[i]]
                 seen = {}
                 for step in sorted(checks):
                     seen[step] = row["checks"][str(step)]
@@ -242,6 +259,8 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="only summarise --out")
     parser.add_argument("--start", type=int, default=None,
                         help="replay with this start rung instead of rate.START")
+    parser.add_argument("--max-jump", default=None,
+                        help="replay with this rate.MAX_JUMP (an integer, or 'none')")
     parser.add_argument("--rendition", nargs=2, metavar=("IMAGE", "TMO"),
                         help="only the pair-versus-Ultra-HDR check of one dev image")
     args = parser.parse_args()
@@ -252,6 +271,10 @@ def main() -> None:
         from gainmlp.codecs.mlp import rate
 
         rate.START = args.start
+    if args.max_jump is not None:
+        from gainmlp.codecs.mlp import rate
+
+        rate.MAX_JUMP = None if args.max_jump == "none" else int(args.max_jump)
     if not args.summary:
         run(args)
     summary(Path(args.out))

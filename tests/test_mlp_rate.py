@@ -264,7 +264,22 @@ def test_walk_starts_with_the_smallest_rung() -> None:
     assert rate.walk(NINE, 44.0, 1000, fit)[0] == 0 and calls == [0]
     fit, calls = _fake_fits([20, 21, 22, 23, 24, 25, 26, 27, 28])
     hi, trials = rate.walk(NINE, 44.0, 1000, fit)
-    assert hi is None and calls == [0, 8] and trials[0].steps == 250  # probe, then the top
+    # probe, at most MAX_JUMP rungs up (stopped early too), then the top
+    assert hi is None and calls == [0, 4, 8] and trials[0].steps == 250
+
+
+def test_walk_climbs_at_most_max_jump_rungs_above_a_miss(monkeypatch) -> None:
+    """A photo whose gains come from the first grid rungs and then flatten (like
+    seine_sdr_different): the typical gains predict the top rung from the no-grid miss;
+    the jump limit finds the smallest passing rung instead."""
+    final = [38.28, 40.92, 41.79, 42.66, 43.73, 44.27, 44.52, 44.45, 44.42]
+    fit, calls = _fake_fits(final)
+    hi, _ = rate.walk(NINE, 44.0, 1000, fit)
+    assert hi == 5 and calls == [0, 4, 5]
+    monkeypatch.setattr(rate, "MAX_JUMP", None)
+    fit, calls = _fake_fits(final)
+    hi, _ = rate.walk(NINE, 44.0, 1000, fit)
+    assert hi is not None and hi > 5 and calls[:2] == [0, 8]  # a larger rung than needed
 
 
 @pytest.mark.parametrize("final, target, answer, path", [

@@ -14,7 +14,8 @@ reaches the target. docs/rate-control.md holds the rule's measurements.
   Each fit either reaches the target (an upper bound on the answer) or not
   (a lower bound); the next rung is the one :func:`predict` expects to reach it with the
   fewest bytes (from the last PSNR and :data:`RUNG_GAIN`, the median gain from one rung to
-  the next), kept strictly between the bounds. The search ends when the rung below the
+  the next), kept strictly between the bounds and, before any success, at most
+  :data:`MAX_JUMP` rungs above the largest miss. The search ends when the rung below the
   smallest success has been fitted to the end and misses the target (a rung below it that
   is only *expected* to miss, or was stopped early, is fitted to the end first, without
   early stops), when the largest rung misses it, or after :data:`BUDGET` encodes' worth
@@ -159,6 +160,12 @@ TYPICAL_LATE_GAIN: dict[float, float] = {0.25: 2.70, 0.5: 1.66}
 OWN_GAIN_MARGIN = 1.5
 #: The most fitting steps a search starts, in single encodes (``options.steps`` each).
 BUDGET = 3.0
+#: The most rungs the search climbs above a miss before anything has reached the target
+#: (None: as far as :func:`predict` says). The typical gains predict well for photos whose
+#: PSNR keeps rising with the grid, and overshoot for those whose gain comes from the first
+#: grid rungs and then flattens (seine_sdr_different: a 44-dB target chose 64x64x8 at
+#: 19.7 KB where 48x48x4 at 9.2 KB passes); docs/rate-control.md has the replay.
+MAX_JUMP: int | None = 4
 #: A configuration passes only if the held-out pixels above 1,000 cd/m2 keep their total
 #: light within this relative tolerance (issue 21: PSNR alone let highlights dim 10-40 %).
 HIGHLIGHT_TOLERANCE = 0.03
@@ -430,6 +437,8 @@ def walk(n_rungs: int, target: float, steps: int,
             continue
         guess = predict(estimate(t), i, target, n_rungs)
         if hi is None:
+            if MAX_JUMP is not None:
+                guess = min(guess, lo + MAX_JUMP)
             i, verify = max(lo + 1, guess), False
         elif guess >= hi or hi - 1 <= lo:
             # the rung below the smallest success is expected to miss, or was only stopped:
