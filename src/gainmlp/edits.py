@@ -224,6 +224,9 @@ def edit_jpeg(data: bytes, edit: Edit, name: str = "photo") -> tuple[bytes, Edit
     check_image_size(out_w, out_h, "edited image")
     if out_w > MAX_UPSCALE * box[2] or out_h > MAX_UPSCALE * box[3]:
         raise GainMLPError(f"{out_w}x{out_h} enlarges the image more than {MAX_UPSCALE:g} times")
+    from gainmlp.memory import check_memory
+
+    check_memory("decode", width * height + out_w * out_h)  # the base in and out, refused first
 
     primary = strip_gain_map(data)
     primary_xml = primary_xmp_of(data)
