@@ -46,7 +46,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:
+    raise SystemExit("gainmlp: error: scripts/make_meta_init.py needs PyTorch, which is not "
+                     "installed: pip install \"gainmlp[gpu]\"") from None
 
 from gainmlp.codecs import EncodeOptions, names
 from gainmlp.codecs.mlp.decode import decode_mlp

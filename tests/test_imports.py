@@ -94,3 +94,65 @@ def test_the_reports_colour_map_is_matplotlibs_magma() -> None:
     for n in (2, 8, 256, 1000):
         ref = (np.asarray(matplotlib.colormaps["magma"](np.linspace(0, 1, n)))[:, :3] * 255)
         np.testing.assert_array_equal(sample(MAGMA, n), ref.round().astype(np.uint8))
+
+
+def test_encode_imports_no_torch(tmp_path: Path) -> None:
+    """The default encode fits with the CPU trainer (issue 23): no torch in the process,
+    for a pair, several pairs fitted together and a gain-map JPEG re-encoded (rate
+    control)."""
+    import shutil
+
+    from gainmlp.io import read_sdr, write_hdr
+
+    sdr, sdr2 = tmp_path / "a_sdr.png", tmp_path / "b_sdr.png"
+    hdr = tmp_path / "hdr.png"
+    shutil.copy(FIXTURES / "sdr.png", sdr)
+    shutil.copy(FIXTURES / "sdr.png", sdr2)
+    pixels = np.asarray(read_sdr(sdr).pixels, np.float32) / 255.0
+    write_hdr(hdr, (pixels ** 1.2 * 0.6).astype(np.float32))
+    fast = ["--steps", "30", "--batch", "256"]
+    loaded = _loaded(["encode", str(sdr), str(hdr), "-o", str(tmp_path / "a.jpg"), *fast],
+                     ["encode", str(sdr), str(hdr), str(sdr2), str(hdr), "-o",
+                      str(tmp_path / "many"), *fast],
+                     ["encode", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "b.jpg"),
+                      "--steps", "30", "--batch", "256", "--target-psnr", "30"])
+    assert "torch" not in loaded and "numba" in loaded, loaded
+
+
+_NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # as if PyTorch were not installed: importing it fails
+from gainmlp.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as stop:
+    status = stop.code
+raise SystemExit(status)
+"""
+
+
+def test_without_torch_encode_works_and_torch_paths_name_the_extra(tmp_path: Path) -> None:
+    import shutil
+
+    sdr = tmp_path / "p_sdr.png"
+    shutil.copy(FIXTURES / "sdr.png", sdr)
+    from gainmlp.io import read_sdr, write_hdr
+
+    pixels = np.asarray(read_sdr(sdr).pixels, np.float32) / 255.0
+    write_hdr(tmp_path / "p_hdr.png", (pixels ** 1.2 * 0.6).astype(np.float32))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", _NO_TORCH, *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    fast = ["--steps", "20", "--batch", "256"]
+    ok = run("encode", "p_sdr.png", "p_hdr.png", "-o", "a.jpg", *fast)
+    assert ok.returncode == 0, ok.stderr
+    for flags in (["--engine", "autograd"], ["--engine", "torch"], ["--loss", "hdr"],
+                  ["--method", "mlp-itm"], ["--device", "cuda"]):
+        bad = run("encode", "p_sdr.png", "p_hdr.png", "-o", "b.jpg", *fast, *flags)
+        assert bad.returncode == 2, (flags, bad.stderr)
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("gainmlp: error:"), (flags, lines)
+        assert "gainmlp[gpu]" in lines[0], lines
+        assert not (tmp_path / "b.jpg").exists()

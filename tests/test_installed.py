@@ -53,3 +53,28 @@ def test_installed_report_panel_decodes(tmp_path):
     js = np.frombuffer(out.stdout, dtype="<f4")
     python = decode_photo(photo.read_bytes()).reshape(-1)
     assert js.size == python.size and float(np.abs(js - python).max()) <= 1e-4
+
+
+def test_the_plain_install_encodes_and_decodes_without_torch(tmp_path):
+    """``pip install .`` brings no torch (issue 23): the default encode (the CPU trainer)
+    and the decode run there, and what needs torch says which extra brings it."""
+    has_torch = run("-c", "import importlib.util as u; print(u.find_spec('torch') is not None)",
+                    cwd=tmp_path).stdout.strip()
+    assert has_torch == "False"
+    write_pair(tmp_path, "p", 0)
+    run("-m", "gainmlp", "encode", "p_sdr.png", "p_hdr.png", "-o", "p.jpg", "--steps", "100",
+        cwd=tmp_path)
+    run("-m", "gainmlp", "decode", "p.jpg", "-o", "p.exr", cwd=tmp_path)
+    from gainmlp.io import read_hdr
+    from gainmlp.metrics import psnr
+    from gainmlp.photo import decode_photo
+
+    rebuilt = decode_photo((tmp_path / "p.jpg").read_bytes())
+    assert psnr(read_hdr(tmp_path / "p_hdr.png"), rebuilt) > 30
+    assert (tmp_path / "p.exr").stat().st_size > 0
+    failed = subprocess.run([PYTHON, "-m", "gainmlp", "encode", "p_sdr.png", "p_hdr.png", "-o",
+                             "q.jpg", "--engine", "autograd"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert failed.returncode == 2 and not (tmp_path / "q.jpg").exists()
+    assert failed.stderr.strip().startswith("gainmlp: error:")
+    assert "gainmlp[gpu]" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1

@@ -34,7 +34,7 @@ _MIX1 = 0x5851F42D4C957F2D  # multipliers of a 64-bit integer hash (PCG / splitm
 _MIX2 = 0x2545F4914F6CDD1D
 #: Pixels per chunk of a step: each chunk has its own gradient buffer; chunks run on
 #: threads. Fixed, so a fit gives the same bytes with any number of threads.
-CHUNK = 1024
+CHUNK = 2048
 #: A fit keeps per-pixel data only for the pixels its steps draw when they are fewer than
 #: this fraction of the image (large photos: memory then grows with steps x batch).
 DRAWN_FRACTION = 0.5

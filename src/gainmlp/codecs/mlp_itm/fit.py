@@ -19,10 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from gainmlp.codecs.features import channel_stats, chunks
-from gainmlp.codecs.mlp_itm.format import (
+from gainmlp.codecs.torch_extra import require_torch
+
+torch = require_torch("fitting MLP-ITM")
+
+from gainmlp.codecs.mlp_itm.format import (  # noqa: E402
     DEFAULT_FREQUENCIES,
     DEFAULT_HIDDEN_LAYERS,
     DEFAULT_WIDTH,
@@ -33,16 +36,16 @@ from gainmlp.codecs.mlp_itm.format import (
     ItmParams,
     pack_itm_body,
 )
-from gainmlp.codecs.mlp_itm.model import ItmNet
-from gainmlp.codecs.torch_helpers import (
+from gainmlp.codecs.mlp_itm.model import ItmNet  # noqa: E402
+from gainmlp.codecs.torch_helpers import (  # noqa: E402
     PixelSampler,
     StepLoop,
     check_pair,
     resolve_device,
     torch_threads,
 )
-from gainmlp.errors import GainMLPError
-from gainmlp.options import EncodeOptions, resolve_precision
+from gainmlp.errors import GainMLPError  # noqa: E402
+from gainmlp.options import EncodeOptions, resolve_precision  # noqa: E402
 
 GRID_CELLS = 32  # mining grid: up to 32 x 32 cells
 MINED_FRACTION = 0.5
