@@ -128,7 +128,8 @@ class EncodeOptions:
                             "(docs/grid.md): auto (per method: "
                             f"{DEFAULT_GRID} for gamma-mlp, none for gain-/direct-mlp), none "
                             "(the paper's network), ROWSxCOLSxC or ROWSxCOLSxBINSxC "
-                            "(bilateral), several joined by +, [:fp16|:fp32|:u8]", _MLP,
+                            "(bilateral), several joined by +, [:fp16|:fp32|:u8|:u8z..:u4z] "
+                            "(u8z..u4z: u8 with 2^N levels, deflate-coded)", _MLP,
                             metavar="SPEC")
     highlights: str = _opt("off", "highlight emphasis of the fused fit "
                            "(codecs/mlp/highlight_fit.py, docs/mlp.md): off, or "
