@@ -297,3 +297,25 @@ def test_packed_tarball_installs_and_runs(fixtures: Path, tmp_path: Path) -> Non
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:4] == b"\x76\x2f\x31\x01"
+
+
+def test_node_cli_info_describes_the_payload_or_the_gain_map(fixtures: Path) -> None:
+    from gainmlp.container import gainmap_jpeg
+
+    both = fixtures / "gm-ultrahdr-mlp.jpg"
+    result = _node(["cli.mjs", "info", str(both)])
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert (info["kind"], info["method"], info["width"], info["height"]) == \
+        ("payload", "gamma-mlp", 40, 28)
+    for src, flag in ((both, ["--use-gainmap"]), (fixtures / "gm-adobe-p3.jpg", [])):
+        result = _node(["cli.mjs", "info", str(src), *flag])
+        assert result.returncode == 0, result.stderr
+        info = json.loads(result.stdout)
+        gm = gainmap_jpeg.read_gainmap_jpeg(src.read_bytes())
+        assert (info["kind"], info["flavour"], info["source"], info["colourSpace"]) == \
+            ("gainmap", gm.flavour, gm.metadata_source, gm.colour_space)
+        meta = info["metadata"]
+        assert np.allclose(meta["gainMapMax"], gm.metadata.gain_map_max, rtol=0, atol=1e-12)
+        assert np.allclose(meta["gamma"], gm.metadata.gamma, rtol=0, atol=1e-12)
+        assert meta["hdrCapacityMax"] == pytest.approx(gm.metadata.hdr_capacity_max, abs=1e-12)

@@ -59,10 +59,14 @@ options:
   --threads N        threads for the payload's network (default: every core)
   --exr-white NITS   cd/m2 that 1.0 stands for in .exr output (default 100)
   -h, --help         show this help`,
-  info: `usage: gainmlp-web info IN
+  info: `usage: gainmlp-web info IN [--use-gainmap]
 
 Print what IN carries as JSON: a gainmlp payload's header, or else a standard gain map's
-metadata (flavour, source, colour space, ISO 21496-1 fields, Apple headroom).`,
+metadata (flavour, source, colour space, ISO 21496-1 fields, Apple headroom).
+
+options:
+  --use-gainmap      describe the standard gain map of a file that carries a payload too
+  -h, --help         show this help`,
 };
 
 function fail(message) {
