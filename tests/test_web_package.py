@@ -110,7 +110,8 @@ def test_node_decodes_every_gain_map_file_as_python(fixtures: Path) -> None:
     manifest = json.loads((fixtures / "manifest.json").read_text())
     names = {e["name"] for e in manifest["files"]}
     assert {"gm-ultrahdr", "gm-ultrahdr-mlp", "gm-iso-only", "gm-adobe-p3", "gm-hdr-base",
-            "gm-no-mpf", "gm-mpf-repeated", "gm-apple-xmp", "gm-apple-makernote"} <= names
+            "gm-no-mpf", "gm-mpf-repeated", "gm-map-p3", "gm-apple-xmp",
+            "gm-apple-makernote"} <= names
     shared = web_gainmap_fixtures.shared_dir()
     if shared is not None:
         assert {f"shared-{p.stem}" for p in shared.glob("*.jpg")} <= names

@@ -7,7 +7,8 @@ DIR, from the 40x28 fixture pair of ``golden.py`` (generated, nothing committed)
   (``ultrahdr+mlp``: a standard map and a payload), ISO 21496-1 metadata alone, an Adobe-style
   file (per-channel ``rdf:Seq`` XMP, gamma, offsets, a Display P3 ICC base), an HDR base
   (ISO 21496-1 backward direction), an Ultra HDR file without an MPF index (the appended map
-  found by scanning), an MPF index listing the map 1000 times, and Apple layouts (headroom
+  found by scanning), an MPF index listing the map 1000 times, a map in Display P3 over an
+  sRGB base (use_base_colour_space off), and Apple layouts (headroom
   in the XMP, or in the maker note);
 * ``NAME-H.f32``: ``gainmlp.photo.decode_file(..., headroom=H)`` (H in :data:`HEADROOMS`,
   ``None`` = the full HDR), float32 little-endian H x W x 3 PQ BT.2020; for files that also
@@ -170,6 +171,15 @@ def make_files() -> dict[str, bytes]:
     files["gm-hdr-base"] = _with_mpf(
         encode_sdr_jpeg(sdr, 95), [build_segment(APP2, iso21496_segment_payload(None))],
         _jpeg(255 - small, 85), [build_segment(APP2, iso21496_segment_payload(hdr_base))])
+    # the map in other primaries than the base (ISO 21496-1 use_base_colour_space off, a
+    # Display P3 ICC profile on the map image): the base is converted before the map applies
+    other = GainMapMetadata(gain_map_min=meta3.gain_map_min, gain_map_max=meta3.gain_map_max,
+                            gamma=0.8, offset_sdr=1 / 64, offset_hdr=1 / 64,
+                            hdr_capacity_min=0.0, hdr_capacity_max=2.0,
+                            use_base_colour_space=False)
+    files["gm-map-p3"] = _with_mpf(
+        encode_sdr_jpeg(sdr, 95), [build_segment(APP2, iso21496_segment_payload(None))],
+        _jpeg(code3, 90, p3), [build_segment(APP2, iso21496_segment_payload(other))])
     files["gm-mpf-repeated"] = _with_mpf(
         encode_sdr_jpeg(sdr, 95), [build_segment(APP2, iso21496_segment_payload(None))],
         _jpeg(small, 85), [iso_seg], repeat=1000)

@@ -59,6 +59,8 @@ test('what the reader finds: flavour, metadata source, colour space, Apple headr
   assert.equal(seen['gm-adobe-p3'].colourSpace, 'p3');
   assert.deepEqual(seen['gm-adobe-p3'].metadata.gamma, [0.8, 0.85, 0.9]);
   assert.equal(seen['gm-hdr-base'].metadata.baseIsHdr, true);
+  assert.equal(seen['gm-map-p3'].metadata.useBaseColourSpace, false);
+  assert.deepEqual([seen['gm-map-p3'].colourSpace, seen['gm-map-p3'].mapColourSpace], ['srgb', 'p3']);
   assert.deepEqual([seen['gm-apple-xmp'].apple.headroom, seen['gm-apple-xmp'].apple.source], [3.2, 'xmp']);
   assert.equal(seen['gm-apple-xmp'].colourSpace, 'p3');
   assert.equal(seen['gm-apple-makernote'].apple.source, 'maker-note');
