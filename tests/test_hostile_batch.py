@@ -82,6 +82,16 @@ def test_out_dir_files_linked_to_an_input_never_write_into_it(tmp_path, folder, 
     assert (out / own).is_symlink() and not list(out.glob("*.jpg"))
 
 
+@pytest.mark.parametrize("own", ["summary.csv", "summary.jsonl"])
+def test_out_dir_files_that_are_folders_stop_the_batch_before_the_work(tmp_path, folder,
+                                                                       own) -> None:
+    out = tmp_path / "out"
+    (out / own).mkdir(parents=True)
+    with pytest.raises(GainMLPError, match="not a regular file"):
+        run_batch(folder, spec(tmp_path), jobs=1)
+    assert not list(out.glob("*.jpg"))
+
+
 def test_a_lock_or_journal_linked_elsewhere_is_not_followed(tmp_path, folder) -> None:
     out = tmp_path / "out"
     out.mkdir()

@@ -167,6 +167,12 @@ def test_a_folder_given_as_input_is_one_line(tmp_path, capsys) -> None:
                  ["encode", folder, "-o", tmp_path / "o.jpg"]):
         code, err = run(capsys, argv)
         one_line_error(code, err, "folder")
+    # and a file where a folder of inputs is wanted
+    code, err = run(capsys, ["bench", "table4", tmp_path / "file.txt", "-o", tmp_path / "r"])
+    one_line_error(code, err)
+    (tmp_path / "file.txt").write_bytes(b"x")
+    code, err = run(capsys, ["bench", "table4", tmp_path / "file.txt", "-o", tmp_path / "r"])
+    one_line_error(code, err, "not a folder")
 
 
 def _dead_pid() -> int:

@@ -79,15 +79,23 @@ def _open_own(path: Path, flags: int, inputs: Iterable[str | os.PathLike] = ()) 
 
 
 def check_reserved(out_dir: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> None:
-    """Refuse a batch whose OUT_DIR files (summary, journal, lock) would be one of its
-    inputs (the manifest itself, or any item's file), whatever the links."""
+    """Refuse a batch whose OUT_DIR files (summary, journal, lock) are not regular files
+    (a symbolic link, a folder, a FIFO...) or would be one of its inputs (the manifest
+    itself, or any item's file), before any work."""
     own = {}
     for name in RESERVED:
+        path = Path(out_dir) / name
         try:
-            st = os.stat(Path(out_dir) / name)
+            kind = os.lstat(path).st_mode
+            st = os.stat(path)
         except OSError:
-            continue
-        own[(st.st_dev, st.st_ino)] = name
+            kind = None
+        if kind is not None and not stat.S_ISREG(kind):  # before the work, not at its end
+            what = "a symbolic link" if stat.S_ISLNK(kind) else "not a regular file"
+            raise GainMLPError(f"{path}: is {what}; the batch writes its own file there "
+                               "(move it away or choose another OUT_DIR)")
+        if kind is not None:
+            own[(st.st_dev, st.st_ino)] = name
     if not own:
         return
     for src in inputs:

@@ -84,6 +84,13 @@ def check_input(path: str | os.PathLike) -> None:
         raise GainMLPError(f"{path}: is not a regular file (a device, FIFO or socket)")
 
 
+def check_input_folder(path: str | os.PathLike) -> None:
+    """An input folder exists and is a folder."""
+    if not os.path.isdir(path):
+        what = "no such folder" if not os.path.exists(path) else "is not a folder"
+        raise GainMLPError(f"{path}: {what}")
+
+
 def check_args(args: argparse.Namespace) -> None:
     """:func:`check_numbers`, :func:`check_environment` and every input file of the
     command, before it runs."""
@@ -94,7 +101,10 @@ def check_args(args: argparse.Namespace) -> None:
         for path in value if isinstance(value, list) else [value]:
             if path:
                 check_input(path)
+    if getattr(args, "command", None) == "bench":
+        for folder in args.data_dir:
+            check_input_folder(folder)
 
 
 __all__ = ["ARG_RANGES", "INPUT_ARGS", "check_args", "check_environment", "check_input",
-           "check_numbers"]
+           "check_input_folder", "check_numbers"]
