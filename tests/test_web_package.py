@@ -320,3 +320,34 @@ def test_node_cli_info_describes_the_payload_or_the_gain_map(fixtures: Path) -> 
         assert np.allclose(meta["gainMapMax"], gm.metadata.gain_map_max, rtol=0, atol=1e-12)
         assert np.allclose(meta["gamma"], gm.metadata.gamma, rtol=0, atol=1e-12)
         assert meta["hdrCapacityMax"] == pytest.approx(gm.metadata.hdr_capacity_max, abs=1e-12)
+
+
+def test_node_cli_refuses_outputs_and_inputs_as_gainmlp_decode(fixtures: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture
+                                                              ) -> None:
+    """A FIFO, a symbolic link, a folder or the input itself as the output, a missing or
+    non-regular input: the same one-line message as ``gainmlp decode``, nothing written,
+    the special files left as they were."""
+    src = tmp_path / "in.jpg"
+    src.write_bytes((fixtures / "gm-iso-only.jpg").read_bytes())
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "elsewhere.png")
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    hard = tmp_path / "hard.png"
+    os.link(src, hard)
+    cases = [[str(src), "-o", str(fifo)], [str(src), "-o", str(link)],
+             [str(src), "-o", str(folder)], [str(src), "-o", str(hard)],
+             [str(src), "-o", str(tmp_path / "missing" / "x.png")],
+             [str(tmp_path / "none.jpg"), "-o", str(tmp_path / "x.png")],
+             [str(fifo), "-o", str(tmp_path / "x.png")]]
+    for args in cases:
+        result = _node(["cli.mjs", "decode", *args], timeout=60)
+        assert main(["decode", *args]) == 2
+        python_line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert result.returncode == 2, args
+        assert result.stderr.strip() == python_line, args
+    assert fifo.is_fifo() and link.is_symlink() and not (tmp_path / "elsewhere.png").exists()
+    assert hard.read_bytes() == src.read_bytes() and not (tmp_path / "x.png").exists()

@@ -20,7 +20,7 @@
 // `gainmlp: error: ...` and exit with status 2; outputs are written to a temporary file and
 // renamed, so a failure never leaves a partial file.
 
-import { existsSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -73,9 +73,21 @@ function fail(message) {
   throw new GainMLPError(message);
 }
 
+/** An input must exist and be a regular file (gainmlp's cli/_validate.check_input). */
+function checkInput(path) {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    if (err.code === 'ENOENT') fail(`${path}: no such file`);
+    fail(`${path}: cannot read (${err.code})`);
+  }
+  if (st.isDirectory()) fail(`${path}: is a folder, not an image file`);
+  if (!st.isFile()) fail(`${path}: is not a regular file (a device, FIFO or socket)`);
+}
+
 function readInput(path) {
-  if (!existsSync(path)) fail(`${path}: no such file`);
-  if (statSync(path).isDirectory()) fail(`${path}: is a folder, not an image`);
+  checkInput(path);
   return new Uint8Array(readFileSync(path));
 }
 
@@ -122,14 +134,53 @@ function parseFloatArg(option, text) {
   return value;
 }
 
-function checkTarget(path) {
+/** What a non-regular file is, for refusing it (gainmlp.io.writing._kind); null for a file. */
+function kindOf(st) {
+  if (st.isDirectory()) return 'a folder; name an output file';
+  if (st.isSymbolicLink()) return 'a symbolic link; name its target itself (links are neither followed nor replaced)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return st.isFile() ? null : 'not a regular file';
+}
+
+/**
+ * Refuse an output that is one of `inputs` (the same file, through a link too), that is not
+ * a regular file or a new name, or whose folder is missing or not writable, with the
+ * messages of gainmlp.io.writing.check_output.
+ */
+function checkTarget(path, inputs = []) {
+  let st = null;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (err.code !== 'ENOENT') fail(`${path}: cannot use as an output (${err.code})`);
+  }
+  if (st) {
+    for (const src of inputs) {
+      let same = false;
+      try {
+        const a = statSync(path), b = statSync(src);
+        same = a.dev === b.dev && a.ino === b.ino;
+      } catch {
+        same = false;
+      }
+      if (same) fail(`${path}: is the input ${src}; refusing to overwrite an input`);
+    }
+    const kind = kindOf(st);
+    if (kind) fail(`${path}: is ${kind}; refusing to write over it`);
+  }
   const folder = dirname(path) || '.';
-  if (!existsSync(folder)) fail(`${path}: folder ${folder} does not exist`);
-  if (existsSync(path) && statSync(path).isDirectory()) fail(`${path}: is a folder; name an output file`);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) fail(`${path}: folder ${folder} does not exist`);
+  try {
+    accessSync(folder, constants.W_OK | constants.X_OK);
+  } catch {
+    fail(`${path}: folder ${folder} is not writable`);
+  }
 }
 
 function writeAtomically(path, data) {
-  checkTarget(path);
   const tmp = join(dirname(path) || '.', `.${basename(path)}.${process.pid}.part`);
   try {
     writeFileSync(tmp, data);
@@ -146,21 +197,14 @@ function readSdr(path) {
   return decodeSdrPng(data, (x) => new Uint8Array(inflateSync(x)), path);
 }
 
-function refuseInput(output, inputs) {
-  for (const input of inputs) {
-    if (input && existsSync(output) && existsSync(input) && realpathSync(output) === realpathSync(input)) {
-      fail(`${output}: is the input ${input}; refusing to overwrite an input`);
-    }
-  }
-}
-
 async function decode(args) {
   if (!args.input || !args.output) fail(`decode needs an input and -o OUT\n${HELP.decode.split('\n\n')[0]}`);
+  for (const input of [args.input, args.sdr]) if (input) checkInput(input); // before any output check, as gainmlp
   const ext = extname(args.output).toLowerCase();
   if (ext !== '.png' && ext !== '.f32' && ext !== '.exr') fail(`${args.output}: output must end in .png, .exr or .f32`);
-  refuseInput(args.output, [args.input, args.sdr]);
-  if (ext === '.f32') refuseInput(`${args.output}.json`, [args.input, args.sdr]);
-  checkTarget(args.output);
+  const inputs = [args.input, args.sdr].filter(Boolean);
+  checkTarget(args.output, inputs);
+  if (ext === '.f32') checkTarget(`${args.output}.json`, inputs);
   const data = readInput(args.input);
   const sdr = args.sdr ? readSdr(args.sdr) : null;
   const use = args.useGainmap ? 'gainmap' : 'auto';

@@ -40,6 +40,7 @@ export async function readLocalInput(input) {
   } catch {
     throw new GainMLPError(`${path}: no such file`);
   }
-  if (info.isDirectory()) throw new GainMLPError(`${path}: is a folder, not an image`);
+  if (info.isDirectory()) throw new GainMLPError(`${path}: is a folder, not an image file`);
+  if (!info.isFile()) throw new GainMLPError(`${path}: is not a regular file (a device, FIFO or socket)`);
   return new Uint8Array(await readFile(path));
 }
