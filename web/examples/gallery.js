@@ -45,7 +45,8 @@ async function show(photo, run) {
       `${mode}, decoded in the ${result.thread} thread in ${ms.toFixed(0)} ms` +
       (result.headroom ? `; headroom ${result.headroom.stops} stops, weight ${result.headroom.weight.toFixed(2)}` : ''));
     return { name: photo.name, width: result.width, height: result.height, source: result.source, mode,
-      thread: result.thread, flavour: result.gainmap ? result.gainmap.flavour : null, ms };
+      thread: result.thread, flavour: result.gainmap ? result.gainmap.flavour : null, ms,
+      headroom: result.headroom };
   } catch (err) {
     caption.className = 'error';
     caption.textContent = `${photo.name}: ${err.message}`;

@@ -120,6 +120,20 @@ test('the example gallery loads, decodes every photo in the worker and draws it'
   assert.equal(spread.length, names.length);
   for (const s of spread) assert.ok(s > 20, `a canvas without a picture (green spread ${s})`);
   console.log(`# gallery: ${results.map((r) => `${r.name} ${r.source} ${r.mode} ${r.ms.toFixed(0)} ms`).join('; ')}`);
+  // a display headroom of 1 stop: every photo decoded again for it
+  await page.evaluate(() => { document.body.dataset.state = 'changing'; });
+  await page.selectOption('#headroom', '1');
+  await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 240000 });
+  const again = await page.evaluate(() => window.galleryResults);
+  assert.equal(again.length, names.length);
+  for (const r of again) {
+    assert.equal(r.error, undefined, `${r.name}: ${r.error}`);
+    assert.equal(r.headroom.stops, 1, r.name);
+    assert.ok(r.headroom.weight >= 0 && r.headroom.weight <= 1, r.name);
+  }
+  await page.selectOption('#headroom', '');
+  await page.waitForFunction(() => document.body.dataset.state === 'done' &&
+    window.galleryResults.every((r) => r.headroom === null), null, { timeout: 240000 });
   if (process.env.GAINMLP_GALLERY_SCREENSHOT) {
     await page.screenshot({ path: process.env.GAINMLP_GALLERY_SCREENSHOT, fullPage: false });
   }
