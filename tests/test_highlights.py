@@ -40,3 +40,56 @@ def test_no_highlights_and_twice_sdr_white():
     assert m["hl_light_ratio"] is None
     assert m["hl2w_fraction"] == pytest.approx(1 / 3)  # above 406 cd/m2: the 500 pixel
     assert m["hl2w_light_ratio"] == pytest.approx(0.5, rel=1e-9)
+
+
+# -- the highlights option's default (issue 21 item 2) ---------------------------------------
+
+
+def test_auto_highlights_are_focus_under_rate_control_and_off_otherwise() -> None:
+    from gainmlp.codecs.mlp.highlight_fit import (
+        RATE_CONTROL_HIGHLIGHTS,
+        HighlightSpec,
+        parse_highlights,
+        resolve_highlights,
+    )
+    from gainmlp.options import EncodeOptions
+
+    assert EncodeOptions().highlights == "auto"
+    assert parse_highlights("auto") == HighlightSpec() and not parse_highlights("auto").active
+    assert resolve_highlights("auto", True) == RATE_CONTROL_HIGHLIGHTS == "focus:0.03125:406"
+    assert resolve_highlights("AUTO", False) == "off"
+    assert resolve_highlights("off", True) == "off"
+    assert resolve_highlights("weight:4:406", True) == "weight:4:406"
+    spec = parse_highlights(RATE_CONTROL_HIGHLIGHTS)
+    assert spec.focus_fraction == 1 / 32 and spec.focus_nits == 406 and spec.focus_boost is None
+
+
+def test_rate_control_fits_with_the_focus_and_fixed_encodes_without(monkeypatch) -> None:
+    """The search hands every fit highlights=focus:0.03125:406 under the default ``auto``;
+    a fixed configuration's bytes are those of highlights=off."""
+    from dataclasses import replace
+
+    from gainmlp.codecs.mlp import fit as mlp_fit
+    from gainmlp.codecs.mlp import rate
+    from gainmlp.options import EncodeOptions
+
+    seen = []
+    real = rate.fit_many
+
+    def spy(method, pairs, eps, options, **kwargs):
+        seen.append(options.highlights)
+        return real(method, pairs, eps, options, **kwargs)
+
+    monkeypatch.setattr(rate, "fit_many", spy)
+    rng = np.random.default_rng(3)
+    sdr = rng.uniform(0.2, 0.5, (24, 32, 3)).astype(np.float32)
+    hdr = np.clip(sdr * 1.3, 0, 1).astype(np.float32)
+    options = EncodeOptions(steps=20, batch=256, target_psnr=20.0)
+    rate.search("gamma-mlp", sdr, hdr, 1 / 64, options)
+    assert seen and set(seen) == {"focus:0.03125:406"}
+    seen.clear()
+    rate.search("gamma-mlp", sdr, hdr, 1 / 64, replace(options, highlights="off"))
+    assert set(seen) == {"off"}
+    fixed = replace(options, target_psnr=None)
+    assert mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, 1 / 64, fixed) == mlp_fit.encode_mlp(
+        "gamma-mlp", sdr, hdr, 1 / 64, replace(fixed, highlights="off"))

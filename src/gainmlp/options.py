@@ -131,10 +131,10 @@ class EncodeOptions:
                             "(bilateral), several joined by +, [:fp16|:fp32|:u8|:u8z..:u4z] "
                             "(u8z..u4z: u8 with 2^N levels, deflate-coded)", _MLP,
                             metavar="SPEC")
-    highlights: str = _opt("off", "highlight emphasis of the fused fit "
-                           "(codecs/mlp/highlight_fit.py, docs/mlp.md): off, or "
-                           "focus:F:T[:bias|L], weight:L:T, lum:A, gn joined by +; measured "
-                           "best: focus:0.0625:406", _MLP,
+    highlights: str = _opt("auto", "highlight emphasis of the fused fit "
+                           "(codecs/mlp/highlight_fit.py, docs/highlights.md): auto "
+                           "(focus:0.03125:406 when rate control searches, else off), off, or "
+                           "focus:F:T[:bias|L], weight:L:T, lum:A, gn joined by +", _MLP,
                            metavar="SPEC")
     engine: str = _opt("auto", "MLP fitting engine: auto (numba on a CPU, torch on a CUDA "
                        "GPU), numba (the compiled CPU trainer, no PyTorch), torch (the torch "

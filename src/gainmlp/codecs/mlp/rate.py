@@ -24,6 +24,8 @@ reaches the target. docs/rate-control.md holds the rule's measurements.
 * **Highlights.** A rung passes only when the held-out pixels above 1,000 cd/m2 also keep
   their total light within :data:`HIGHLIGHT_TOLERANCE` (3 %; not applied with fewer than
   :data:`HIGHLIGHT_MIN_PIXELS` such pixels): PSNR alone let highlights dim by 10-40 %.
+  With ``highlights="auto"`` (the default) the search's fits draw 1/32 of their pixels
+  from those above twice SDR white (:mod:`gainmlp.codecs.mlp.highlight_fit`).
 * **Early stops.** Each fit is checked at :data:`CHECKS` of its steps: when its held-out
   PSNR plus the most the remaining steps can add is short of the target, it is stopped
   (it cannot be the answer). "The most" is the largest gain measured on the dev photos
@@ -454,8 +456,11 @@ def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
            options: EncodeOptions) -> RateResult:
     """The smallest rung of the ladder (under ``options.max_bytes``) whose held-out PSNR
     reaches ``options.target_psnr``, as :func:`walk` finds it."""
+    from gainmlp.codecs.mlp.highlight_fit import resolve_highlights
+
     kind = method_kind(method)
     target = float(options.target_psnr)
+    options = replace(options, highlights=resolve_highlights(options.highlights, True))
     if not fused_supported(replace(options, grid=None), kind):
         raise GainMLPError("rate control fits with the fused trainer: drop --engine autograd "
                            "and --loss hdr, or turn it off with --target-psnr off")
