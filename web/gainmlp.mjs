@@ -16,7 +16,7 @@ import { decodeCpuColours } from './mlp_fast.mjs';
 import { inflateGrids, unpackMlpBody } from './body.mjs';
 import { decodeMlpWebgl, webglContext } from './mlp_webgl.mjs';
 import { displayCapabilities, drawHdr } from './display.mjs';
-import { decodeGainMapSync, gainMapWeight, isGainMapJpeg, pqToLinearNits, readGainMapJpeg, renderGainMap, takesGainMap } from './gainmap.mjs';
+import { decodeGainMapSync, decodeGainMapWith, gainMapWeight, isGainMapJpeg, pqToLinearNits, readGainMapJpeg, renderGainMap, takesGainMap } from './gainmap.mjs';
 import { readLocalInput } from './source.mjs';
 
 export { GainMLPError, decodeJpeg, displayCapabilities, drawHdr, parsePayload, renderForHeadroom, toneMapToSrgb8 };
@@ -234,7 +234,9 @@ export async function decodeGainmlpHere(input, options = {}) {
   const timings = {};
   const t0 = now();
   const bytes = await toBytes(input);
-  if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
+  if (takesGainMap(bytes, options.use)) { // Ultra HDR, ISO, Adobe, Apple
+    return jpeg === 'browser' ? decodeGainMapWith(bytes, options, decodeJpegBrowser) : decodeGainMapSync(bytes, options);
+  }
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
   await inflateGrids(payload.body); // coded grids, where no synchronous inflater exists (browsers)
   let t = now();

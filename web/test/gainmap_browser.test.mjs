@@ -91,6 +91,29 @@ test('every gain-map file decodes in the page\'s worker within 1e-3 PQ of Python
   }
 });
 
+test('with the browser\'s own JPEG decoder (jpeg: \'browser\') too, within 1e-3 PQ of Python', { skip }, async () => {
+  const entries = gainmapManifest().files.filter((e) => e.headroom === null && e.use === 'gainmap' ||
+    (e.headroom === null && e.use === 'auto' && e.name !== 'gm-ultrahdr-mlp'));
+  const results = await page.evaluate(async (list) => {
+    const gm = await import('/web/gainmlp.mjs');
+    const out = [];
+    for (const e of list) {
+      const want = new Float32Array(await (await fetch(`/fx/${e.expected}`)).arrayBuffer());
+      const r = await gm.decodeGainmlp(`/fx/${e.file}`, { use: e.use, jpeg: 'browser', name: e.file });
+      let diff = r.hdr.length === want.length ? 0 : Infinity;
+      for (let i = 0; i < want.length && diff < Infinity; i++) diff = Math.max(diff, Math.abs(r.hdr[i] - want[i]) || 0);
+      out.push({ name: e.expected, thread: r.thread, diff, jpeg: r.timings.jpeg, total: r.timings.total });
+    }
+    return out;
+  }, entries);
+  assert.ok(results.length >= 16);
+  for (const r of results) {
+    console.log(`# jpeg: 'browser' ${r.name}: max |Chromium - Python| = ${r.diff.toExponential(2)} (JPEG ${r.jpeg.toFixed(0)} of ${r.total.toFixed(0)} ms)`);
+    assert.equal(r.thread, 'worker', r.name);
+    assert.ok(r.diff <= TOLERANCE, `${r.name}: max |Chromium - Python| = ${r.diff}`);
+  }
+});
+
 test('the example gallery loads, decodes every photo in the worker and draws it', { skip }, async () => {
   const names = [...new Set(gainmapManifest().files.map((e) => e.file))];
   const photos = names.map((n) => `/fx/${n}`).join(',');

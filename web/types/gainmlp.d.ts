@@ -27,7 +27,7 @@ export interface RgbImage {
 export interface DecodeOptions {
   /** 'auto' (WebGL2 for Gain-MLP bodies on a GPU, else the CPU), 'webgl' or 'cpu'. */
   backend?: 'auto' | 'webgl' | 'cpu';
-  /** 'js' (bit-exact with the Python decoder, default) or 'browser' (createImageBitmap). */
+  /** 'js' (bit-exact with the Python decoder, default) or 'browser' (createImageBitmap; pages). */
   jpeg?: 'js' | 'browser';
   /** How error messages name the input. */
   name?: string;

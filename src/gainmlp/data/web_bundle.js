@@ -5176,19 +5176,40 @@ const gmNow = () => (typeof performance !== 'undefined' ? performance.now() : Da
  * @param options.name how error messages name the input
  */
 function decodeGainMapSync(bytes, options = {}) {
-  const { name = 'photo', headroom, linear = false } = options;
-  if (headroom !== undefined && headroom !== null) checkHeadroom(headroom);
   const t0 = gmNow();
+  const gm = gainMapOf(bytes, options);
+  const t = gmNow();
+  const sdr = decodeJpeg(gm.base, 'SDR base image');
+  const map = decodeJpeg(gm.map, 'gain-map image');
+  return renderDecoded(gm, sdr, map, options, { jpeg: gmNow() - t }, t0);
+}
+
+/**
+ * decodeGainMapSync with the base and map JPEGs decoded by `decode(bytes, what)` (a
+ * promise of {width, height, pixels}): the browser's own decoder in decodeGainmlp's
+ * `jpeg: 'browser'`.
+ */
+async function decodeGainMapWith(bytes, options, decode) {
+  const t0 = gmNow();
+  const gm = gainMapOf(bytes, options);
+  const t = gmNow();
+  const sdr = await decode(gm.base, 'SDR base image');
+  const map = await decode(gm.map, 'gain-map image');
+  return renderDecoded(gm, sdr, map, options, { jpeg: gmNow() - t }, t0);
+}
+
+function gainMapOf(bytes, { name = 'photo', headroom } = {}) {
+  if (headroom !== undefined && headroom !== null) checkHeadroom(headroom);
   if (!isGainMapJpeg(bytes)) {
     throw new GainMLPError(`${name}: JPEG carries no standard gain map (no hdrgm XMP, ISO 21496-1 or Apple HDRGainMap)`);
   }
-  const gm = readGainMapJpeg(bytes);
-  let t = gmNow();
-  const sdr = decodeJpeg(gm.base, 'SDR base image');
-  const map = decodeJpeg(gm.map, 'gain-map image');
-  const timings = { jpeg: gmNow() - t };
+  return readGainMapJpeg(bytes);
+}
+
+function renderDecoded(gm, sdr, map, options, timings, t0) {
+  const { headroom, linear = false } = options;
   const weight = gainMapWeight(gm.metadata, headroom);
-  t = gmNow();
+  const t = gmNow();
   const { hdr } = renderGainMap(gm, sdr, map, weight, linear ? 'linear' : 'pq');
   timings.network = 0;
   timings.gainmap = gmNow() - t;
@@ -5516,7 +5537,9 @@ async function decodeGainmlpHere(input, options = {}) {
   const timings = {};
   const t0 = now();
   const bytes = await toBytes(input);
-  if (takesGainMap(bytes, options.use)) return decodeGainMapSync(bytes, options); // Ultra HDR, ISO, Adobe, Apple
+  if (takesGainMap(bytes, options.use)) { // Ultra HDR, ISO, Adobe, Apple
+    return jpeg === 'browser' ? decodeGainMapWith(bytes, options, decodeJpegBrowser) : decodeGainMapSync(bytes, options);
+  }
   const { payload, jpeg: isJpeg } = readGainmlp(bytes, name, { bare: !!options.sdr });
   await inflateGrids(payload.body); // coded grids, where no synchronous inflater exists (browsers)
   let t = now();
