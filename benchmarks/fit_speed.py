@@ -5,8 +5,9 @@ ratios against the plain version measured in the same run:
 
 * ``plain``: the autograd fit (``--engine autograd``) with the recipe of the paper and of
   gainmlp before the fused trainer: 1000 steps of 65,536 pixels;
-* ``default``: what ``gainmlp encode`` runs now (fused trainer, the defaults of
-  :class:`gainmlp.EncodeOptions`);
+* ``default``: what ``gainmlp encode`` runs now (the defaults of
+  :class:`gainmlp.EncodeOptions`: on a CPU the CPU trainer, numba; ``--engine`` picks
+  another: ``torch`` is the torch fused trainer, the default before issue 23);
 * ``batched``: the default recipe for ``--images`` pairs fitted together
   (:func:`gainmlp.encode_many`), against fitting them one by one, with each image's PSNR
   next to its single-image fit (they must agree: same seed, same pixel draws).
@@ -77,15 +78,16 @@ def main() -> None:
     ap.add_argument("--method", default="gamma-mlp")
     ap.add_argument("--grid", default="auto", help="grid option (none: the paper's network)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--engine", default="auto", help="auto, numba or torch")
     ap.add_argument("--skip-plain", action="store_true", help="no autograd 65,536-px run")
     args = ap.parse_args()
 
     pairs = make_pairs(args)
     h, w = pairs[0][2].shape[:2]
     print(f"{len(pairs)} pair(s) of {w}x{h} ({w * h / 1e6:.2f} MP), {args.method}, grid "
-          f"{args.grid}, device {args.device}")
+          f"{args.grid}, device {args.device}, engine {args.engine}")
     grid = None if args.grid == "none" else args.grid
-    default = gainmlp.EncodeOptions(grid=grid, device=args.device)
+    default = gainmlp.EncodeOptions(grid=grid, device=args.device, engine=args.engine)
     plain_s = None
     if not args.skip_plain:
         plain = gainmlp.EncodeOptions(grid=grid, device=args.device, batch=65536,

@@ -10,13 +10,16 @@ Configurations (``--configs``):
 
 * ``plain``: the recipe before the fused trainer: autograd, 1000 steps of 65,536 pixels,
   the default grid and schedule;
-* ``default``: what ``gainmlp encode`` runs now;
+* ``default``: what ``gainmlp encode`` runs now (on a CPU: the CPU trainer, numba);
+* ``torch``: the same recipe with the torch fused trainer (``--engine torch``, the
+  default before issue 23);
 * ``plain-paper`` / ``default-paper``: the same two for the paper's network
   (``--grid none --lr-schedule constant``).
 
-Example (the dev-set table of docs/speed.md)::
+Examples (the dev-set tables of docs/speed.md)::
 
     python benchmarks/recipe_devset.py --jobs 2 --out /tmp/recipe.jsonl
+    python benchmarks/recipe_devset.py --configs torch default --out /tmp/engines.jsonl
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 CONFIGS = {
     "plain": {"engine": "autograd", "batch": 65536},
     "default": {},
+    "torch": {"engine": "torch"},
     "plain-paper": {"engine": "autograd", "batch": 65536, "grid": None,
                     "lr_schedule": "constant"},
     "default-paper": {"grid": None, "lr_schedule": "constant"},
@@ -88,8 +92,9 @@ def main() -> None:
     done = set()
     if args.out.exists():
         done = {(r["pair"], r["config"]) for r in map(json.loads, args.out.open())}
-    jobs = [(str(folder), f"{image}_{tmo}", c) for c in args.configs
-            for image, tmo, folder in pairs if (f"{image}_{tmo}", c) not in done]
+    # pair by pair, the configurations interleaved (a change of machine load hits all alike)
+    jobs = [(str(folder), f"{image}_{tmo}", c) for image, tmo, folder in pairs
+            for c in args.configs if (f"{image}_{tmo}", c) not in done]
     with args.out.open("a") as fh, ProcessPoolExecutor(args.jobs) as pool:
         for row in pool.map(run_one, jobs):
             fh.write(json.dumps(row) + "\n")
