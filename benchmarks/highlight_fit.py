@@ -106,6 +106,30 @@ def run_one(job: tuple[str, str, str, str, str]) -> dict:
     return row
 
 
+def peak_pairs(data: Path, cache: Path, tmos: tuple[str, ...], long_side: int,
+               images: list[str], peak: float) -> list[tuple[str, str, Path]]:
+    """:func:`gainmlp.evaluation.prepare_pairs` with the pair maker's HDR peak at ``peak``
+    cd/m2 (so that dev pairs have pixels above 1,000 cd/m2); cached beside its pairs."""
+    from gainmlp.evaluation.pairs import downscale_linear, hdr_images
+    from gainmlp.io import atomic_write, encode_hdr_png, read_hdr_linear, write_sdr_png
+    from gainmlp.pair import make_pair
+
+    out = []
+    for path in hdr_images(data, images):
+        linear = None
+        for tmo in tmos:
+            folder = cache / f"peak{peak:g}" / f"{path.stem}_{tmo}_{long_side}"
+            if not (folder / "hdr.png").exists():
+                if linear is None:
+                    linear = downscale_linear(read_hdr_linear(path), long_side, "resample")
+                sdr, hdr = make_pair(linear, "bt2020", tmo, peak_nits=peak)
+                folder.mkdir(parents=True, exist_ok=True)
+                write_sdr_png(folder / "sdr.png", sdr)
+                atomic_write(folder / "hdr.png", encode_hdr_png(hdr.astype(np.float32) / 65535))
+            out.append((path.stem, f"{tmo}@{peak:g}", folder))
+    return out
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -172,6 +196,9 @@ def main() -> None:
     ap.add_argument("--images", nargs="*", default=HIGHLIGHT_IMAGES)
     ap.add_argument("--tmos", nargs="*", default=["drago", "reinhard-devlin"])
     ap.add_argument("--long-side", type=int, default=512)
+    ap.add_argument("--peak", type=float, default=None,
+                    help="make the pairs with this HDR peak (cd/m2) instead of the pair "
+                         "maker's 1,000, so that they have pixels above 1,000 cd/m2")
     ap.add_argument("--photos", nargs="*", type=Path,
                     default=sorted((SHARED / "gainmap").glob("*.jpg")))
     ap.add_argument("--photo-target", default="off",
@@ -187,8 +214,14 @@ def main() -> None:
                          "(raw u8 grids, no jump limit)")
     args = ap.parse_args()
 
-    pairs = (prepare_pairs(args.data, args.cache, tuple(args.tmos), args.long_side, args.images)
-             if args.images else [])
+    if not args.images:
+        pairs = []
+    elif args.peak is not None:
+        pairs = peak_pairs(args.data, args.cache, tuple(args.tmos), args.long_side, args.images,
+                           args.peak)
+    else:
+        pairs = prepare_pairs(args.data, args.cache, tuple(args.tmos), args.long_side,
+                              args.images)
     items = [("pair", str(folder), f"{image}_{tmo}") for image, tmo, folder in pairs]
     items += [("photo", str(p), p.stem) for p in args.photos]
     done = set()
