@@ -15,7 +15,7 @@ process whose peak resident set is read from ``wait4``:
   -o out.EXT`` for each output format (png, avif, exr, tif, jpg).
 
 Each is run with ``GAINMLP_MAX_MEMORY`` set to the budget's own estimate for it
-(:func:`gainmlp.memory.path_estimate`, the smallest budget the command is let through
+(:func:`gainmlp.budget.path_estimate`, the smallest budget the command is let through
 with), and the peak must stay within 1.2 x that budget; a second run at 0.9 x the estimate
 must be refused (exit 2) before the work, with a small peak. Prints one row per path::
 
@@ -104,11 +104,16 @@ def commands(tmp: Path) -> dict[str, list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--megapixels", type=float, nargs="*", default=[12.0, 24.0])
+    ap.add_argument("--bound", type=float, default=BOUND,
+                    help=f"largest peak / budget allowed (default {BOUND})")
     ap.add_argument("--source", default=SOURCE, help="HDR photo (EXR) to upsample")
     ap.add_argument("--paths", default=None,
                     help="comma-separated paths to run (default all; prefixes allowed)")
     ap.add_argument("--no-refusal", action="store_true",
                     help="skip the run at 0.9 x the estimate")
+    ap.add_argument("--inputs", default=None, metavar="DIR",
+                    help="measure on the inputs a previous run left in DIR (scene.exr, "
+                    "sdr.png, hdr.png, photo.jpg, uhdr.jpg) instead of making them")
     ap.add_argument("--raw", action="store_true",
                     help="measure only: no budget set, no refusal run (to fit estimates)")
     args = ap.parse_args()
@@ -116,7 +121,7 @@ def main() -> None:
         args.no_refusal = True
         path_estimate = None
     else:
-        from gainmlp.memory import path_estimate
+        from gainmlp.budget import path_estimate
 
     gainmlp = [sys.executable, "-m", "gainmlp"]
     env = {k: v for k, v in os.environ.items() if k != "GAINMLP_MAX_MEMORY"}
@@ -125,11 +130,20 @@ def main() -> None:
     failures = 0
     for mp in args.megapixels:
         with tempfile.TemporaryDirectory() as tmp_name:
+            if args.inputs:
+                from gainmlp.io.reading import declared_size
+
+                tmp_name = args.inputs
+                size = declared_size(Path(tmp_name) / "sdr.png")
+                mp = round(size[0] * size[1] / 1e6, 1)
             tmp = Path(tmp_name)
-            _in_child(write_inputs, tmp, mp, args.source)
+            if not args.inputs:
+                _in_child(write_inputs, tmp, mp, args.source)
             for name, extra in (("photo.jpg", []),
                                 ("uhdr.jpg", ["--container", "ultrahdr", "--method",
                                               "gain-jpeg"])):
+                if args.inputs:
+                    break
                 subprocess.run([*gainmlp, "encode", str(tmp / "sdr.png"), str(tmp / "hdr.png"),
                                 "-o", str(tmp / name), "-q", *extra], check=True,
                                stdout=subprocess.DEVNULL, env=env)
@@ -146,7 +160,7 @@ def main() -> None:
                 seconds, mb, status, err = peak_rss(
                     [*gainmlp, *cmd], {**env, "GAINMLP_MAX_MEMORY": str(need)})
                 ratio = mb * 2**20 / need
-                bad = status != 0 or ratio > BOUND
+                bad = status != 0 or ratio > args.bound
                 refused = ""
                 if not args.no_refusal:
                     s2, mb2, status2, _ = peak_rss(
@@ -161,7 +175,7 @@ def main() -> None:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"(this launcher's own peak, a floor under every figure above: {own:.0f} MB)")
     if failures:
-        raise SystemExit(f"{failures} paths over {BOUND} x their budget or not refused")
+        raise SystemExit(f"{failures} paths over {args.bound} x their budget or not refused")
 
 
 if __name__ == "__main__":

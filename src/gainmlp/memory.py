@@ -10,8 +10,8 @@ a gain-map image inside a JPEG, an HDR input, a map image inside a payload
 budget. An estimate is a fixed base (the interpreter, numpy, the codecs; torch and the
 fit's data for an encode) plus bytes per pixel of the output, plus bytes per pixel of a
 gain-map image, from the peak resident sets ``benchmarks/memory.py`` measures for each
-path at 12 and 24 MP (docs/robustness.md), rounded up; that benchmark also checks that a
-budget equal to the estimate keeps the real peak within 1.2 x.
+path at 2, 12 and 24 MP (docs/robustness.md), rounded up; that benchmark also checks
+that a budget equal to the estimate keeps the real peak within 1.2 x.
 
 **Each decode** (:func:`charge`): every decoder of an image from untrusted bytes charges
 the bytes its declared size will occupy before decoding it; one image that alone could
@@ -30,12 +30,34 @@ import os
 
 from gainmlp.errors import GainMLPError
 
-#: Fixed part of each path's peak, bytes (interpreter and libraries at that path).
-BASE_BYTES = {"encode": 700 * 2**20, "decode": 350 * 2**20}
+_MIB = 2**20
+#: Each path's estimate: (fixed part in MiB: the interpreter and the libraries that path
+#: loads; bytes per pixel of its output image), fitted to the peaks benchmarks/memory.py
+#: measured at 2, 12 and 24 MP and rounded up by 2-6 % (docs/robustness.md has the
+#: measurements). ``encode`` is a pair encoded to the default container (Ultra HDR +
+#: payload), ``encode-tmo`` a lone HDR image made into a pair first, ``reencode`` a
+#: gain-map JPEG's map re-encoded with rate control, ``pair`` the ``gainmlp pair`` command;
+#: ``decode-gainmap-EXT`` a standard gain-map JPEG and ``decode-payload-EXT`` a gainmlp
+#: photo decoded to a file of that format (``jpg``: an Ultra HDR JPEG, whose gain map is
+#: computed again); ``decode`` is the API's decode (PQ pixels, no file).
+_PATHS = {
+    "encode": (440, 250), "encode-tmo": (440, 255), "reencode": (440, 260),
+    "pair": (192, 250),
+    "decode-gainmap-png": (170, 30), "decode-gainmap-avif": (190, 58),
+    "decode-gainmap-exr": (195, 25), "decode-gainmap-tif": (180, 34),
+    "decode-gainmap-jpg": (160, 240),
+    "decode-payload-png": (230, 31), "decode-payload-avif": (230, 59),
+    "decode-payload-exr": (240, 26), "decode-payload-tif": (220, 35),
+    "decode-payload-jpg": (230, 245),
+    "decode": (240, 26),
+}
+#: Fixed part of each path's peak, bytes.
+BASE_BYTES = {path: mib * _MIB for path, (mib, _) in _PATHS.items()}
 #: Bytes of peak per pixel of the output image, per path.
-BYTES_PER_PIXEL = {"encode": 32, "decode": 40}
-#: Bytes per pixel of a gain-map image (or a payload's map image) on top of the base's.
-MAP_BYTES_PER_PIXEL = 16
+BYTES_PER_PIXEL = {path: per_pixel for path, (_, per_pixel) in _PATHS.items()}
+#: Bytes per pixel of a gain-map image on top of the base's: an RGB map decoded by Pillow
+#: (4), its numpy copy (3) and the comparisons that find a grey map stored as RGB (3).
+MAP_BYTES_PER_PIXEL = 10
 #: What the process holds before it decodes anything (interpreter, numpy, Pillow): an
 #: image whose decoded pixels do not fit beside it is refused by :func:`charge`.
 FLOOR_BYTES = 100 * 2**20
@@ -70,8 +92,7 @@ def budget() -> int:
 
 
 def _family(operation: str) -> str:
-    return "encode" if operation in ("encode", "reencode", "encode-tmo", "pair") \
-        or operation.startswith("encode") else "decode"
+    return "encode" if operation.startswith(("encode", "reencode", "pair")) else "decode"
 
 
 def estimate(operation: str, pixels: int, map_pixels: int = 0) -> int:
@@ -80,8 +101,8 @@ def estimate(operation: str, pixels: int, map_pixels: int = 0) -> int:
     :data:`BYTES_PER_PIXEL` (``encode``, ``decode``, ``reencode``, ``pair``,
     ``decode-gainmap-png``, ...), or falls back to its family (``encode``/``decode``)."""
     key = operation if operation in BYTES_PER_PIXEL else _family(operation)
-    return (BASE_BYTES.get(key, BASE_BYTES[_family(operation)])
-            + BYTES_PER_PIXEL[key] * int(pixels) + MAP_BYTES_PER_PIXEL * int(map_pixels))
+    return (BASE_BYTES[key] + BYTES_PER_PIXEL[key] * int(pixels)
+            + MAP_BYTES_PER_PIXEL * int(map_pixels))
 
 
 def _gb(n: int) -> str:

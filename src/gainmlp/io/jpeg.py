@@ -34,9 +34,10 @@ _ARITHMETIC_SOF = (0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 #: and component at most 3 x 64 = 192 plus refinements. Pillow does not expose
 #: libjpeg-turbo's scan limit, so the markers are counted before decoding.
 MAX_SCANS = 256
-#: Bytes per pixel a decoded JPEG occupies at its peak (Pillow's RGB image and the numpy
-#: copy of it), charged against the memory budget before decoding.
-DECODE_BYTES_PER_PIXEL = 6
+#: Bytes per pixel a decoded JPEG occupies at its peak, charged against the memory budget
+#: before decoding: Pillow's image (4 bytes a pixel for RGB, 1 for grey) and the numpy
+#: copy of it (3 or 1), with a byte to spare for a CMYK file's conversion.
+DECODE_BYTES_PER_PIXEL = {"L": 2, "RGB": 8}
 _SOS, _EOI, _SOI, _TEM, _RST0, _RST7 = 0xDA, 0xD9, 0xD8, 0x01, 0xD0, 0xD7
 
 
@@ -117,7 +118,8 @@ def check_declared_size(im: Image.Image, data: bytes, what: str) -> None:
     if scans > MAX_SCANS:
         raise GainMLPError(f"{what} has {scans} scans, over the limit of {MAX_SCANS} "
                            "(progressive encoders write about 10)")
-    charge(im.width, im.height, DECODE_BYTES_PER_PIXEL, what)
+    charge(im.width, im.height, DECODE_BYTES_PER_PIXEL["L" if im.mode == "L" else "RGB"],
+           what)
     per_byte = MAX_PIXELS_PER_BYTE_ARITHMETIC if arithmetic else MAX_PIXELS_PER_BYTE
     n_bytes = len(data)
     if im.width * im.height > per_byte * max(n_bytes, 1024):

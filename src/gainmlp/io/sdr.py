@@ -23,6 +23,7 @@ from gainmlp.image import SdrImage
 from gainmlp.io.files import atomic_write, open_image, read_bytes
 from gainmlp.io.jpeg import check_declared_size, encode_jpeg
 from gainmlp.io.png import CICP_TRANSFERS, png_header
+from gainmlp.memory import charge
 
 SDR_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 # Transfer function assumed for the primaries an ICC profile declares: sRGB and Display P3
@@ -52,7 +53,9 @@ def decode_sdr_bytes(data: bytes, name: str = "SDR image") -> SdrImage:
     """8-bit SDR image bytes -> pixels, encoding (from ICC or default) and ICC bytes."""
     img = open_image(data, name)
     if img.format in ("JPEG", "MPO"):  # a small file declaring a huge size: before decoding
-        check_declared_size(img, data, name)
+        check_declared_size(img, data, name)  # also charges the memory budget
+    else:  # Pillow's image (4 bytes a pixel), a conversion to RGB (4) and the copy (3)
+        charge(img.width, img.height, 12, name)
     png = png_header(data) if img.format == "PNG" else None
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (png and png[2] == 16):
         raise GainMLPError(f"{name}: is a 16-bit image; the SDR must be 8-bit")
