@@ -151,9 +151,9 @@ class _Image:
         self.size = self.height * self.width
         self.seed = int(im.seed)
         self.kept = kept
-        self.pool = None if im.pixels is None else np.asarray(im.pixels, np.int64)
-        self.focus = None if im.focus is None or not im.focus.size else \
-            np.asarray(im.focus, np.int64)
+        # pools as given (rate control's is int32: no int64 copy of a large photo's pixels)
+        self.pool = None if im.pixels is None else np.asarray(im.pixels)
+        self.focus = None if im.focus is None or not im.focus.size else np.asarray(im.focus)
         self.sdr = pixels_of(im.sdr, kept)
         self.target = targets_of(im, kept)
         self.weight = (np.zeros(0, np.float32) if im.weight is None
@@ -293,7 +293,7 @@ class CpuTrainer:
                 f = hashed_indices(np.array([img.seed]), step * batch + batch - n_f, n_f,
                                    np.array([size]))[0]
                 idx = np.concatenate([idx[:batch - n_f], f if pool is None else pool[f]])
-            out.append(idx)
+            out.append(idx.astype(np.int64, copy=False))
         return out
 
     def _buffer(self, batch: int, img_index: int) -> tuple:
