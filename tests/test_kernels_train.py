@@ -172,3 +172,11 @@ def test_large_batches_without_factoring_fit() -> None:
     losses = [trainer.step(s, 64, 1e-2)[0] for s in range(150)]
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
     assert cpu_trainer.CHUNK >= 64
+
+
+def test_sorted_union_is_numpys() -> None:
+    rng = np.random.default_rng(6)
+    a = np.unique(rng.integers(0, 100_000, 3000))
+    b = np.unique(rng.integers(0, 100_000, 40_000)).astype(np.int32)
+    np.testing.assert_array_equal(cpu_trainer.sorted_union(a, b, 100_000), np.union1d(a, b))
+    np.testing.assert_array_equal(cpu_trainer.sorted_union(a, a[:0], 100_000), a)

@@ -101,6 +101,16 @@ class ImageData:
     weight: np.ndarray | Callable[[np.ndarray | None], np.ndarray] | None = None
 
 
+def sorted_union(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
+    """The sorted distinct values of ``a`` and ``b`` (flat indices below ``size``), as
+    :func:`numpy.union1d` gives them, through a mask: linear time (``union1d`` sorts, which
+    took seconds per fit for the millions of highlight pixels of a 12-MP photo)."""
+    mask = np.zeros(int(size), dtype=bool)
+    mask[a] = True
+    mask[b] = True
+    return np.flatnonzero(mask)
+
+
 def pixels_of(image: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
     """``(n, 3)`` float32 values of an ``(H, W, 3)`` image at the flat indices ``kept``
     (all pixels when None)."""
@@ -249,8 +259,8 @@ class CpuTrainer:
                              np.array([p.size for p in pools]), steps, batch)
         drawn = [pool[d] for pool, d in zip(pools, drawn, strict=True)]
         if self.focus:
-            drawn = [d if im.focus is None or not im.focus.size else np.union1d(d, im.focus)
-                     for d, im in zip(drawn, images, strict=True)]
+            drawn = [d if im.focus is None or not im.focus.size else sorted_union(d, im.focus, n)
+                     for d, im, n in zip(drawn, images, sizes, strict=True)]
         if sum(d.size for d in drawn) >= DRAWN_FRACTION * sum(sizes):
             return none
         return drawn

@@ -35,6 +35,7 @@ from gainmlp.codecs.mlp.cpu_trainer import (
     DRAWN_FRACTION,
     ImageData,
     pixels_of,
+    sorted_union,
     targets_of,
     weights_of,
 )
@@ -191,8 +192,9 @@ class FusedTrainer:
                 drawn = [pool[d] for pool, d in zip(pools, drawn, strict=True)]
             if focus_pools is not None:  # a superset: every focus pixel is kept (an image
                 # without focus pixels draws its last ones from its pool: already in ``d``)
-                drawn = [d if im.focus is None or not im.focus.size else np.union1d(d, f)
-                         for d, f, im in zip(drawn, focus_pools, images, strict=True)]
+                drawn = [d if im.focus is None or not im.focus.size else sorted_union(d, f, n)
+                         for d, f, im, n in zip(drawn, focus_pools, images, sizes,
+                                                strict=True)]
             if sum(d.size for d in drawn) < DRAWN_FRACTION * sum(sizes):
                 rows_of = drawn
                 self.kept = torch.from_numpy(_join(
