@@ -16,6 +16,13 @@ largest of the dev set). ``--threads`` sets ``GAINMLP_THREADS`` for every proces
 CPU shared with other jobs one thread is often faster). Example (docs/speed.md)::
 
     python benchmarks/encode_speed.py --repeat 3
+
+``--photo-megapixels MP`` times instead the re-encoding of a gain-map JPEG of that size
+(``gainmlp encode uhdr.jpg -o re.jpg``, rate control on by default: several fits), made
+from the same HDR image upsampled as ``benchmarks/memory.py`` makes its pictures, for the
+``numba`` and ``torch`` engines, with each process's peak resident memory::
+
+    python benchmarks/encode_speed.py --photo-megapixels 12.5 --repeat 1 --threads 1
 """
 
 from __future__ import annotations
@@ -39,24 +46,59 @@ CONFIGS = {
 }
 
 
-def encode_once(sdr: Path, hdr: Path, out: Path, flags: list[str],
-                threads: int | None = None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one ``gainmlp encode`` process."""
-    cmd = [sys.executable, "-m", "gainmlp", "encode", str(sdr), str(hdr), "-o", str(out),
-           *flags]
+def run_encode(inputs: list[Path], out: Path, flags: list[str],
+               threads: int | None = None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak resident MB) of one ``gainmlp encode`` process."""
+    cmd = [sys.executable, "-m", "gainmlp", "encode", *map(str, inputs), "-o", str(out),
+           "-q", *flags]
     env = dict(os.environ)
     if threads:
         env["GAINMLP_THREADS"] = str(threads)
-    before = os.times()
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    err = proc.stderr.read().decode(errors="replace").strip()
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
-    after = os.times()
-    if done.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
-    cpu = (after.children_user - before.children_user) + (after.children_system
-                                                          - before.children_system)
-    return seconds, cpu
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{' '.join(cmd)} failed: {err}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def encode_once(sdr: Path, hdr: Path, out: Path, flags: list[str],
+                threads: int | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one ``gainmlp encode`` of a pair."""
+    return run_encode([sdr, hdr], out, flags, threads)[:2]
+
+
+def reencode(args: argparse.Namespace) -> None:
+    """The ``--photo-megapixels`` run (module docstring)."""
+    import memory  # benchmarks/memory.py: the same upsampled pictures
+
+    folder = args.cache / f"photo_{args.photo_megapixels:g}mp"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = str(args.data / f"{args.image}.exr")
+    if not (folder / "uhdr.jpg").exists():
+        memory._in_child(memory.write_inputs, folder, args.photo_megapixels, source)
+        run_encode([folder / "sdr.png", folder / "hdr.png"], folder / "uhdr.jpg",
+                   ["--container", "ultrahdr"])
+    print(f"re-encoding a {args.photo_megapixels:g}-MP Ultra HDR JPEG made from {source}")
+    rows = {c: [] for c in ("numba", "torch") if c in args.configs}
+    for r in range(args.repeat):
+        for c in rows:
+            rows[c].append(run_encode([folder / "uhdr.jpg"], folder / f"re_{c}.jpg",
+                                      CONFIGS[c], args.threads))
+            wall, used, peak = rows[c][-1]
+            print(f"  run {r + 1} {c:<6} {wall:7.1f} s wall {used:7.1f} s CPU "
+                  f"{peak:6.0f} MB peak", flush=True)
+    for c, got in rows.items():
+        wall = statistics.median(g[0] for g in got)
+        used = statistics.median(g[1] for g in got)
+        ratio = ""
+        if "torch" in rows and c != "torch":
+            ratio = (f"  vs torch: wall {wall / statistics.median(g[0] for g in rows['torch']):.2f}"
+                     f", CPU {used / statistics.median(g[1] for g in rows['torch']):.2f}")
+        print(f"{c:<6} {wall:7.1f} s wall {used:7.1f} s CPU "
+              f"{max(g[2] for g in got):6.0f} MB peak{ratio}")
 
 
 def payload_psnr(photo: Path, hdr: Path) -> float:
@@ -80,7 +122,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gainmlp-encode-speed"))
+    ap.add_argument("--photo-megapixels", type=float, default=None,
+                    help="time re-encoding a gain-map JPEG of this size instead")
     args = ap.parse_args()
+    if args.photo_megapixels:
+        reencode(args)
+        return
 
     [(_, _, folder)] = prepare_pairs(args.data, args.cache, (args.tmo,), args.long_side,
                                      [args.image])
