@@ -55,3 +55,12 @@ def spec_for_rows():
     from gainmlp.batch.work import BatchSpec
 
     return BatchSpec("unused")
+
+
+def test_no_torch_means_no_gpu(monkeypatch) -> None:
+    """The plain install has no torch: ``--device auto`` falls back to the CPU trainer
+    instead of failing on the import."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    assert LocalRunner(1).has_gpu() is False

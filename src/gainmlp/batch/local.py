@@ -82,8 +82,10 @@ class LocalRunner:
         self.memory_budget = memory_budget
 
     def has_gpu(self) -> bool:
-        import torch
-
+        try:
+            import torch
+        except ImportError:  # the plain install: no torch, so no CUDA trainer either
+            return False
         return bool(torch.cuda.is_available())
 
     def close(self) -> None:
