@@ -88,3 +88,27 @@ def test_decode_process_starts_numba_lean_and_freezes(tmp_path: Path) -> None:
     _, expected = decode_file(photo.read_bytes(), str(photo))
     written = read_hdr(out)
     assert np.abs(written - np.round(expected * 65535) / 65535).max() < 1e-6
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_encode_says_when_the_trainer_compiles(tmp_path: Path, monkeypatch, capsys, warm) -> None:
+    from batch_helpers import FAST_FLAGS, write_pair
+
+    seen = []
+
+    def fake_warm(kernels_):
+        seen.append(kernels_)
+        return warm
+
+    monkeypatch.setattr(kernels, "cache_is_warm", fake_warm)
+    sdr, hdr = write_pair(tmp_path, "p")
+    argv = ["encode", str(sdr), str(hdr), "-o", str(tmp_path / "p.jpg"), "-q", *FAST_FLAGS]
+    assert main(argv + ["--engine", "numba"]) == 0
+    err = capsys.readouterr().err
+    assert ("compiling the encoder's kernels" in err) is (not warm and kernels.compiled())
+    assert seen in ([kernels.TRAIN_KERNELS], [])
+    # a conventional method fits no network: never a notice
+    seen.clear()
+    assert main(["encode", str(sdr), str(hdr), "-o", str(tmp_path / "c.gmlp"),
+                 "--method", "gain-jpeg"]) == 0
+    assert seen == [] and "compiling" not in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     check_encode(args.files, "encode-tmo" if lone_hdr else
                  "reencode" if args.hdr is None else "encode")
     options = _options(args, _progress(args), rate_control=args.hdr is None and not lone_hdr)
+    _say_if_compiling(args.method, options)
     start = time.perf_counter()
     if args.hdr is None and not lone_hdr:  # re-encode a gain-map JPEG's map as gainmlp
         if not to_jpeg:
@@ -87,6 +89,24 @@ def cmd_encode(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(data)} bytes ({args.method}; {detail}) in "
           f"{time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _say_if_compiling(method: str, options) -> None:
+    """Tell the user, once per machine, that the CPU trainer's kernels compile first (about
+    half a minute; numba caches them) when this encode will fit with them."""
+    from gainmlp import kernels
+    from gainmlp.codecs import get_method
+
+    entry = get_method(method)
+    if entry.family != "mlp" or not kernels.compiled():
+        return
+    from gainmlp.codecs.mlp.decode import method_kind
+    from gainmlp.codecs.mlp.fit import engine_for
+
+    if (engine_for(options, method_kind(method)) == "numba"
+            and not kernels.cache_is_warm(kernels.TRAIN_KERNELS)):
+        print("gainmlp: compiling the encoder's kernels, once (about half a minute; cached "
+              "for later runs)", file=sys.stderr)
 
 
 def _encode_many(args: argparse.Namespace, options, start: float, container: str) -> int:

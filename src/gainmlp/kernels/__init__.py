@@ -34,6 +34,12 @@ DECODE_KERNELS = {
 }
 
 
+#: The CPU trainer's kernels (``gainmlp encode`` with the numba engine), as ``(module,
+#: function)``: compiling them the first time takes about half a minute of CPU.
+TRAIN_KERNELS = (("train", "chunk_gradients"), ("train", "adam"),
+                 ("train", "coordinate_terms"), ("train", "bin_gradients"))
+
+
 def cache_is_warm(kernels) -> bool:
     """Whether numba's on-disk cache holds machine code for the current source of each of
     ``kernels`` (so a decode starts without compiling). Reads numba's cache index; when
