@@ -126,6 +126,8 @@ def test_cli_bench_photos_passes_the_folders_and_target(tmp_path, monkeypatch) -
         return []
 
     monkeypatch.setattr(photos, "run_photos", fake)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()  # bench checks its DATA_DIRs are folders before the work
     assert main(["bench", "photos", str(tmp_path / "a"), str(tmp_path / "b"), "-o",
                  str(tmp_path / "o"), "--target-psnr", "44", "--max-bytes", "20000",
                  "--tmo", "local"]) == 0
