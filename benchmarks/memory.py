@@ -117,6 +117,8 @@ def main() -> None:
     ap.add_argument("--raw", action="store_true",
                     help="measure only: no budget set, no refusal run (to fit estimates)")
     args = ap.parse_args()
+    if args.inputs:
+        args.megapixels = [0.0]  # the size is read from the inputs
     if args.raw:
         args.no_refusal = True
         path_estimate = None

@@ -41,7 +41,7 @@ _MIB = 2**20
 #: photo decoded to a file of that format (``jpg``: an Ultra HDR JPEG, whose gain map is
 #: computed again); ``decode`` is the API's decode (PQ pixels, no file).
 _PATHS = {
-    "encode": (440, 250), "encode-tmo": (440, 255), "reencode": (440, 260),
+    "encode": (440, 250), "encode-tmo": (470, 255), "reencode": (440, 260),
     "pair": (192, 250),
     "decode-gainmap-png": (170, 30), "decode-gainmap-avif": (190, 58),
     "decode-gainmap-exr": (195, 25), "decode-gainmap-tif": (180, 34),

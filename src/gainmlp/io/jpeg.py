@@ -116,7 +116,7 @@ def check_declared_size(im: Image.Image, data: bytes, what: str) -> None:
     # FF DA can only be an SOS marker outside segment payloads: few of them, few scans
     scans = count_scans(data) if data.count(b"\xff\xda") > MAX_SCANS else 0
     if scans > MAX_SCANS:
-        raise GainMLPError(f"{what} has {scans} scans, over the limit of {MAX_SCANS} "
+        raise GainMLPError(f"{what} has more than {MAX_SCANS} scans, the limit "
                            "(progressive encoders write about 10)")
     charge(im.width, im.height, DECODE_BYTES_PER_PIXEL["L" if im.mode == "L" else "RGB"],
            what)
