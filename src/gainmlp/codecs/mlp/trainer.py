@@ -110,17 +110,10 @@ def _colour_tables(images: list[ImageData], n_frequencies: int, device: torch.de
 def drawn_pixels(seeds: torch.Tensor, sizes: torch.Tensor, steps: int, batch: int
                  ) -> list[np.ndarray]:
     """Per image, the sorted flat indices of every pixel that ``steps`` steps of ``batch``
-    draws will visit."""
-    out = []
-    chunk = max(1, (1 << 22) // max(1, batch)) * batch
-    total = steps * batch
-    for k in range(seeds.shape[0]):
-        seen = torch.zeros(int(sizes[k]), dtype=torch.bool)
-        for start in range(0, total, chunk):
-            count = min(chunk, total - start)
-            seen[hashed_indices(seeds[k:k + 1].cpu(), start, count, sizes[k:k + 1].cpu())[0]] = True
-        out.append(torch.nonzero(seen).view(-1).numpy())
-    return out
+    draws will visit: the CPU trainer's (same hash, :func:`hashed_indices` in numpy)."""
+    from gainmlp.codecs.mlp.cpu_trainer import drawn_pixels as drawn
+
+    return drawn(seeds.cpu().numpy(), sizes.cpu().numpy(), steps, batch)
 
 
 def _join(arrays: list[np.ndarray]) -> np.ndarray:
