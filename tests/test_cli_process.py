@@ -90,6 +90,22 @@ def test_decode_process_starts_numba_lean_and_freezes(tmp_path: Path) -> None:
     assert np.abs(written - np.round(expected * 65535) / 65535).max() < 1e-6
 
 
+@pytest.mark.skipif(not kernels.compiled(), reason="GAINMLP_KERNELS=numpy: no numba start")
+def test_encode_process_starts_numba_lean(tmp_path: Path) -> None:
+    from batch_helpers import FAST_FLAGS, write_pair
+
+    sdr, hdr = write_pair(tmp_path, "p")
+    out = tmp_path / "p.jpg"
+    done = subprocess.run([sys.executable, "-c", _PROBE, "encode", str(sdr), str(hdr), "-o",
+                           str(out), "-q", *FAST_FLAGS], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).parent)
+    assert done.returncode == 0, done.stderr
+    status, _, _, blas, cffi, scipy_hidden = done.stdout.split()[-6:]
+    # numba started without BLAS and cffi, and scipy is importable again afterwards
+    assert (status, blas, cffi, scipy_hidden) == ("0", "False", "False", "False")
+    assert out.stat().st_size > 0
+
+
 @pytest.mark.parametrize("warm", [False, True])
 def test_encode_says_when_the_trainer_compiles(tmp_path: Path, monkeypatch, capsys, warm) -> None:
     from batch_helpers import FAST_FLAGS, write_pair

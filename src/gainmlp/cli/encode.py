@@ -92,21 +92,31 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _say_if_compiling(method: str, options) -> None:
-    """Tell the user, once per machine, that the CPU trainer's kernels compile first (about
-    half a minute; numba caches them) when this encode will fit with them."""
+    """Start numba lean (this process runs gainmlp's kernels and nothing else of numba:
+    ``kernels.warm_up_async(lean=True)``), and tell the user, once per machine, that the
+    CPU trainer's kernels compile first (about half a minute; numba caches them) when this
+    encode will fit with them. Waits for the start: the encode's own imports (a tone
+    mapper's scipy, for one) must not run while numba's unneeded modules are hidden."""
     from gainmlp import kernels
     from gainmlp.codecs import get_method
 
     entry = get_method(method)
-    if entry.family != "mlp" or not kernels.compiled():
+    if not kernels.compiled():
         return
     from gainmlp.codecs.mlp.decode import method_kind
     from gainmlp.codecs.mlp.fit import engine_for
 
-    if (engine_for(options, method_kind(method)) == "numba"
-            and not kernels.cache_is_warm(kernels.TRAIN_KERNELS)):
+    fits_with_numba = (entry.family == "mlp"
+                       and engine_for(options, method_kind(method)) == "numba")
+
+    def notice() -> None:
         print("gainmlp: compiling the encoder's kernels, once (about half a minute; cached "
               "for later runs)", file=sys.stderr)
+
+    thread = kernels.warm_up_async(kernels.TRAIN_KERNELS if fits_with_numba else (),
+                                   notice if fits_with_numba else None, lean=True)
+    if thread is not None:
+        thread.join()
 
 
 def _encode_many(args: argparse.Namespace, options, start: float, container: str) -> int:
