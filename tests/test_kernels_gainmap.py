@@ -154,3 +154,68 @@ def test_shared_gain_map_files_agree_with_the_numpy_path(monkeypatch) -> None:
         assert np.abs(new - old).max() < 1e-6, path.name
         np.testing.assert_allclose(new_linear, old_linear, rtol=2e-5, atol=1e-4,
                                    err_msg=path.name)
+
+
+# --------------------------------------------------------------------------- map encode
+
+
+def _encode_inputs(seed: int, height: int = 181, width: int = 403):
+    """A base and an HDR with some pixels at PQ 0 and 1, dark bases and equal gains."""
+    rng = np.random.default_rng(seed)
+    sdr = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    hdr = rng.uniform(0.0, 1.0, (height, width, 3)).astype(np.float32) ** 2
+    hdr[:3], sdr[:2] = 0.0, 0  # no light: the smallest gains
+    hdr[-2:] = 1.0  # 10,000 cd/m2: the largest
+    return sdr, hdr
+
+
+def _srgb_lut() -> np.ndarray:
+    return colorimetry.sdr_eotf(np.arange(256, dtype=np.float64) / 255.0, "srgb")
+
+
+@pytest.mark.parametrize("primaries", ["bt2020", "srgb", "p3"])
+def test_gain_map_reference_is_compute_gain_map(primaries, monkeypatch) -> None:
+    from gainmlp.iso_gainmap import compute_gain_map
+    from gainmlp.kernels import gainmap_encode as enc
+
+    monkeypatch.setattr(enc, "TILE_PIXELS", 4096)  # 10 rows a tile: 19 tiles
+    sdr, hdr = _encode_inputs(7)
+    matrix = (None if primaries == "bt2020"
+              else colorimetry.colourspaces.matrix_RGB_to_RGB("bt2020", primaries))
+    codes, lo, hi = enc.reference_gain_map_codes(sdr, hdr, _srgb_lut(), matrix, 203.0)
+    s = colorimetry.sdr_eotf(sdr.astype(np.float64) / 255.0, "srgb")
+    h = colorimetry.convert_primaries(colorimetry.pq_decode(hdr), "bt2020", primaries) / 203.0
+    want, meta = compute_gain_map(s, np.maximum(h, 0.0), channels=3, primaries=primaries)
+    assert sdr.shape[0] * sdr.shape[1] > 2 * enc.TILE_PIXELS  # several tiles
+    assert np.array_equal(codes, want)
+    assert np.array_equal(lo, meta.gain_map_min) and np.array_equal(hi, meta.gain_map_max)
+
+
+@pytest.mark.parametrize(("primaries", "gamma"), [("bt2020", 1.0), ("srgb", 1.0),
+                                                  ("p3", 0.5)])
+def test_gain_map_kernel_matches_reference(primaries, gamma, monkeypatch) -> None:
+    from gainmlp.kernels import gainmap_encode as enc
+
+    monkeypatch.setattr(enc, "TILE_PIXELS", 4096)
+    sdr, hdr = _encode_inputs(8)
+    matrix = (None if primaries == "bt2020"
+              else colorimetry.colourspaces.matrix_RGB_to_RGB("bt2020", primaries))
+    got = enc.gain_map_codes(sdr, hdr, _srgb_lut(), matrix, 203.0, gamma=gamma, threads=3)
+    ref = enc.reference_gain_map_codes(sdr, hdr, _srgb_lut(), matrix, 203.0, gamma=gamma)
+    np.testing.assert_allclose(got[1], ref[1], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got[2], ref[2], rtol=0, atol=1e-5)
+    diff = np.abs(got[0].astype(int) - ref[0].astype(int))
+    assert diff.max() <= 1 and diff.mean() < 1e-3
+
+
+def test_gain_map_kernel_flat_channel_and_single_thread() -> None:
+    from gainmlp.kernels import gainmap_encode as enc
+
+    sdr = np.full((40, 50, 3), 255, np.uint8)
+    hdr = np.full((40, 50, 3), float(colorimetry.pq_encode(np.array(203.0))), np.float32)
+    hdr[:, :, 1] = np.linspace(0.0, 1.0, 50, dtype=np.float32)  # green alone varies
+    codes, lo, hi = enc.gain_map_codes(sdr, hdr, _srgb_lut(), None, 203.0, threads=1)
+    ref = enc.reference_gain_map_codes(sdr, hdr, _srgb_lut(), None, 203.0)
+    assert np.all(codes[:, :, [0, 2]] == 0) and np.array_equal(lo[[0, 2]], hi[[0, 2]])
+    assert abs(lo[0]) < 1e-5 and codes[:, -1, 1].min() == 255 and codes[:, 0, 1].max() == 0
+    assert np.abs(codes.astype(int) - ref[0]).max() <= 1

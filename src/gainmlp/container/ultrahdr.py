@@ -13,30 +13,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from gainmlp import colorimetry
+from gainmlp import colorimetry, colourspaces
 from gainmlp.container.gainmap_jpeg import SDR_WHITE_NITS, write_ultrahdr
 from gainmlp.container.icc import make_icc_profile
 from gainmlp.container.mpf import mpf_image_ranges
 from gainmlp.errors import GainMLPError
 from gainmlp.image import SdrImage
-from gainmlp.iso_gainmap import GainMapMetadata, compute_gain_map
+from gainmlp.iso_gainmap import MAX_ABS_LOG2, GainMapMetadata
 from gainmlp.resample import resize_bicubic_u8, scaled_size
 
+#: The map's offsets (k_sdr = k_hdr, ISO 21496-1), as ``compute_gain_map``'s default.
+OFFSET = 1 / 64
 BASE_PRIMARIES = {"bt709": "srgb", "srgb": "srgb", "p3": "p3", "bt2020": "bt2020"}
 
 
 def standard_gain_map(sdr: SdrImage, hdr_pq: np.ndarray, scale: int = 4
                       ) -> tuple[np.ndarray, GainMapMetadata]:
     """The RGB gain map (uint8, 1/``scale`` of the size) and its metadata that take an
-    Ultra HDR reader from ``sdr`` (as such a reader linearises it) to ``hdr_pq``."""
+    Ultra HDR reader from ``sdr`` (as such a reader linearises it) to ``hdr_pq``.
+
+    The map is :func:`gainmlp.iso_gainmap.compute_gain_map`'s (3 channels, offsets 1/64,
+    gamma 1, GainMapMin/Max the per-channel extremes) computed at full resolution, then
+    Pillow-bicubic downscaled. It is computed in float64 on row tiles
+    (:mod:`gainmlp.kernels.gainmap_encode`: compiled, or its numpy reference with
+    ``GAINMLP_KERNELS=numpy``), so nothing of full resolution is made besides the
+    uint8 codes (about 4 bytes per pixel instead of ~200).
+    """
+    from gainmlp import kernels
+    from gainmlp.kernels import gainmap_encode
+
     if sdr.pixels.shape[:2] != hdr_pq.shape[:2]:
         raise GainMLPError("SDR and HDR must be the same size")
     primaries = BASE_PRIMARIES[sdr.encoding.primaries]
-    sdr_linear = colorimetry.sdr_eotf(sdr.pixels.astype(np.float64) / 255.0, "srgb")
-    hdr_linear = colorimetry.convert_primaries(colorimetry.pq_decode(hdr_pq), "bt2020",
-                                               primaries) / SDR_WHITE_NITS
-    gain_map, meta = compute_gain_map(sdr_linear, np.maximum(hdr_linear, 0.0), channels=3,
-                                      primaries=primaries)
+    matrix = (None if primaries == "bt2020"
+              else colourspaces.matrix_RGB_to_RGB("bt2020", primaries))
+    lut = colorimetry.sdr_eotf(np.arange(256, dtype=np.float64) / 255.0, "srgb")
+    run = (gainmap_encode.gain_map_codes if kernels.compiled()
+           else gainmap_encode.reference_gain_map_codes)
+    gain_map, lo, hi = run(sdr.pixels, hdr_pq, lut, matrix, SDR_WHITE_NITS,
+                           OFFSET, OFFSET, 1.0, MAX_ABS_LOG2)
+    meta = GainMapMetadata(gain_map_min=tuple(lo.tolist()), gain_map_max=tuple(hi.tolist()),
+                           gamma=(1.0,) * 3, offset_sdr=(OFFSET,) * 3,
+                           offset_hdr=(OFFSET,) * 3, hdr_capacity_min=0.0,
+                           hdr_capacity_max=max(float(np.max(hi)), 0.01))
     height, width = gain_map.shape[:2]
     mw, mh = scaled_size(width, height, scale)
     if (mw, mh) != (width, height):
