@@ -6,6 +6,12 @@ import numpy as np
 import pytest
 
 from gainmlp import colorimetry
+from gainmlp.colourspaces import colour_science
+
+# Test modules import colour-science directly; where scipy is not installed (the plain
+# install, CI's no-torch run) that import leaves a MagicMock as sys.modules["scipy"], which
+# breaks numba's import. Importing colour through gainmlp first takes the mock out.
+colour_science()
 
 
 def synthetic_pair(height: int = 48, width: int = 64, seed: int = 0):

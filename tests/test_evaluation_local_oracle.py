@@ -30,6 +30,7 @@ def test_each_arm_adds_its_channels(pq_pair):
 
 
 def test_fits_are_reproducible(pq_pair):
+    pytest.importorskip("torch")  # a PyTorch fit (the gpu extra)
     sdr, hdr = pq_pair
     first = local_oracle.fit_arm(sdr, hdr, "oracle-base", steps=3, batch=64, seed=0)
     assert np.isfinite(first)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from gainmlp import colorimetry, metrics
+from gainmlp.errors import GainMLPError
 
 
 def test_identical_images():
@@ -15,6 +16,60 @@ def test_identical_images():
 def test_psnr_value():
     a = np.zeros((4, 4, 3))
     assert metrics.psnr(a, a + 0.01) == pytest.approx(40.0)
+
+
+def _noisy_pairs():
+    """Image pairs of several sizes and kinds (noise, a smooth ramp, a blurred copy)."""
+    rng = np.random.default_rng(3)
+    for shape in ((11, 11, 3), (40, 57, 3), (97, 64, 3)):
+        a = rng.uniform(size=shape)
+        yield a, np.clip(a + 0.05 * rng.standard_normal(shape), 0, 1)
+    y, x = np.mgrid[0:48, 0:80] / 80.0
+    ramp = np.stack([x, y, x * y], -1)
+    yield ramp, np.clip(ramp ** 1.1 + 0.01 * rng.standard_normal(ramp.shape), 0, 1)
+    yield ramp, (ramp + np.roll(ramp, 1, axis=1)) / 2
+
+
+def test_ssim_is_scikit_images():
+    """gainmlp's SSIM is scikit-image's ``structural_similarity`` as gainmlp called it (a
+    Gaussian window of sigma 1.5, population covariance, data range 1, the channels'
+    mean); float32 input is taken as float64, as before."""
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    for a, b in _noisy_pairs():
+        theirs = skimage_metrics.structural_similarity(
+            a, b, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False)
+        assert metrics.ssim(a, b) == pytest.approx(theirs, rel=0, abs=1e-12)
+        assert metrics.ssim(a.astype(np.float32), b.astype(np.float32)) == pytest.approx(
+            skimage_metrics.structural_similarity(
+                a.astype(np.float32).astype(np.float64), b.astype(np.float32).astype(np.float64),
+                data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                use_sample_covariance=False), rel=0, abs=1e-12)
+
+
+def test_ssim_reference_values():
+    """Flat images: the variances vanish and SSIM is (2 a b + C1) / (a^2 + b^2 + C1),
+    C1 = 0.01^2, per channel; the mean of the channels; symmetric; 1 for identical images;
+    less for noisier copies."""
+    a = np.full((16, 20, 3), [0.3, 0.5, 0.7])
+    b = np.full((16, 20, 3), [0.5, 0.5, 0.2])
+    c1 = 0.01**2
+    expected = np.mean([(2 * p * q + c1) / (p * p + q * q + c1)
+                        for p, q in ((0.3, 0.5), (0.5, 0.5), (0.7, 0.2))])
+    assert metrics.ssim(a, b) == pytest.approx(expected, rel=1e-12)
+    assert metrics.ssim(b, a) == pytest.approx(expected, rel=1e-12)
+    rng = np.random.default_rng(4)
+    ref = rng.uniform(size=(32, 32, 3))
+    scores = [metrics.ssim(ref, np.clip(ref + s * rng.standard_normal(ref.shape), 0, 1))
+              for s in (0.0, 0.02, 0.1)]
+    assert scores[0] == 1.0 and scores[0] > scores[1] > scores[2]
+
+
+def test_ssim_refuses_small_or_mismatched_images():
+    with pytest.raises(GainMLPError, match="at least 11x11"):
+        metrics.ssim(np.zeros((10, 40, 3)), np.zeros((10, 40, 3)))
+    with pytest.raises(GainMLPError, match="one shape"):
+        metrics.ssim(np.zeros((12, 40, 3)), np.zeros((12, 41, 3)))
 
 
 def test_ciede2000_against_sharma_reference_pair():

@@ -202,11 +202,30 @@ def matrix_RGB_to_RGB(source: str, target: str) -> np.ndarray:
 
 def colour_science():
     """The colour-science module, imported on first use. Without matplotlib, its import
-    warns that its plotting is unavailable; gainmlp uses no plotting from it, so that one
-    warning is not shown (the filter is scoped to this import and then restored)."""
-    import warnings
+    warns that its plotting is unavailable, and without scipy (not in the plain install,
+    issue 23) that its scipy-based functions are; gainmlp uses none of them, so those two
+    warnings are not shown (the filter is scoped to this import and then restored).
 
+    Without them, colour-science's import also puts ``MagicMock`` objects in
+    ``sys.modules`` in their place (``scipy``, ``scipy.interpolate``, ``matplotlib``,
+    ``matplotlib.pyplot``, ``cycler``, ``mpl_toolkits``, ...: colour 0.4.7's
+    ``algebra/interpolation.py`` and ``plotting/__init__.py``), so that every later import
+    of them in the process "succeeds": numba's import then fails (``AttributeError:
+    __version__``, reading the mock scipy's version) and a missing matplotlib is not
+    noticed. The mocks that this import put there are taken out again (colour keeps its own
+    references; its scipy and plotting functions, which gainmlp does not call, stay as they
+    were). Mocks already there before (colour imported earlier by someone else) are left."""
+    import sys
+    import warnings
+    from unittest import mock
+
+    before = {name for name, module in sys.modules.items()
+              if isinstance(module, mock.NonCallableMock)}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message='"Matplotlib" related API features')
+        warnings.filterwarnings("ignore", message='"SciPy" related API features')
         import colour
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, mock.NonCallableMock) and name not in before:
+            del sys.modules[name]
     return colour

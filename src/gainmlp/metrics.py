@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gainmlp import colorimetry
+from gainmlp import colorimetry, filters
 from gainmlp.colourspaces import colour_science
 from gainmlp.errors import GainMLPError
 
@@ -43,24 +43,58 @@ def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 1.0) -> float:
 
 #: Smallest side SSIM's window (Gaussian, sigma 1.5, truncated at 3.5 sigma) fits in.
 SSIM_MIN_SIDE = 11
+_SSIM_SIGMA = 1.5
 
 
 def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004, scikit-image, Gaussian window) over RGB code values;
-    images need :data:`SSIM_MIN_SIDE` pixels a side (the 11x11 window of sigma 1.5)."""
-    from skimage.metrics import structural_similarity
+    """Mean SSIM (Wang et al. 2004) over RGB code values in [0, 1], as scikit-image computes
+    it with ``structural_similarity(reference, test, data_range=1.0, channel_axis=-1,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``: per channel, local
+    means and (population) variances under a Gaussian window of sigma 1.5 truncated at 3.5
+    sigma (11x11 taps; ``reflect`` edges), ``K1 = 0.01``, ``K2 = 0.03``, the map's mean
+    without the 5-pixel border, then the mean of the three channels.
 
+    The filters are :func:`gainmlp.filters.gaussian_filter` (scipy's, in numpy: the plain
+    install has no scikit-image); ``tests/test_metrics.py`` checks the value against
+    scikit-image's. Images need :data:`SSIM_MIN_SIDE` pixels a side (the window).
+
+    Returns
+    -------
+    float
+        Mean SSIM, 1 for identical images.
+    """
+    reference = np.asarray(reference, np.float64)
+    test = np.asarray(test, np.float64)
     side = min(np.shape(reference)[:2] + np.shape(test)[:2])
     if side < SSIM_MIN_SIDE:
         raise GainMLPError(f"SSIM needs images of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} "
                            f"pixels (its Gaussian window), not {side} a side")
-    return float(
-        structural_similarity(
-            np.asarray(reference, np.float64), np.asarray(test, np.float64),
-            data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
-            use_sample_covariance=False,
-        )
-    )
+    if reference.shape != test.shape:
+        raise GainMLPError(f"SSIM needs images of one shape, not {reference.shape} and "
+                           f"{test.shape}")
+    if reference.ndim == 2:
+        reference, test = reference[..., None], test[..., None]
+    return float(np.mean([_ssim_channel(reference[..., c], test[..., c])
+                          for c in range(reference.shape[-1])]))
+
+
+def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
+    """scikit-image's SSIM of one channel (data range 1, population covariance); the
+    arithmetic in scikit-image's order."""
+    def blur(values: np.ndarray) -> np.ndarray:
+        return filters.gaussian_filter(values, _SSIM_SIGMA, mode="reflect", truncate=3.5)
+
+    ux, uy = blur(x), blur(y)
+    uxx, uyy, uxy = blur(x * x), blur(y * y), blur(x * y)
+    vx = 1.0 * (uxx - ux * ux)
+    vy = 1.0 * (uyy - uy * uy)
+    vxy = 1.0 * (uxy - ux * uy)
+    c1, c2 = (0.01 * 1.0) ** 2, (0.03 * 1.0) ** 2
+    a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
+    b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
+    s = (a1 * a2) / (b1 * b2)
+    pad = (SSIM_MIN_SIDE - 1) // 2
+    return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
 
 
 def _lab(pq: np.ndarray, reference_white_nits: float) -> np.ndarray:

@@ -18,17 +18,18 @@ image on every run.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from gainmlp import colorimetry
+from gainmlp import colorimetry, filters
 from gainmlp.errors import GainMLPError
 
 __all__ = ["demo_scene"]
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
-    """Gaussian-filtered white noise, rescaled to zero mean and unit standard deviation."""
-    noise = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="wrap")
+    """Gaussian-filtered white noise (periodic edges: scipy.ndimage's ``wrap``, as
+    :func:`gainmlp.filters.gaussian_filter` reproduces it), rescaled to zero mean and unit
+    standard deviation."""
+    noise = filters.gaussian_filter(rng.standard_normal(shape), sigma, mode="wrap")
     std = float(noise.std())
     return (noise - noise.mean()) / (std if std > 0 else 1.0)
 

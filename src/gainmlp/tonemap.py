@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gainmlp import colorimetry
+from gainmlp import colorimetry, filters
 from gainmlp.errors import GainMLPError
 
 __all__ = [
@@ -323,27 +323,26 @@ def bilateral_filter(
     flat_values = values.ravel()
     weights = np.zeros(size)
     sums = np.zeros(size)
-    for di, wi in ((0, 1.0 - fi), (1, fi)):
-        for dj, wj in ((0, 1.0 - fj), (1, fj)):
-            wij = wi * wj
-            for dk, wk in ((0, 1.0 - fk), (1, fk)):
-                idx = base_index + (di * shape[1] + dj) * shape[2] + dk
-                wt = wij * wk
-                weights += np.bincount(idx, weights=wt, minlength=size)
-                sums += np.bincount(idx, weights=wt * flat_values, minlength=size)
-    from scipy import ndimage  # on first use: scipy.ndimage is slow to import
 
-    weights = ndimage.gaussian_filter(weights.reshape(shape), 1.0, mode="constant")
-    sums = ndimage.gaussian_filter(sums.reshape(shape), 1.0, mode="constant")
-    coords = np.stack(
-        [
-            np.broadcast_to(gi[:, None], (h, w)).ravel(),
-            np.broadcast_to(gj[None, :], (h, w)).ravel(),
-            gk,
-        ]
-    )
-    w_at = ndimage.map_coordinates(weights, coords, order=1, mode="nearest")
-    s_at = ndimage.map_coordinates(sums, coords, order=1, mode="nearest")
+    def corners():
+        """The 8 grid cells around every pixel (flat indices) and their trilinear weights."""
+        for di, wi in ((0, 1.0 - fi), (1, fi)):
+            for dj, wj in ((0, 1.0 - fj), (1, fj)):
+                wij = wi * wj
+                for dk, wk in ((0, 1.0 - fk), (1, fk)):
+                    yield base_index + (di * shape[1] + dj) * shape[2] + dk, wij * wk
+
+    for idx, wt in corners():  # splat
+        weights += np.bincount(idx, weights=wt, minlength=size)
+        sums += np.bincount(idx, weights=wt * flat_values, minlength=size)
+    # blur: scipy.ndimage.gaussian_filter(grid, 1.0, mode="constant"), in numpy
+    weights = filters.gaussian_filter(weights.reshape(shape), 1.0, mode="constant").ravel()
+    sums = filters.gaussian_filter(sums.reshape(shape), 1.0, mode="constant").ravel()
+    w_at = np.zeros(h * w)
+    s_at = np.zeros(h * w)
+    for idx, wt in corners():  # slice: trilinear interpolation at the splat positions
+        w_at += weights[idx] * wt
+        s_at += sums[idx] * wt
     out = np.divide(s_at, w_at, out=flat_values.copy(), where=w_at > 1e-12)
     return out.reshape(h, w)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gainmlp import __version__, colorimetry, metrics, photo
+from gainmlp import __version__, colorimetry, filters, metrics, photo
 from gainmlp.codecs import DEFAULT_METHOD, get_method
 from gainmlp.colourspaces import colour_science
 from gainmlp.errors import GainMLPError, warn
@@ -174,14 +174,12 @@ def packaged_bundle() -> str:
 
 def _crops(hdr: np.ndarray, errors: np.ndarray | None) -> list[tuple[str, float, float, float]]:
     """Preset crops (label, centre x, centre y, zoom): the largest error, the highlights."""
-    from scipy import ndimage
-
     height, width = hdr.shape[:2]
     size = max(3, min(height, width) // 16)
     out = []
 
     def peak(values: np.ndarray) -> tuple[float, float]:
-        smooth = ndimage.uniform_filter(np.asarray(values, np.float32), size=size, mode="nearest")
+        smooth = filters.uniform_filter(np.asarray(values, np.float32), size, mode="nearest")
         y, x = np.unravel_index(int(np.argmax(smooth)), smooth.shape)
         return (x + 0.5) / width, (y + 0.5) / height
 

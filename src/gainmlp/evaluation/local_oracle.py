@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gainmlp import filters
 from gainmlp.codecs.mlp.grid import LUMA_WEIGHTS
 from gainmlp.evaluation.pairs import load_pq_pair
 from gainmlp.metrics import psnr
@@ -37,11 +38,9 @@ CHUNK = 65536  # pixels per forward pass when predicting the whole image
 
 def extra_channels(arm: str, sdr: np.ndarray, hdr: np.ndarray) -> list[np.ndarray]:
     """The per-pixel inputs ``arm`` adds to (x, y, r, g, b), each (H, W) float64."""
-    from scipy import ndimage
-
     sigma = SIGMA * max(sdr.shape[:2])
     if arm == "sdr-gauss":
-        return [ndimage.gaussian_filter((sdr @ LUMA_WEIGHTS).astype(np.float64), sigma,
+        return [filters.gaussian_filter((sdr @ LUMA_WEIGHTS).astype(np.float64), sigma,
                                         mode="nearest")]
     if arm == "sdr-bilateral":
         return [bilateral_filter((sdr @ LUMA_WEIGHTS).astype(np.float64), sigma, 0.1)]
@@ -52,8 +51,11 @@ def extra_channels(arm: str, sdr: np.ndarray, hdr: np.ndarray) -> list[np.ndarra
 
 def fit_arm(sdr: np.ndarray, hdr: np.ndarray, arm: str, steps: int, batch: int,
             seed: int) -> float:
-    """PQ PSNR (dB) of the Gamma-MLP fitted to the pair with ``arm``'s inputs."""
-    import torch
+    """PQ PSNR (dB) of the Gamma-MLP fitted to the pair with ``arm``'s inputs (a PyTorch
+    fit: without torch, a one-line error naming the ``gainmlp[gpu]`` extra)."""
+    from gainmlp.codecs.torch_extra import require_torch
+
+    torch = require_torch("the local-oracle study")
 
     from gainmlp.codecs.mlp.fit import output_constants, target_values
     from gainmlp.codecs.mlp.model import GainMLPNet
