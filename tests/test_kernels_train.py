@@ -105,6 +105,39 @@ def test_adam_equals_the_reference_and_torchs_formula() -> None:
     np.testing.assert_allclose(m, m_want, rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("rows, cols", [(120, 16), (16, 16), (16, 3)])
+def test_muon_equals_the_reference_and_orthogonalises(rows: int, cols: int) -> None:
+    from gainmlp.codecs.mlp.fit_plan import MUON_NS, MUON_NS_STEPS
+
+    rng = np.random.default_rng(rows + cols)
+    n, off = rows * cols, 7
+    flat = rng.normal(size=n + 20).astype(np.float32)
+    grad = rng.normal(size=n + 20).astype(np.float32)
+    buf = rng.normal(size=n + 20).astype(np.float32) * 0.1
+    copies = [a.copy() for a in (flat, grad, buf)]
+    args = (off, rows, cols, 0.01, 0.95, 0.4, *MUON_NS, MUON_NS_STEPS)
+    train.muon(flat, grad, buf, *args)
+    train.muon_numpy(*copies, *args)
+    np.testing.assert_allclose(flat, copies[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(buf, copies[2], rtol=0, atol=1e-6)
+    # the momentum (Nesterov) and, outside the block, nothing changed
+    g, b0 = grad[off:off + n], (copies[2][off:off + n] - grad[off:off + n]) / 0.95
+    np.testing.assert_allclose(buf[off:off + n], 0.95 * b0 + g, atol=1e-5)
+    untouched = np.r_[0:off, off + n:n + 20]
+    fresh = np.random.default_rng(rows + cols).normal(size=n + 20).astype(np.float32)
+    np.testing.assert_array_equal(flat[untouched], fresh[untouched])  # (the same draw)
+    # the update is the momentum orthogonalised: singular values near 1 (the quintic
+    # Newton-Schulz iteration leaves them in about 0.7..1.2), singular vectors the
+    # momentum's
+    step = np.float32(0.01 * 0.4 * np.sqrt(max(rows, cols)))
+    x = ((fresh - flat)[off:off + n] / step).reshape(rows, cols).astype(np.float64)
+    sv = np.linalg.svd(x, compute_uv=False)
+    assert sv.min() > 0.6 and sv.max() < 1.25
+    u = (g + 0.95 * buf[off:off + n]).reshape(rows, cols).astype(np.float64)
+    uu, _, vt = np.linalg.svd(u, full_matrices=False)
+    np.testing.assert_allclose(uu.T @ x @ vt.T, np.diag(np.diag(uu.T @ x @ vt.T)), atol=2e-3)
+
+
 def test_sincos_is_within_float32_rounding() -> None:
     x = np.linspace(-2048 * np.pi, 2048 * np.pi, 200_001).astype(np.float32)
     s, c = train.sincos_array(x)

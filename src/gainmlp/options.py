@@ -21,6 +21,7 @@ ACTIVATIONS = ("auto", "relu", "sine")
 PRECISIONS = ("auto", "fp32", "fp16")
 LOSSES = ("map", "hdr")
 LR_SCHEDULES = ("constant", "cosine-tail")
+OPTIMISERS = ("muon", "adam")
 INPUTS = ("xyrgb", "xy")
 ENGINES = ("auto", "numba", "torch", "autograd")
 GRID_NONE = ("", "none", "off", "no", "0")
@@ -109,11 +110,14 @@ class EncodeOptions:
     scale: int = _opt(4, "map downscale factor", _MAP, SCALES)
     quality: int = _opt(80, "map image quality, 1..100", _MAP)
     width: int = _opt(16, "hidden layer width (1..1024)", _MLP, cli_choices=WIDTHS)
-    steps: int = _opt(1000, "Adam steps", _MLP)
+    steps: int = _opt(500, "fitting steps", _MLP)
     batch: int = _opt(4096, "pixels per step", _MLP)
     lr: float = _opt(1e-2, "learning rate", _MLP)
     lr_schedule: str = _opt("cosine-tail", "cosine-tail: decay to 1%% over the second half "
                             "of the steps; constant: the paper's recipe", _MLP, LR_SCHEDULES)
+    optimiser: str = _opt("muon", "muon: Muon for the first and hidden weight matrices, "
+                          "Adam at 3x the rate for the rest (docs/fewer-steps.md); adam: "
+                          "Adam for all, the paper's recipe", _MLP, OPTIMISERS)
     seed: int = _opt(0, "random seed", _MLP)
     device: str = _opt("cpu", "where to fit", _MLP, DEVICES)
     activation: str = _opt("auto", f"hidden activation (auto: {DEFAULT_ACTIVATION})", _MLP,

@@ -1,7 +1,7 @@
 """Compiled kernels of the CPU trainer (:mod:`gainmlp.codecs.mlp.cpu_trainer`).
 
-One Adam step of the Gain-MLP fit (the fused trainer's recipe, :mod:`gainmlp.codecs.mlp.
-trainer`) in four kernels, each with a numpy reference of the same signature that the
+One step of the Gain-MLP fit (the fused trainer's recipe, :mod:`gainmlp.codecs.mlp.
+trainer`) in five kernels, each with a numpy reference of the same signature that the
 tests compare it with (``tests/test_kernels_train.py``; ``GAINMLP_KERNELS=numpy`` runs the
 references):
 
@@ -15,7 +15,10 @@ references):
   caller runs them on threads (``nogil``); their buffers are summed in chunk order, so the
   result does not depend on the number of threads;
 * :func:`bin_gradients`: the binned coordinate gradients multiplied by the tables;
-* :func:`adam`: one Adam update of the flat parameters (torch's formula).
+* :func:`adam`: one Adam update of the flat parameters (torch's formula);
+* :func:`muon`: the orthogonalised momentum update (Muon) of one weight matrix, for the
+  matrices the recipe fits with it instead of Adam (:data:`gainmlp.codecs.mlp.fit_plan.
+  MUON_BLOCKS`; their Adam rate is 0).
 
 The parameters of one network are one flat float32 array in the fused trainer's layout:
 ``W0ᵀ`` (the 120 encoded inputs x, y, r, g, b, each 12 sines then 12 cosines, by ``w``),
@@ -502,8 +505,90 @@ def adam_numpy(flat, grads, m, v, lr_scale, step_size, bias2, b1, b2, eps):
     flat -= step_size * (m * lr_scale) / (np.sqrt(v / bias2) + eps)
 
 
+@jit(fastmath={"contract", "reassoc"})
+def muon(flat, grad, buf, off, rows, cols, lr, beta, scale, ns_a, ns_b, ns_c, ns_steps
+         ):  # pragma: no cover - compiled
+    """Muon update of the ``(rows, cols)`` row-major matrix at ``flat[off:]`` from its
+    summed gradient ``grad[off:]`` and momentum ``buf[off:]``: ``buf = beta buf + g``,
+    ``u = g + beta buf`` (Nesterov), ``X = u / |u|_F`` (transposed to the wide side),
+    ``ns_steps`` Newton-Schulz iterations ``S = X Xᵀ; X = ns_a X + (ns_b S + ns_c S S) X``
+    (an approximate orthogonalisation: every singular value near 1), then ``flat -= lr *
+    scale * sqrt(max(rows, cols)) * X``. float32 throughout (sums reassociated: LLVM
+    vectorises them)."""
+    n = rows * cols
+    u = np.empty(n, np.float32)
+    ss = np.float32(0.0)
+    for i in range(n):
+        g = grad[off + i]
+        b = beta * buf[off + i] + g
+        buf[off + i] = b
+        v = g + beta * b
+        u[i] = v
+        ss += v * v
+    inv = np.float32(1.0) / (np.sqrt(ss) + np.float32(1e-7))
+    tall = rows > cols
+    m, k = (cols, rows) if tall else (rows, cols)
+    x = np.empty((m, k), np.float32)
+    for r in range(rows):
+        for c in range(cols):
+            if tall:
+                x[c, r] = u[r * cols + c] * inv
+            else:
+                x[r, c] = u[r * cols + c] * inv
+    s = np.empty((m, m), np.float32)
+    bm = np.empty((m, m), np.float32)
+    y = np.empty((m, k), np.float32)
+    for _ in range(ns_steps):
+        for i in range(m):
+            for j in range(m):
+                acc = np.float32(0.0)
+                for t in range(k):
+                    acc += x[i, t] * x[j, t]
+                s[i, j] = acc
+        for i in range(m):
+            for j in range(m):
+                acc = np.float32(0.0)
+                for t in range(m):
+                    acc += s[i, t] * s[t, j]
+                bm[i, j] = ns_b * s[i, j] + ns_c * acc
+        for i in range(m):
+            for t in range(k):
+                y[i, t] = ns_a * x[i, t]
+            for j in range(m):
+                f = bm[i, j]
+                for t in range(k):
+                    y[i, t] += f * x[j, t]
+        for i in range(m):
+            for t in range(k):
+                x[i, t] = y[i, t]
+    step = np.float32(lr * scale * np.sqrt(np.float32(max(rows, cols))))
+    for r in range(rows):
+        for c in range(cols):
+            flat[off + r * cols + c] -= step * (x[c, r] if tall else x[r, c])
+
+
+def muon_numpy(flat, grad, buf, off, rows, cols, lr, beta, scale, ns_a, ns_b, ns_c,
+               ns_steps):
+    """Reference of :func:`muon`."""
+    f32 = np.float32
+    sl = slice(off, off + rows * cols)
+    g = grad[sl]
+    buf[sl] = f32(beta) * buf[sl] + g
+    u = (g + f32(beta) * buf[sl]).reshape(rows, cols)
+    x = u / (np.sqrt(np.sum(u * u, dtype=np.float32)) + f32(1e-7))
+    if rows > cols:
+        x = x.T
+    for _ in range(ns_steps):
+        s = x @ x.T
+        x = f32(ns_a) * x + (f32(ns_b) * s + f32(ns_c) * (s @ s)) @ x
+    if rows > cols:
+        x = x.T
+    step = f32(lr * scale * np.sqrt(f32(max(rows, cols))))
+    flat[sl] -= step * x.reshape(-1)
+
+
 #: The kernels' names, for :func:`kernels` (compiled or reference).
-NAMES = ("coordinate_terms", "bin_gradients", "chunk_gradients", "adam")
+NAMES = ("coordinate_terms", "bin_gradients", "chunk_gradients", "adam", "muon")
 
 
 def kernels(compiled: bool) -> dict:

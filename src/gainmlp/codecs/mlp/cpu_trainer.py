@@ -3,15 +3,16 @@
 :class:`CpuTrainer` has the interface of :class:`gainmlp.codecs.mlp.trainer.FusedTrainer`
 (``step``, ``freeze_grid``, ``stored``) and computes the same thing: the same pixels (the
 counter hash of (seed, step, sample), ported to numpy: :func:`hashed_indices`), the same
-network, normalised-map MSE, hand-written backward, Adam and grid freezing, from the same
-start weights. A step is :mod:`gainmlp.kernels.train`'s kernels: the coordinate part of
-the first layer per column and per row when there are fewer columns and rows than pixels
+network, normalised-map MSE, hand-written backward, Adam (and Muon for the weight
+matrices with ``optimiser="muon"``) and grid freezing, from the same start weights. A
+step is :mod:`gainmlp.kernels.train`'s kernels: the coordinate part of the first layer
+per column and per row when there are fewer columns and rows than pixels
 per step (gradients summed into per-column / per-row bins and multiplied once), the
 step's pixels in fixed chunks of :data:`CHUNK` run on threads (the kernels release the
 GIL) with a gradient buffer each, summed in chunk order (the result does not depend on
-the number of threads), then one Adam update. The pixels are drawn here, in numpy, and
-handed to the kernels as indices, so any sampling (held-out pools, highlight focus)
-works unchanged.
+the number of threads), then one Adam update (and the Muon updates). The pixels are drawn
+here, in numpy, and handed to the kernels as indices, so any sampling (held-out pools,
+highlight focus) works unchanged.
 
 This module never imports torch; :class:`ImageData` (one image's training data) is shared
 with the torch trainer.
@@ -26,7 +27,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from gainmlp.codecs.features import coordinate_encodings
+from gainmlp.codecs.mlp.fit_plan import (
+    MUON_ADAM_LR,
+    MUON_BETA,
+    MUON_BLOCKS,
+    MUON_NS,
+    MUON_NS_STEPS,
+    MUON_SCALE,
+)
 from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
+from gainmlp.errors import GainMLPError
+from gainmlp.options import OPTIMISERS
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -38,6 +49,18 @@ CHUNK = 2048
 #: A fit keeps per-pixel data only for the pixels its steps draw when they are fewer than
 #: this fraction of the image (large photos: memory then grows with steps x batch).
 DRAWN_FRACTION = 0.5
+
+
+def muon_blocks(optimiser: str, offsets: np.ndarray, shapes: list[tuple[int, ...]]
+                ) -> list[tuple[int, int, int]]:
+    """(offset, rows, cols) in the fused layout of each matrix that ``optimiser`` fits with
+    Muon (:data:`~gainmlp.codecs.mlp.fit_plan.MUON_BLOCKS` for ``muon``, none for
+    ``adam``)."""
+    if optimiser not in OPTIMISERS:
+        raise GainMLPError(f"unknown optimiser {optimiser!r}; use {' or '.join(OPTIMISERS)}")
+    if optimiser != "muon":
+        return []
+    return [(int(offsets[b]), int(shapes[b][0]), int(shapes[b][1])) for b in MUON_BLOCKS]
 
 
 def _wrap64(value: int) -> np.int64:
@@ -196,8 +219,8 @@ class CpuTrainer:
     def __init__(self, images: list[ImageData], *, activation: str, n_frequencies: int,
                  n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
                  grid_lr_scale: float = 1.0, steps: int | None = None,
-                 batch: int | None = None, focus: int = 0, threads: int | None = None,
-                 compiled: bool | None = None) -> None:
+                 batch: int | None = None, focus: int = 0, optimiser: str = "adam",
+                 threads: int | None = None, compiled: bool | None = None) -> None:
         from gainmlp import kernels
         from gainmlp.colorimetry import usable_cores
         from gainmlp.kernels import train
@@ -225,6 +248,12 @@ class CpuTrainer:
         self.lr_scale[self.offsets[1]:self.offsets[2]] = n_pad  # the bias (trainer.py)
         if grid is not None:
             self.lr_scale[self.offsets[-2]:] = grid_lr_scale
+        self.muon = muon_blocks(optimiser, self.offsets, self.shapes)
+        if self.muon:
+            self.lr_scale *= MUON_ADAM_LR
+        for off, rows, cols in self.muon:  # Muon's matrices: no Adam step
+            self.lr_scale[off:off + rows * cols] = 0.0
+        self.momentum = np.zeros_like(self.flat) if self.muon else None
         kept = self._kept(images, steps, batch)
         self.images = [_Image(im, kp, n_frequencies, self.w, batch, grid)
                        for im, kp in zip(images, kept, strict=True)]
@@ -365,6 +394,9 @@ class CpuTrainer:
                 kern["bin_gradients"](img.ty, bins_y, grads[0], self.offs[0] + nf2 * w, w)
             kern["adam"](self.flat[k], grads, self.m[k], self.v[k], self.lr_scale, step_size,
                          bias2, np.float32(b1), np.float32(b2), np.float32(ADAM_EPS))
+            for off, rows, cols in self.muon:  # (adam left the summed gradient in grads[0])
+                kern["muon"](self.flat[k], grads[0], self.momentum[k], off, rows, cols,
+                             float(lr), MUON_BETA, MUON_SCALE, *MUON_NS, MUON_NS_STEPS)
         return out
 
     def _run(self, work: list[tuple]) -> list[float]:

@@ -198,7 +198,7 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
                     n_pad=padded_width(first.n_encoded) - first.n_encoded, grid=grid,
                     grid_precision=first.grid.precision if first.grid else "fp16",
                     grid_lr_scale=GRID_LR_SCALE, steps=options.steps, batch=options.batch,
-                    focus=focus_count(highlights, options.batch))
+                    focus=focus_count(highlights, options.batch), optimiser=options.optimiser)
     label = f"fitting {method}" + (f" x{len(pairs)}" if len(pairs) > 1 else "")
     if engine == "torch":
         from gainmlp.codecs.mlp.trainer import fit_torch

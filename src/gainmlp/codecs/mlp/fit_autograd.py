@@ -27,6 +27,7 @@ torch = require_torch("the autograd fit (--engine autograd, --loss hdr, bilatera
 from gainmlp.codecs.mlp.fit_plan import (  # noqa: E402 - after the torch check
     GRID_FREEZE_AT,
     GRID_LR_SCALE,
+    MUON_ADAM_LR,
     FitResult,
     Plan,
     lr_factor,
@@ -41,6 +42,7 @@ from gainmlp.codecs.mlp.grid import (  # noqa: E402
     taps_at,
 )
 from gainmlp.codecs.mlp.model import GainMLPNet  # noqa: E402
+from gainmlp.codecs.mlp.trainer import muon_step  # noqa: E402
 from gainmlp.codecs.torch_helpers import (  # noqa: E402
     PixelSampler,
     StepLoop,
@@ -135,7 +137,9 @@ def _torch_reconstruct(kind: str, transform: str, t_denorm: torch.Tensor, s: tor
 def fit_autograd(method: str, plan: Plan, options: EncodeOptions,
                  snapshots: Sequence[int] = (), grid_lr_scale: float | None = None
                  ) -> FitResult:
-    """Fit ``plan``'s network with torch autograd and ``torch.optim.Adam``.
+    """Fit ``plan``'s network with torch autograd and ``torch.optim.Adam`` (with
+    ``options.optimiser == "muon"``: Muon for the first layer's encoded-input columns and
+    the hidden layer, as the fused trainers).
 
     ``snapshots``: step counts at which a copy of the params is kept (for studies);
     ``grid_lr_scale``: overrides :data:`GRID_LR_SCALE` (for studies).
@@ -166,7 +170,16 @@ def fit_autograd(method: str, plan: Plan, options: EncodeOptions,
             batcher.add_grids(grid.shapes, guide)
             groups[0]["params"].append(model.grid_weight)
             groups.append({"params": list(model.grids), "lr": grid_lr})
+        # Muon's matrices (the fused trainers' MUON_BLOCKS: the encoded inputs' columns of
+        # the first layer, the hidden layer): Adam's step on them is replaced, and Adam
+        # runs the rest at MUON_ADAM_LR times the rate
+        muon = ([(model.weights[0], plan.n_encoded), (model.weights[1], None)]
+                if options.optimiser == "muon" else [])
+        if muon:
+            for group in groups:
+                group["lr"] *= MUON_ADAM_LR
         optimiser = torch.optim.Adam(groups, lr=options.lr, betas=(0.9, 0.999))
+        momenta = [torch.zeros_like(w[:, :cols]) for w, cols in muon]
         freeze_at = int(options.steps * GRID_FREEZE_AT) if grid is not None else -1
         wanted = set(int(s) for s in snapshots)
         result = FitResult(params=params_of(model), _model=model)
@@ -196,7 +209,14 @@ def fit_autograd(method: str, plan: Plan, options: EncodeOptions,
                 loss = torch.mean((_torch_reconstruct(kind, transform, t_den, s, eps) - h) ** 2)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
+            saved = [w.detach()[:, :cols].clone() for w, cols in muon]
             optimiser.step()
+            if muon:
+                lr = options.lr * (lr_factor(schedule, step, options.steps)
+                                   if schedule != "constant" else 1.0)
+                with torch.no_grad():
+                    for (w, cols), old, buf in zip(muon, saved, momenta, strict=True):
+                        w[:, :cols] = old - muon_step(w.grad[None, :, :cols], buf[None], lr)[0]
             loop.log(step, loss)
             if step + 1 in wanted:
                 result.snapshots[step + 1] = params_of(model)

@@ -30,6 +30,7 @@ from gainmlp.options import (
     INPUTS,
     LOSSES,
     LR_SCHEDULES,
+    OPTIMISERS,
     EncodeOptions,
     grid_for,
     resolve_activation,
@@ -74,6 +75,25 @@ class FitResult:
             self._model = model_from_params(self.params)
         return self._model
 
+
+# ``EncodeOptions.optimiser``: ``muon`` fits the weight matrices of MUON_BLOCKS with Muon
+# (momentum orthogonalised by Newton-Schulz iterations) and everything else with Adam;
+# ``adam``: Adam for all (the paper's recipe). docs/fewer-steps.md holds the study.
+#: The matrices Muon fits, as indices of the fused layout's blocks (W0ᵀ of the encoded
+#: inputs: 0; the hidden W1ᵀ: 2). The bias, the output layer, the grid columns and the
+#: grid stay on Adam (Muon on the output layer too fitted worse, docs/fewer-steps.md).
+MUON_BLOCKS = (0, 2)
+#: With Muon, the rate of everything Adam still fits (bias, output layer, grid columns,
+#: grid) relative to ``lr``: the orthogonalised matrices fit fast enough that the Adam
+#: part is what holds a short fit back (docs/fewer-steps.md).
+MUON_ADAM_LR = 3.0
+MUON_BETA = 0.95   # momentum (Nesterov)
+#: Update size: ``lr * MUON_SCALE * sqrt(max(rows, cols))`` times the orthogonalised
+#: momentum (whose entries have RMS ``1 / sqrt(max(rows, cols))``).
+MUON_SCALE = 0.4
+#: Newton-Schulz quintic coefficients and iterations (Keller Jordan's Muon).
+MUON_NS = (3.4445, -4.7750, 2.0315)
+MUON_NS_STEPS = 5
 
 LR_TAIL_START = 0.5   # cosine-tail: fraction of the steps at the full rate
 LR_TAIL_FLOOR = 0.01  # cosine-tail: rate at the last step, relative to the full rate
@@ -245,6 +265,9 @@ def make_plan(method: str, kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, ep
     if grid is not None and not (1 <= entry <= HIDDEN_LAYERS):
         raise GainMLPError(f"grid entry layer {entry} is outside 1..{HIDDEN_LAYERS}")
     lr_factor(options.lr_schedule, 0, 1)  # validates the name
+    if options.optimiser not in OPTIMISERS:
+        raise GainMLPError(f"unknown optimiser {options.optimiser!r}; use "
+                           f"{' or '.join(OPTIMISERS)}")
     in_centre, in_scale = input_constants(sdr)
     if options.inputs not in INPUTS:
         raise GainMLPError(f"unknown inputs {options.inputs!r}; use {' or '.join(INPUTS)}")

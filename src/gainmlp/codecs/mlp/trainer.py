@@ -13,9 +13,11 @@ hence the same payload bytes on a given device, whether it is fitted alone or wi
 What it computes is the paper's recipe as :func:`gainmlp.codecs.mlp.fit.fit_mlp` runs
 it with autograd: the same network (tcnn layout; the eight constant padding columns of the
 first layer are one bias whose Adam step counts eight times, exactly as eight identical
-columns would move), the same normalised-map MSE, Adam (0.9, 0.999, 1e-8), learning-rate
-schedule and grid freezing. Supported: ReLU and sine, 2-D grids entering layer 1, the map
-loss; everything else uses the autograd fitter.
+columns would move), the same normalised-map MSE, Adam (0.9, 0.999, 1e-8) (with
+``optimiser="muon"``: Muon for the first and hidden weight matrices,
+:meth:`FusedTrainer._muon`), learning-rate schedule and grid freezing. Supported: ReLU
+and sine, 2-D grids entering layer 1, the map loss; everything else uses the autograd
+fitter.
 """
 
 from __future__ import annotations
@@ -34,10 +36,18 @@ from gainmlp.codecs.features import (
 from gainmlp.codecs.mlp.cpu_trainer import (
     DRAWN_FRACTION,
     ImageData,
+    muon_blocks,
     pixels_of,
     sorted_union,
     targets_of,
     weights_of,
+)
+from gainmlp.codecs.mlp.fit_plan import (
+    MUON_ADAM_LR,
+    MUON_BETA,
+    MUON_NS,
+    MUON_NS_STEPS,
+    MUON_SCALE,
 )
 from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
 from gainmlp.codecs.torch_extra import require_torch
@@ -128,7 +138,7 @@ class FusedTrainer:
                  n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
                  grid_lr_scale: float = 1.0,
                  device: torch.device, steps: int | None = None,
-                 batch: int | None = None, focus: int = 0) -> None:
+                 batch: int | None = None, focus: int = 0, optimiser: str = "adam") -> None:
         self.k = len(images)
         self.device = device
         self.activation = activation
@@ -225,6 +235,15 @@ class FusedTrainer:
                 [pixels_of(im.sdr, kept) for im, kept in zip(images, rows_of, strict=True)])
             ).to(**dev)
         self._init_params(images)
+        # Muon's matrices (the CPU trainer's :func:`muon_blocks`): no Adam step
+        self.muon = muon_blocks(optimiser, self.offsets, self.shapes)
+        if self.muon:
+            self.lr_scale *= MUON_ADAM_LR
+        self.momentum = {}
+        for off, rows, cols in self.muon:
+            self.lr_scale[off:off + rows * cols] = 0.0
+            self.momentum[off] = torch.zeros(self.k, rows, cols, dtype=torch.float32,
+                                             device=self.device)
 
     # -- parameters ---------------------------------------------------------------------
 
@@ -356,6 +375,7 @@ class FusedTrainer:
             torch.bmm(feats.transpose(1, 2), d, out=grads[n_layers])
             self._grid_backward(torch.bmm(d, wgt.transpose(1, 2)), taps, grads[n_layers + 1])
         self._adam(step + 1, lr)
+        self._muon(lr)
         return losses
 
     def _grid_features(self, grid: torch.Tensor, fcol: torch.Tensor, frow: torch.Tensor,
@@ -394,6 +414,32 @@ class FusedTrainer:
         self.v.mul_(b2).addcmul_(self.grad, self.grad, value=1.0 - b2)
         denom = (self.v / (1.0 - b2 ** t)).sqrt_().add_(ADAM_EPS)
         self.flat.addcdiv_(self.m * self.lr_scale, denom, value=-lr / (1.0 - b1 ** t))
+
+
+    def _muon(self, lr: float) -> None:
+        """The Muon update of each matrix of :attr:`muon`, every image at once."""
+        for off, rows, cols in self.muon:
+            sl = slice(off, off + rows * cols)
+            g = self.grad[:, sl].view(self.k, rows, cols)
+            self.flat[:, sl].sub_(muon_step(g, self.momentum[off], lr).reshape(self.k, -1))
+
+
+def muon_step(grad: torch.Tensor, momentum: torch.Tensor, lr: float) -> torch.Tensor:
+    """The Muon step of K matrices ``(K, rows, cols)`` (to subtract), updating their
+    ``momentum`` in place: what :func:`gainmlp.kernels.train.muon` computes."""
+    ns_a, ns_b, ns_c = MUON_NS
+    rows, cols = grad.shape[1:]
+    momentum.mul_(MUON_BETA).add_(grad)
+    x = grad + MUON_BETA * momentum
+    x = x / x.square().sum(dim=(1, 2), keepdim=True).sqrt_().add_(1e-7)
+    if rows > cols:
+        x = x.transpose(1, 2)
+    for _ in range(MUON_NS_STEPS):
+        s = torch.bmm(x, x.transpose(1, 2))
+        x = ns_a * x + torch.bmm(ns_b * s + ns_c * torch.bmm(s, s), x)
+    if rows > cols:
+        x = x.transpose(1, 2)
+    return float(np.float32(lr * MUON_SCALE * np.sqrt(np.float32(max(rows, cols))))) * x
 
 
 def fit_torch(images: list[ImageData], settings: dict, options, label: str,
