@@ -36,6 +36,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: Variant name -> the ``highlights`` option (gainmlp.codecs.mlp.highlight_fit), or
 #: (``highlights``, ``grid``) for a variant that also sets the grid.
 VARIANTS: dict[str, str | tuple[str, str]] = {
+    "auto": "auto",  # the default (AUTO_HIGHLIGHTS)
     "off": "off",
     "focus1/16@406": "focus:0.0625:406",
     "focus1/8@406": "focus:0.125:406",
@@ -58,6 +59,11 @@ VARIANTS: dict[str, str | tuple[str, str]] = {
     "focus1/16@406@48u6z": ("focus:0.0625:406", "48x48x4:u6z"),
     "focus1/32@406": "focus:0.03125:406",
     "focus1/32@406@40u6z": ("focus:0.03125:406", "40x40x4:u6z"),
+    "focus1/16@1000": "focus:0.0625:1000",
+    "focus1/32@1000": "focus:0.03125:1000",
+    "focus1/16@406t8": "focus:0.0625:406+tier:1000:8",
+    "focus1/32@406t8": "focus:0.03125:406+tier:1000:8",
+    "focus1/32@406t32": "focus:0.03125:406+tier:1000:32",
 }
 #: The rate-control ladder before the coded grids (``--ladder raw``: raw u8 grids, no jump
 #: limit), to measure "before" and "after" in one run.
@@ -67,14 +73,16 @@ HIGHLIGHT_IMAGES = ["CandleGlass", "Desk", "StageEnvLatLong", "Tree", "MtTamWest
 KEYS = ("hl_light_ratio", "hl_p999_ratio", "hl2w_light_ratio", "hl2w_p999_ratio")
 
 
-def run_one(job: tuple[str, str, str, str, str]) -> dict:
-    kind, path, name, variant, target, ladder = job
+def run_one(job: tuple[str, str, str, str, str, str, str]) -> dict:
+    kind, path, name, variant, target, ladder, light_check = job
     os.environ["GAINMLP_THREADS"] = "1"
     import gainmlp
     from gainmlp.codecs.mlp import rate
     from gainmlp.highlights import highlight_metrics
     from gainmlp.metrics import psnr
 
+    if light_check == "held-out":  # rate control's light criterion before the sample
+        rate.HIGHLIGHT_SAMPLE = 0
     if ladder == "raw":
         rate.LADDER = (rate.Rung(None), *(rate.Rung(g) for g in RAW_LADDER))
         rate.MAX_JUMP = None
@@ -101,7 +109,8 @@ def run_one(job: tuple[str, str, str, str, str]) -> dict:
         seconds = time.perf_counter() - t0
         rec, size = decode_photo(out), report["payload"]
     row = {"item": name, "kind": kind, "variant": variant, "spec": spec, "target": target,
-           "ladder": ladder, "psnr": psnr(ref, rec), "bytes": size, "seconds": seconds}
+           "ladder": ladder, "light_check": light_check, "psnr": psnr(ref, rec),
+           "bytes": size, "seconds": seconds}
     row.update(highlight_metrics(ref, rec))
     return row
 
@@ -212,6 +221,10 @@ def main() -> None:
     ap.add_argument("--ladder", choices=["coded", "raw"], default="coded",
                     help="rate control's ladder: today's (coded grids) or the one before "
                          "(raw u8 grids, no jump limit)")
+    ap.add_argument("--light-check", choices=["sample", "held-out"], default="sample",
+                    help="rate control's highlight light criterion: on the held-out "
+                         "highlights plus a sample of all (today's), or on the held-out "
+                         "ones only (before)")
     args = ap.parse_args()
 
     if not args.images:
@@ -226,11 +239,11 @@ def main() -> None:
     items += [("photo", str(p), p.stem) for p in args.photos]
     done = set()
     if args.out.exists():
-        done = {(r["item"], r["variant"], r["target"], r.get("ladder", "raw"))
-                for r in map(json.loads, args.out.open())}
-    jobs = [(kind, path, name, v, args.photo_target, args.ladder) for v in args.variants
-            for kind, path, name in items
-            if (name, v, args.photo_target, args.ladder) not in done]
+        done = {(r["item"], r["variant"], r["target"], r.get("ladder", "raw"),
+                 r.get("light_check", "held-out")) for r in map(json.loads, args.out.open())}
+    jobs = [(kind, path, name, v, args.photo_target, args.ladder, args.light_check)
+            for v in args.variants for kind, path, name in items
+            if (name, v, args.photo_target, args.ladder, args.light_check) not in done]
     with args.out.open("a") as fh, ProcessPoolExecutor(args.jobs) as pool:
         for row in pool.map(run_one, jobs):
             fh.write(json.dumps(row) + "\n")
@@ -241,7 +254,8 @@ def main() -> None:
     names = {name for _, _, name in items}
     rows = [r for r in map(json.loads, args.out.open())
             if r["item"] in names and r["target"] == args.photo_target
-            and r.get("ladder", "raw") == args.ladder]
+            and r.get("ladder", "raw") == args.ladder
+            and r.get("light_check", "held-out") == args.light_check]
     text = table(rows, args.variants)
     print(text)
     if args.table is not None:

@@ -447,3 +447,49 @@ def test_a_rung_that_dims_the_highlights_does_not_pass() -> None:
     assert not rate.passes(dim, 44.0) and not rate.passes(good, 51.0)
     stopped = rate.Trial(rung, 50.0, 0.0, 250, True, {}, None)
     assert not rate.passes(stopped, 44.0)
+
+
+def _spot_pair(size: int = 64, spot: int = 12):
+    """A PQ pair whose HDR has one ``spot`` x ``spot`` square at 3,000 cd/m2 (the only
+    pixels above 1,000 cd/m2)."""
+    from gainmlp.colorimetry import pq_encode
+
+    rng = np.random.default_rng(4)
+    nits = rng.uniform(5, 90, (size, size, 3))
+    hdr = nits * 1.5
+    hdr[10:10 + spot, 20:20 + spot] = 3000.0
+    return (pq_encode(nits).astype(np.float32), pq_encode(hdr).astype(np.float32))
+
+
+def test_light_is_judged_on_a_sample_of_all_highlights(monkeypatch) -> None:
+    """A 2-% hold-out of a small highlight has too few of its pixels to judge; the light
+    criterion therefore also sees a fixed sample of all the highlight pixels."""
+    sdr, hdr = _spot_pair()
+    spot = {r * 64 + c for r in range(10, 22) for c in range(20, 32)}
+    keep, hold = rate.holdout_split(64 * 64, 0)
+    held_spot = spot & set(hold.tolist())
+    assert 0 < len(held_spot) < rate.HIGHLIGHT_MIN_PIXELS  # the hold-out alone: no verdict
+    picked = rate.highlight_pixels(hdr, hold, 0)
+    assert picked.dtype == np.int32 and set(picked.tolist()) == spot
+    monkeypatch.setattr(rate, "HIGHLIGHT_SAMPLE", 100)  # a sample, plus the held-out ones
+    small = rate.highlight_pixels(hdr, hold, 0)
+    assert set(small.tolist()) <= spot and held_spot <= set(small.tolist())
+    assert 100 <= small.size <= 100 + len(held_spot)
+    assert np.array_equal(small, rate.highlight_pixels(hdr, hold, 0))  # fixed, not random
+    monkeypatch.setattr(rate, "HIGHLIGHT_SAMPLE", 0)  # before: the held-out ones only
+    assert set(rate.highlight_pixels(hdr, hold, 0).tolist()) == held_spot
+    monkeypatch.undo()
+
+    body = mlp_fit.encode_mlp("gamma-mlp", sdr, hdr, EPS, EncodeOptions(**FAST))
+    params = unpack_mlp_body(body)
+    plain = rate.HeldOut.of("gamma", sdr, hdr, EPS, hold)
+    judged = rate.HeldOut.of("gamma", sdr, hdr, EPS, hold, seed=0)
+    assert plain.light(params) is None
+    light = judged.light(params)
+    assert light is not None
+    from gainmlp.codecs.mlp.decode import decode_mlp
+    from gainmlp.highlights import highlight_stats
+
+    rebuilt = decode_mlp("gamma-mlp", body, sdr, EPS)
+    assert light == pytest.approx(highlight_stats(hdr, rebuilt)["light_ratio"], rel=1e-4)
+    assert judged.psnr(params) == plain.psnr(params)  # the PSNR stays the hold-out's

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from gainmlp import metrics, paper_residual
-from gainmlp.codecs.features import pixel_centres
+from gainmlp.codecs.features import chunks, pixel_centres
 from gainmlp.codecs.mlp import fit
 from gainmlp.codecs.mlp.decode import denormalise_outputs, forward_numpy, method_kind
 from gainmlp.codecs.mlp.fit import HIDDEN_LAYERS, fit_many, fused_supported
@@ -171,8 +171,13 @@ MAX_JUMP: int | None = 4
 #: A configuration passes only if the held-out pixels above 1,000 cd/m2 keep their total
 #: light within this relative tolerance (issue 21: PSNR alone let highlights dim 10-40 %).
 HIGHLIGHT_TOLERANCE = 0.03
-#: Fewer held-out highlight pixels than this: the light criterion is not applied.
+#: Fewer highlight pixels than this: the light criterion is not applied.
 HIGHLIGHT_MIN_PIXELS = 64
+#: The light criterion is judged on the held-out highlights plus a fixed sample of all the
+#: photo's highlight pixels, this many at most (a 2 % hold-out of a photo whose highlights
+#: are a small sun or a few lamps has fewer than HIGHLIGHT_MIN_PIXELS of them:
+#: docs/rate-control.md, "Highlights").
+HIGHLIGHT_SAMPLE = 16384
 
 
 # -- the configuration -------------------------------------------------------------------
@@ -230,16 +235,25 @@ class HeldOut:
     eps: float
     inputs: np.ndarray
     hdr: np.ndarray
+    #: the pixels the light criterion is judged on (:meth:`light`; None: these)
+    highlights: HeldOut | None = None
 
     @classmethod
     def of(cls, kind: str, sdr: np.ndarray, hdr: np.ndarray, eps: float,
-           pixels: np.ndarray) -> HeldOut:
+           pixels: np.ndarray, seed: int | None = None) -> HeldOut:
+        """The held-out ``pixels``; with ``seed``, also the highlight pixels of
+        :meth:`light` (those of ``pixels`` and up to :data:`HIGHLIGHT_SAMPLE` of all)."""
         height, width = sdr.shape[:2]
         rows, cols = np.divmod(pixels.astype(np.int64), width)
         xy = np.stack([pixel_centres(width)[cols], pixel_centres(height)[rows]], axis=1)
         s = sdr.reshape(-1, 3)[pixels]
-        return cls(kind, eps, np.concatenate([xy, s], axis=1).astype(np.float32),
-                   np.asarray(hdr.reshape(-1, 3)[pixels], np.float32))
+        out = cls(kind, eps, np.concatenate([xy, s], axis=1).astype(np.float32),
+                  np.asarray(hdr.reshape(-1, 3)[pixels], np.float32))
+        if seed is not None:
+            hot = highlight_pixels(hdr, pixels, seed)
+            if hot.size:
+                out.highlights = cls.of(kind, sdr, hdr, eps, hot)
+        return out
 
     def rebuilt(self, params: MlpParams) -> np.ndarray:
         """The HDR ``params`` rebuild at the held-out pixels ``(N, 3)``."""
@@ -254,15 +268,52 @@ class HeldOut:
         return metrics.psnr(self.hdr, self.rebuilt(params))
 
     def light(self, params: MlpParams) -> float | None:
-        """Light ratio of the held-out highlights (above 1,000 cd/m2,
-        :func:`gainmlp.highlights.highlight_stats`), None with fewer than
-        :data:`HIGHLIGHT_MIN_PIXELS` of them."""
+        """Light ratio of the highlights (above 1,000 cd/m2,
+        :func:`gainmlp.highlights.highlight_stats`) among the held-out pixels and the
+        sample of :attr:`highlights`, None with fewer than :data:`HIGHLIGHT_MIN_PIXELS`."""
         from gainmlp.highlights import HIGHLIGHT_NITS, highlight_stats, luminance_nits
 
-        if int((luminance_nits(self.hdr[None]) > HIGHLIGHT_NITS).sum()) < HIGHLIGHT_MIN_PIXELS:
+        judged = self if self.highlights is None else self.highlights
+        if int((luminance_nits(judged.hdr[None]) > HIGHLIGHT_NITS).sum()) \
+                < HIGHLIGHT_MIN_PIXELS:
             return None
-        rebuilt = np.asarray(self.rebuilt(params), dtype=np.float32)
-        return highlight_stats(self.hdr[None], rebuilt[None])["light_ratio"]
+        rebuilt = np.asarray(judged.rebuilt(params), dtype=np.float32)
+        return highlight_stats(judged.hdr[None], rebuilt[None])["light_ratio"]
+
+
+def highlight_pixels(hdr: np.ndarray, held: np.ndarray, seed: int) -> np.ndarray:
+    """Sorted flat indices (int32) of the pixels :meth:`HeldOut.light` judges: the held-out
+    ones (``held``, sorted) and a fixed random sample of at most :data:`HIGHLIGHT_SAMPLE`
+    of all pixels whose luminance is above 1,000 cd/m2 (mostly pixels the fit also draws:
+    for a total of light that the network's few thousand weights cannot memorise, the
+    sample is what the eye sees). Scans the HDR in row chunks (no full-size copy)."""
+    from gainmlp.highlights import HIGHLIGHT_NITS, luminance_nits
+
+    flat = hdr.reshape(-1, 3)
+    cut = np.float32(_pq_of(HIGHLIGHT_NITS))
+    hot = []
+    for rows in chunks(flat.shape[0]):  # Y > 1000 needs a channel above 1000: cheap first
+        part = flat[rows]
+        cand = np.flatnonzero(part.max(axis=1) > cut)
+        if cand.size:
+            cand = cand[luminance_nits(part[cand][None])[0] > HIGHLIGHT_NITS]
+            hot.append(cand + rows.start)
+    if not hot:
+        return np.zeros(0, np.int32)
+    hot_all = np.concatenate(hot)
+    if hot_all.size > HIGHLIGHT_SAMPLE:
+        rng = np.random.default_rng([HOLDOUT_SEED, int(seed) & 0xFFFFFFFF, 1])
+        hot_all = rng.choice(hot_all, HIGHLIGHT_SAMPLE, replace=False)
+    held_hot = held[np.isin(held, hot_all, invert=True)]
+    held_hot = held_hot[luminance_nits(flat[held_hot][None])[0] > HIGHLIGHT_NITS] \
+        if held_hot.size else held_hot
+    return np.union1d(hot_all, held_hot).astype(np.int32)
+
+
+def _pq_of(nits: float) -> float:
+    from gainmlp.colorimetry import pq_encode
+
+    return float(pq_encode(np.array([nits], np.float64))[0])
 
 
 # -- one fit -------------------------------------------------------------------------------
@@ -467,7 +518,7 @@ def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     sdr, hdr = check_pair(sdr_pq, hdr_pq)
     rungs = ladder_under(options.max_bytes)
     keep, hold = holdout_split(sdr.shape[0] * sdr.shape[1], options.seed)
-    held = HeldOut.of(kind, sdr, hdr, eps, hold)
+    held = HeldOut.of(kind, sdr, hdr, eps, hold, seed=options.seed)
 
     def fit(i: int, stop_target: float | None, checks: dict[int, float]) -> Trial:
         trial = fit_rung(method, rungs[i], sdr, hdr, eps, options, keep, held, stop_target,
