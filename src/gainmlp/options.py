@@ -137,8 +137,9 @@ class EncodeOptions:
                             metavar="SPEC")
     highlights: str = _opt("auto", "highlight emphasis of the fused fit "
                            "(codecs/mlp/highlight_fit.py, docs/highlights.md): auto "
-                           "(focus:0.03125:406 when rate control searches, else off), off, or "
-                           "focus:F:T[:bias|L], weight:L:T, lum:A, gn joined by +", _MLP,
+                           "(focus:0.0625:406+tier:1000:8; focus:0.03125:406+tier:1000:8 when "
+                           "rate control searches), off, or focus:F:T[:bias|L], tier:T:R, "
+                           "weight:L:T, lum:A, gn joined by +", _MLP,
                            metavar="SPEC")
     engine: str = _opt("auto", "MLP fitting engine: auto (numba on a CPU, torch on a CUDA "
                        "GPU), numba (the compiled CPU trainer, no PyTorch), torch (the torch "
