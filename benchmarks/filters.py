@@ -6,7 +6,8 @@ same run, on the same arrays, and prints the ratio (ours / theirs; < 1 = ours fa
 the largest difference of the results:
 
 * SSIM of two RGB images of ``--megapixels`` (4:3) against
-  ``skimage.metrics.structural_similarity`` as gainmlp called it;
+  ``skimage.metrics.structural_similarity`` as gainmlp called it: the compiled kernel
+  (``kernels/ssim.py``, the default) and its numpy reference (``GAINMLP_KERNELS=numpy``);
 * the local tone mapper's bilateral grid (``tonemap.bilateral_filter``) against the same
   grid blurred and sliced with ``scipy.ndimage`` (``gaussian_filter`` + ``map_coordinates``,
   the code gainmlp had), on a 2-D log-luminance of the same size;
@@ -21,6 +22,7 @@ Needs the test extra (scipy, scikit-image). Best of ``--repeat`` runs each::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -100,9 +102,21 @@ def main() -> None:
         print(f"| {name} | {t_theirs:.2f} | {t_ours:.2f} | {t_ours / t_theirs:.2f} | "
               f"{diff:.1e} |", flush=True)
 
-    row("SSIM (skimage)", lambda: structural_similarity(
-        a, b, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False), lambda: metrics.ssim(a, b))
+    def theirs_ssim():
+        return structural_similarity(a, b, data_range=1.0, channel_axis=-1,
+                                     gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+
+    def numpy_ssim():
+        os.environ["GAINMLP_KERNELS"] = "numpy"
+        try:
+            return metrics.ssim(a, b)
+        finally:
+            del os.environ["GAINMLP_KERNELS"]
+
+    metrics.ssim(a[:64, :64], b[:64, :64])  # numba compiles (or loads) the kernel first
+    row("SSIM, kernel (skimage)", theirs_ssim, lambda: metrics.ssim(a, b))
+    row("SSIM, numpy reference (skimage)", theirs_ssim, numpy_ssim)
     log_lum = np.log10(np.maximum(a @ [0.2627, 0.678, 0.0593], 1e-4) * 1000.0)
     sigma_s = 0.02 * max(h, w)
     row("bilateral grid (scipy.ndimage)", lambda: scipy_bilateral(log_lum, sigma_s, 0.4),

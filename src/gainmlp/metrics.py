@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gainmlp import colorimetry, filters
+from gainmlp import colorimetry
 from gainmlp.colourspaces import colour_science
 from gainmlp.errors import GainMLPError
 
@@ -54,9 +54,11 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
     sigma (11x11 taps; ``reflect`` edges), ``K1 = 0.01``, ``K2 = 0.03``, the map's mean
     without the 5-pixel border, then the mean of the three channels.
 
-    The filters are :func:`gainmlp.filters.gaussian_filter` (scipy's, in numpy: the plain
-    install has no scikit-image); ``tests/test_metrics.py`` checks the value against
-    scikit-image's. Images need :data:`SSIM_MIN_SIDE` pixels a side (the window).
+    The map is :func:`gainmlp.kernels.ssim.ssim_map` (numba; with ``GAINMLP_KERNELS=numpy``
+    its reference, :func:`gainmlp.filters.gaussian_filter`'s blurs): the plain install has
+    no scikit-image; ``tests/test_metrics.py`` checks the value against scikit-image's,
+    ``tests/test_kernels_ssim.py`` the two paths bit for bit. Images need
+    :data:`SSIM_MIN_SIDE` pixels a side (the window).
 
     Returns
     -------
@@ -74,27 +76,15 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
                            f"{test.shape}")
     if reference.ndim == 2:
         reference, test = reference[..., None], test[..., None]
-    return float(np.mean([_ssim_channel(reference[..., c], test[..., c])
-                          for c in range(reference.shape[-1])]))
+    from gainmlp import kernels
+    from gainmlp.kernels import ssim as ssim_kernel  # numba, on first use
 
-
-def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
-    """scikit-image's SSIM of one channel (data range 1, population covariance); the
-    arithmetic in scikit-image's order."""
-    def blur(values: np.ndarray) -> np.ndarray:
-        return filters.gaussian_filter(values, _SSIM_SIGMA, mode="reflect", truncate=3.5)
-
-    ux, uy = blur(x), blur(y)
-    uxx, uyy, uxy = blur(x * x), blur(y * y), blur(x * y)
-    vx = 1.0 * (uxx - ux * ux)
-    vy = 1.0 * (uyy - uy * uy)
-    vxy = 1.0 * (uxy - ux * uy)
-    c1, c2 = (0.01 * 1.0) ** 2, (0.03 * 1.0) ** 2
-    a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
-    b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
-    s = (a1 * a2) / (b1 * b2)
+    ssim_map = ssim_kernel.ssim_map if kernels.compiled() else ssim_kernel.reference_ssim_map
+    c1, c2 = (0.01 * 1.0) ** 2, (0.03 * 1.0) ** 2  # K1, K2 of Wang et al.; data range 1
     pad = (SSIM_MIN_SIDE - 1) // 2
-    return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
+    means = [ssim_map(reference[..., c], test[..., c], c1, c2, _SSIM_SIGMA, 3.5)
+             [pad:-pad, pad:-pad].mean(dtype=np.float64) for c in range(reference.shape[-1])]
+    return float(np.mean(means))
 
 
 def _lab(pq: np.ndarray, reference_white_nits: float) -> np.ndarray:
