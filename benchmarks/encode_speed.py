@@ -20,7 +20,9 @@ CPU shared with other jobs one thread is often faster). Example (docs/speed.md):
 ``--photo-megapixels MP`` times instead the re-encoding of a gain-map JPEG of that size
 (``gainmlp encode uhdr.jpg -o re.jpg``, rate control on by default: several fits), made
 from the same HDR image upsampled as ``benchmarks/memory.py`` makes its pictures, for the
-``numba`` and ``torch`` engines, with each process's peak resident memory::
+``numba`` and ``torch`` engines, with each process's peak resident memory;
+``--before CHECKOUT`` adds the default engine of an older checkout (its ``src`` on
+``PYTHONPATH``; e.g. ``git worktree add /tmp/old COMMIT``) in the same run::
 
     python benchmarks/encode_speed.py --photo-megapixels 12.5 --repeat 1 --threads 1
 """
@@ -47,13 +49,17 @@ CONFIGS = {
 
 
 def run_encode(inputs: list[Path], out: Path, flags: list[str],
-               threads: int | None = None) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak resident MB) of one ``gainmlp encode`` process."""
+               threads: int | None = None, tree: Path | None = None
+               ) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak resident MB) of one ``gainmlp encode`` process
+    (``tree``: a checkout whose ``src`` is imported instead of the installed gainmlp)."""
     cmd = [sys.executable, "-m", "gainmlp", "encode", *map(str, inputs), "-o", str(out),
            "-q", *flags]
     env = dict(os.environ)
     if threads:
         env["GAINMLP_THREADS"] = str(threads)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree / "src")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = proc.stderr.read().decode(errors="replace").strip()
@@ -83,10 +89,15 @@ def reencode(args: argparse.Namespace) -> None:
                    ["--container", "ultrahdr"])
     print(f"re-encoding a {args.photo_megapixels:g}-MP Ultra HDR JPEG made from {source}")
     rows = {c: [] for c in ("numba", "torch") if c in args.configs}
+    trees = {}
+    if args.before:  # the default engine of an older checkout, its kernels compiled first
+        rows["before"], trees["before"] = [], args.before
+        run_encode([folder / "uhdr.jpg"], folder / "warm.jpg", ["--steps", "2"],
+                   args.threads, args.before)
     for r in range(args.repeat):
         for c in rows:
             rows[c].append(run_encode([folder / "uhdr.jpg"], folder / f"re_{c}.jpg",
-                                      CONFIGS[c], args.threads))
+                                      CONFIGS.get(c, []), args.threads, trees.get(c)))
             wall, used, peak = rows[c][-1]
             print(f"  run {r + 1} {c:<6} {wall:7.1f} s wall {used:7.1f} s CPU "
                   f"{peak:6.0f} MB peak", flush=True)
@@ -124,6 +135,9 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gainmlp-encode-speed"))
     ap.add_argument("--photo-megapixels", type=float, default=None,
                     help="time re-encoding a gain-map JPEG of this size instead")
+    ap.add_argument("--before", type=Path, default=None, metavar="CHECKOUT",
+                    help="with --photo-megapixels: also time the default engine of an "
+                    "older checkout (e.g. a git worktree), as 'before'")
     args = ap.parse_args()
     if args.photo_megapixels:
         reencode(args)

@@ -17,7 +17,9 @@ process whose peak resident set is read from ``wait4``:
 Each is run with ``GAINMLP_MAX_MEMORY`` set to the budget's own estimate for it
 (:func:`gainmlp.budget.path_estimate`, the smallest budget the command is let through
 with), and the peak must stay within 1.2 x that budget; a second run at 0.9 x the estimate
-must be refused (exit 2) before the work, with a small peak. Prints one row per path::
+must be refused (exit 2) before the work, with a small peak. ``--engine torch`` runs the
+encodes with that engine, against the estimate with its extra (``memory.TORCH_EXTRA``).
+Prints one row per path::
 
     python benchmarks/memory.py --megapixels 12 24
 """
@@ -85,15 +87,18 @@ def _in_child(target, *args) -> None:
         raise SystemExit(f"{target.__name__}{args} failed ({proc.exitcode})")
 
 
-def commands(tmp: Path) -> dict[str, list[str]]:
-    """Each path's arguments to ``gainmlp`` (inputs in ``tmp``)."""
+def commands(tmp: Path, engine: str | None = None) -> dict[str, list[str]]:
+    """Each path's arguments to ``gainmlp`` (inputs in ``tmp``; ``engine``: the encodes'
+    ``--engine``, None for the default)."""
     t = str(tmp)
+    fit = ["--engine", engine] if engine else []
     out = {
         "pair": ["pair", f"{t}/scene.exr", "-o", f"{t}/pair"],
-        "encode": ["encode", f"{t}/sdr.png", f"{t}/hdr.png", "-o", f"{t}/enc.jpg", "-q"],
+        "encode": ["encode", f"{t}/sdr.png", f"{t}/hdr.png", "-o", f"{t}/enc.jpg", "-q",
+                   *fit],
         "encode-tmo": ["encode", f"{t}/scene.exr", "--tmo", "reinhard-devlin", "-o",
-                       f"{t}/tmo.jpg", "-q"],
-        "reencode": ["encode", f"{t}/uhdr.jpg", "-o", f"{t}/re.jpg", "-q"],
+                       f"{t}/tmo.jpg", "-q", *fit],
+        "reencode": ["encode", f"{t}/uhdr.jpg", "-o", f"{t}/re.jpg", "-q", *fit],
     }
     for kind, src in (("gainmap", "uhdr.jpg"), ("payload", "photo.jpg")):
         for ext in FORMATS:
@@ -114,6 +119,9 @@ def main() -> None:
     ap.add_argument("--inputs", default=None, metavar="DIR",
                     help="measure on the inputs a previous run left in DIR (scene.exr, "
                     "sdr.png, hdr.png, photo.jpg, uhdr.jpg) instead of making them")
+    ap.add_argument("--engine", default=None, choices=["numba", "torch", "autograd"],
+                    help="the encodes' --engine (default: gainmlp's default); the budget "
+                    "is that engine's estimate")
     ap.add_argument("--raw", action="store_true",
                     help="measure only: no budget set, no refusal run (to fit estimates)")
     args = ap.parse_args()
@@ -154,11 +162,12 @@ def main() -> None:
                     subprocess.run([*gainmlp, "decode", str(tmp / name), "-o",
                                     str(tmp / "warm.png")], check=True,
                                    stdout=subprocess.DEVNULL, env=env)
-            for path, cmd in commands(tmp).items():
+            for path, cmd in commands(tmp, args.engine).items():
                 if args.paths and not any(path.startswith(p) for p in args.paths.split(",")):
                     continue
                 inputs = [a for a in cmd if a.startswith(tmp_name) and Path(a).is_file()]
-                need = path_estimate(path, inputs) if path_estimate else 1 << 40
+                need = (path_estimate(path, inputs, args.engine) if path_estimate
+                        else 1 << 40)
                 seconds, mb, status, err = peak_rss(
                     [*gainmlp, *cmd], {**env, "GAINMLP_MAX_MEMORY": str(need)})
                 ratio = mb * 2**20 / need

@@ -41,7 +41,7 @@ def test_over_budget_work_is_refused_before_it_starts(monkeypatch) -> None:
     with pytest.raises(GainMLPError, match=r"encode of 12\.0 MP needs about [0-9.]+ GB, over "
                                            r"the [0-9.]+ GB budget"):
         check_memory("encode", 12_000_000)
-    monkeypatch.setenv("GAINMLP_MAX_MEMORY", "300M")
+    monkeypatch.setenv("GAINMLP_MAX_MEMORY", "200M")  # under any encode's fixed part
     sdr = gainmlp.SdrImage(np.zeros((16, 16, 3), np.uint8), SdrEncoding())
     with pytest.raises(GainMLPError, match="budget"):
         gainmlp.encode(sdr, np.zeros((16, 16, 3), np.float32), "gain-jpeg")
@@ -61,3 +61,39 @@ def test_cli_refuses_over_budget_before_reading_pixels(tmp_path, pair_files) -> 
         assert result.returncode == 2
         assert "budget" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "p.jpg").exists() and not (tmp_path / "x.exr").exists()
+
+
+def test_torch_engines_add_their_share_to_fitting_paths(monkeypatch) -> None:
+    from gainmlp.memory import TORCH_EXTRA
+
+    n = 12_000_000
+    default = estimate("reencode", n)
+    extra = TORCH_EXTRA[0] * 2**20 + TORCH_EXTRA[1] * n
+    for engine in ("torch", "autograd"):
+        assert estimate("reencode", n, engine=engine) == default + extra
+    assert estimate("reencode", n, engine="numba") == default
+    assert estimate("decode-payload-png", n, engine="torch") == estimate("decode-payload-png", n)
+    monkeypatch.setenv("GAINMLP_MAX_MEMORY", str(default))
+    check_memory("reencode", n)  # the default engine fits the budget
+    with pytest.raises(GainMLPError, match=r"needs about [0-9.]+ GB, over the"):
+        check_memory("reencode", n, engine="torch")
+
+
+def test_cli_counts_the_torch_engine_before_reading_pixels(tmp_path, pair_files) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from gainmlp.budget import path_estimate
+
+    sdr, hdr = pair_files
+    need = path_estimate("encode", [str(sdr)])
+    assert path_estimate("encode", [str(sdr)], "torch") > need + 2**27
+    env = {**os.environ, "GAINMLP_MAX_MEMORY": str(need + 2**20)}
+    for flags in (["--engine", "torch"], ["--device", "cuda"]):
+        result = subprocess.run([sys.executable, "-m", "gainmlp", "encode", str(sdr), str(hdr),
+                                 "-o", str(tmp_path / "p.jpg"), *flags],
+                                capture_output=True, text=True, env=env)
+        assert result.returncode == 2, result.stderr
+        assert "budget" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "p.jpg").exists()

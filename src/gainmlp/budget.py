@@ -111,17 +111,18 @@ def check_decode(data: bytes, output: str | os.PathLike, sdr: str | None = None,
     check_memory(path, base, map_pixels=gain_map)
 
 
-def check_encode(files: list[str], mode: str = "encode") -> None:
+def check_encode(files: list[str], mode: str = "encode", engine: str | None = None) -> None:
     """Refuse an encode over the budget, from the inputs' headers. ``mode``: ``encode``
     (``files`` are SDR, HDR pairs; an SDR and its HDR declaring different sizes are refused
     here, undecoded), ``encode-tmo`` (a lone HDR image made into a pair) or ``reencode``
-    (one gain-map JPEG)."""
+    (one gain-map JPEG); ``engine``: the fitting engine (a torch one needs more,
+    :func:`gainmlp.memory.estimate`)."""
     if mode == "reencode":
         base, gain_map = photo_sizes(read_bytes(files[0]), str(files[0]))
-        check_memory("reencode", base, map_pixels=gain_map)
+        check_memory("reencode", base, map_pixels=gain_map, engine=engine)
         return
     if mode == "encode-tmo":
-        check_memory("encode-tmo", _pixels(files[0]))
+        check_memory("encode-tmo", _pixels(files[0]), engine=engine)
         return
     total = 0
     for sdr, hdr in zip(files[::2], files[1::2], strict=False):
@@ -132,7 +133,7 @@ def check_encode(files: list[str], mode: str = "encode") -> None:
         total += max(s[0] * s[1] if s else 0, h[0] * h[1] if h else 0)
     if len(files) % 2:
         total += _pixels(files[-1])
-    check_memory("encode", total, max(1, len(files) // 2))
+    check_memory("encode", total, max(1, len(files) // 2), engine=engine)
 
 
 def check_pair(path: str | os.PathLike) -> None:
@@ -141,18 +142,19 @@ def check_pair(path: str | os.PathLike) -> None:
     check_memory("pair", _pixels(path))
 
 
-def path_estimate(path: str, files: list[str]) -> int:
+def path_estimate(path: str, files: list[str], engine: str | None = None) -> int:
     """Bytes the budget expects ``path`` (a name of ``benchmarks/memory.py``) to need with
-    these input files (the output last, for a decode) — the estimate the command checks."""
+    these input files (the output last, for a decode) and fitting ``engine`` — the
+    estimate the command checks."""
     if path.startswith("decode-"):
         out = "x." + path.rsplit("-", 1)[1]
         name, base, gain_map = decode_estimate(read_bytes(files[0]), out)
         return estimate(name, base, gain_map)
     if path == "reencode":
         base, gain_map = photo_sizes(read_bytes(files[0]))
-        return estimate("reencode", base, gain_map)
+        return estimate("reencode", base, gain_map, engine)
     if path == "pair":
         return estimate("pair", _pixels(files[0]))
     if path == "encode-tmo":
-        return estimate("encode-tmo", _pixels(files[0]))
-    return estimate("encode", _pixels(files[0]))
+        return estimate("encode-tmo", _pixels(files[0]), engine=engine)
+    return estimate("encode", _pixels(files[0]), engine=engine)

@@ -33,24 +33,34 @@ from gainmlp.errors import GainMLPError
 _MIB = 2**20
 #: Each path's estimate: (fixed part in MiB: the interpreter and the libraries that path
 #: loads; bytes per pixel of its output image), fitted to the peaks benchmarks/memory.py
-#: measured at 2, 12 and 24 MP and rounded up by 2-6 % (docs/robustness.md has the
-#: measurements). ``encode`` is a pair encoded to the default container (Ultra HDR +
-#: payload), ``encode-tmo`` a lone HDR image made into a pair first, ``reencode`` a
-#: gain-map JPEG's map re-encoded with rate control, ``pair`` the ``gainmlp pair`` command;
-#: ``decode-gainmap-EXT`` a standard gain-map JPEG and ``decode-payload-EXT`` a gainmlp
-#: photo decoded to a file of that format (``jpg``: an Ultra HDR JPEG, whose gain map is
-#: computed again); ``decode`` is the API's decode (PQ pixels, no file).
+#: measured at 2 and 12 MP (24 MP before issue 23 item 4) and rounded up by 2-7 %
+#: (docs/robustness.md has the measurements). ``encode`` is a pair encoded to the default
+#: container (Ultra HDR + payload), ``encode-tmo`` a lone HDR image made into a pair first,
+#: ``reencode`` a gain-map JPEG's map re-encoded with rate control, ``pair`` the ``gainmlp
+#: pair`` command; ``decode-gainmap-EXT`` a standard gain-map JPEG and
+#: ``decode-payload-EXT`` a gainmlp photo decoded to a file of that format (``jpg``: an
+#: Ultra HDR JPEG, whose gain map is computed again, in row tiles); ``decode`` is the
+#: API's decode (PQ pixels, no file). The fitting paths are the default engine's (the CPU
+#: trainer); a torch engine adds :data:`TORCH_EXTRA`.
 _PATHS = {
-    "encode": (440, 250), "encode-tmo": (470, 255), "reencode": (440, 260),
+    "encode": (270, 50), "encode-tmo": (470, 255), "reencode": (300, 54),
     "pair": (192, 250),
     "decode-gainmap-png": (170, 30), "decode-gainmap-avif": (190, 58),
     "decode-gainmap-exr": (195, 25), "decode-gainmap-tif": (180, 34),
-    "decode-gainmap-jpg": (160, 240),
+    "decode-gainmap-jpg": (165, 28),
     "decode-payload-png": (230, 31), "decode-payload-avif": (230, 59),
     "decode-payload-exr": (240, 26), "decode-payload-tif": (220, 35),
-    "decode-payload-jpg": (230, 245),
+    "decode-payload-jpg": (240, 30),
     "decode": (240, 26),
 }
+#: The paths that fit a network (their estimates are for the default engine on a CPU, the
+#: numba trainer).
+FITTING_PATHS = ("encode", "encode-tmo", "reencode")
+#: Engines that fit with torch (``--engine torch|autograd``, or ``--device cuda``).
+TORCH_ENGINES = ("torch", "autograd")
+#: What a torch engine adds to a fitting path's estimate: (MiB: torch itself; bytes per
+#: pixel: its copies of the pair), fitted like :data:`_PATHS` (docs/robustness.md).
+TORCH_EXTRA = (200, 65)
 #: Fixed part of each path's peak, bytes.
 BASE_BYTES = {path: mib * _MIB for path, (mib, _) in _PATHS.items()}
 #: Bytes of peak per pixel of the output image, per path.
@@ -95,24 +105,32 @@ def _family(operation: str) -> str:
     return "encode" if operation.startswith(("encode", "reencode", "pair")) else "decode"
 
 
-def estimate(operation: str, pixels: int, map_pixels: int = 0) -> int:
+def estimate(operation: str, pixels: int, map_pixels: int = 0,
+             engine: str | None = None) -> int:
     """Bytes ``operation`` is expected to need at its peak for ``pixels`` output pixels and
     ``map_pixels`` pixels of gain-map images; ``operation`` is a path of
     :data:`BYTES_PER_PIXEL` (``encode``, ``decode``, ``reencode``, ``pair``,
-    ``decode-gainmap-png``, ...), or falls back to its family (``encode``/``decode``)."""
+    ``decode-gainmap-png``, ...), or falls back to its family (``encode``/``decode``).
+    ``engine``: the fitting engine of an encode; a torch one (:data:`TORCH_ENGINES`) adds
+    :data:`TORCH_EXTRA`."""
     key = operation if operation in BYTES_PER_PIXEL else _family(operation)
-    return (BASE_BYTES[key] + BYTES_PER_PIXEL[key] * int(pixels)
+    need = (BASE_BYTES[key] + BYTES_PER_PIXEL[key] * int(pixels)
             + MAP_BYTES_PER_PIXEL * int(map_pixels))
+    if engine in TORCH_ENGINES and key in FITTING_PATHS:
+        need += TORCH_EXTRA[0] * _MIB + TORCH_EXTRA[1] * int(pixels)
+    return need
 
 
 def _gb(n: int) -> str:
     return f"{n / 2**30:.1f} GB" if n >= 2**29 else f"{n / 2**20:.0f} MB"
 
 
-def check_memory(operation: str, pixels: int, images: int = 1, map_pixels: int = 0) -> None:
+def check_memory(operation: str, pixels: int, images: int = 1, map_pixels: int = 0,
+                 engine: str | None = None) -> None:
     """A one-line error when ``operation`` on ``images`` images of ``pixels`` pixels in all
-    (plus ``map_pixels`` of gain-map images) would need more than :func:`budget`."""
-    need, allowed = estimate(operation, pixels, map_pixels), budget()
+    (plus ``map_pixels`` of gain-map images; fitted by ``engine``) would need more than
+    :func:`budget`."""
+    need, allowed = estimate(operation, pixels, map_pixels, engine), budget()
     if need > allowed:
         verb = operation.split("-")[0]
         size = f"{pixels / 1e6:.1f} MP" + (f" in {images} images" if images > 1 else "")

@@ -53,7 +53,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
                            "--tmo NAME -o OUT)")
     # every declared size against the budget, before decoding (SDR and HDR alike)
     check_encode(args.files, "encode-tmo" if lone_hdr else
-                 "reencode" if args.hdr is None else "encode")
+                 "reencode" if args.hdr is None else "encode",
+                 "torch" if getattr(args, "device", "cpu") == "cuda"
+                 else getattr(args, "engine", None))
     options = _options(args, _progress(args), rate_control=args.hdr is None and not lone_hdr)
     _say_if_compiling(args.method, options)
     start = time.perf_counter()
