@@ -64,6 +64,8 @@ VARIANTS: dict[str, str | tuple[str, str]] = {
     "focus1/16@406t8": "focus:0.0625:406+tier:1000:8",
     "focus1/32@406t8": "focus:0.03125:406+tier:1000:8",
     "focus1/32@406t32": "focus:0.03125:406+tier:1000:32",
+    "focus1/16@406t16": "focus:0.0625:406+tier:1000:16",
+    "focus1/16@406t8+4000": "focus:0.0625:406+tier:4000:8",
 }
 #: The rate-control ladder before the coded grids (``--ladder raw``: raw u8 grids, no jump
 #: limit), to measure "before" and "after" in one run.
@@ -91,10 +93,10 @@ def run_one(job: tuple[str, str, str, str, str, str, str]) -> dict:
     if kind == "pair":
         sdr = gainmlp.read_sdr(Path(path) / "sdr.png")
         ref = gainmlp.read_hdr(Path(path) / "hdr.png")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         payload = gainmlp.encode(sdr, ref, "gamma-mlp",
                                  gainmlp.EncodeOptions(highlights=spec, grid=grid))
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         rec, size = gainmlp.decode(payload, sdr.pixels), len(payload.to_bytes())
     else:
         from gainmlp.container.gainmap_jpeg import gainmap_jpeg_to_hdr_pq, read_gainmap_jpeg
@@ -104,13 +106,13 @@ def run_one(job: tuple[str, str, str, str, str, str, str]) -> dict:
         ref = gainmap_jpeg_to_hdr_pq(read_gainmap_jpeg(data))
         options = gainmlp.EncodeOptions(highlights=spec, grid=grid,
                                         target_psnr=None if target == "off" else float(target))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out, report = reencode_gainmap_photo(data, options=options)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         rec, size = decode_photo(out), report["payload"]
     row = {"item": name, "kind": kind, "variant": variant, "spec": spec, "target": target,
            "ladder": ladder, "light_check": light_check, "psnr": psnr(ref, rec),
-           "bytes": size, "seconds": seconds}
+           "bytes": size, "seconds": seconds, "cpu_seconds": cpu}
     row.update(highlight_metrics(ref, rec))
     return row
 
@@ -197,6 +199,19 @@ def table(rows: list[dict], variants: list[str]) -> str:
     return "\n".join(lines)
 
 
+def cpu_line(rows: list[dict], variants: list[str]) -> str:
+    """CPU seconds per variant over the items every variant has, and their ratio to the
+    first variant's (rows written before ``cpu_seconds`` was recorded are left out)."""
+    have = [{r["item"]: r["cpu_seconds"] for r in rows
+             if r["variant"] == v and "cpu_seconds" in r} for v in variants]
+    common = set.intersection(*(set(h) for h in have)) if have else set()
+    if not common:
+        return ""
+    sums = [sum(h[i] for i in common) for h in have]
+    return "\n\nCPU seconds (" + f"{len(common)} items): " + ", ".join(
+        f"{v} {t:.1f} ({t / sums[0]:.3f}x)" for v, t in zip(variants, sums, strict=True))
+
+
 def main() -> None:
     from gainmlp.evaluation import prepare_pairs
 
@@ -256,7 +271,7 @@ def main() -> None:
             if r["item"] in names and r["target"] == args.photo_target
             and r.get("ladder", "raw") == args.ladder
             and r.get("light_check", "held-out") == args.light_check]
-    text = table(rows, args.variants)
+    text = table(rows, args.variants) + cpu_line(rows, args.variants)
     print(text)
     if args.table is not None:
         args.table.parent.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,12 @@ reaches the target. docs/rate-control.md holds the rule's measurements.
   early stops), when the largest rung misses it, or after :data:`BUDGET` encodes' worth
   of steps. So whenever a larger rung never does worse than a smaller one, the answer is
   the smallest rung that passes, and a higher target never gets a smaller payload.
-* **Highlights.** A rung passes only when the held-out pixels above 1,000 cd/m2 also keep
-  their total light within :data:`HIGHLIGHT_TOLERANCE` (3 %; not applied with fewer than
+* **Highlights.** A rung passes only when the pixels above 1,000 cd/m2 also keep their
+  total light within :data:`HIGHLIGHT_TOLERANCE` (3 %; not applied with fewer than
   :data:`HIGHLIGHT_MIN_PIXELS` such pixels): PSNR alone let highlights dim by 10-40 %.
-  With ``highlights="auto"`` (the default) the search's fits draw 1/32 of their pixels
-  from those above twice SDR white (:mod:`gainmlp.codecs.mlp.highlight_fit`).
+  Judged on the held-out ones plus a fixed sample of all (:func:`highlight_pixels`). With
+  ``highlights="auto"`` (the default) the search's fits draw 1/32 of their pixels from
+  those above twice SDR white (:mod:`gainmlp.codecs.mlp.highlight_fit`).
 * **Early stops.** Each fit is checked at :data:`CHECKS` of its steps: when its held-out
   PSNR plus the most the remaining steps can add is short of the target, it is stopped
   (it cannot be the answer). "The most" is the largest gain measured on the dev photos
