@@ -14,17 +14,26 @@ Configurations (``--configs``):
 * ``torch``: the same recipe with the torch fused trainer (``--engine torch``, the
   default before issue 23);
 * ``plain-paper`` / ``default-paper``: the same two for the paper's network
-  (``--grid none --lr-schedule constant``).
+  (``--grid none --lr-schedule constant``);
+* ``adam-1000``: the default before issue 23 item 3 (Adam, 1000 steps); ``adam-N`` /
+  ``muon-N``: the optimiser at N steps (the default is ``muon-500``); ``torch-adam-1000``:
+  the old default on the torch fused trainer;
+* ``proto:NAME``: a prototype variant of the fewer-steps study (``fit_variants.py``:
+  learning-rate schedules, variable projection, numpy Muon on chosen layers, held-out
+  early stop), e.g. ``proto:s400-lr0.02-w50``.
 
-Examples (the dev-set tables of docs/speed.md)::
+Examples (the dev-set tables of docs/speed.md and docs/fewer-steps.md)::
 
     python benchmarks/recipe_devset.py --jobs 2 --out /tmp/recipe.jsonl
     python benchmarks/recipe_devset.py --configs torch default --out /tmp/engines.jsonl
+    python benchmarks/recipe_devset.py --configs adam-1000 default torch adam-500 \
+        --out /tmp/steps.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -40,7 +49,11 @@ CONFIGS = {
     "plain-paper": {"engine": "autograd", "batch": 65536, "grid": None,
                     "lr_schedule": "constant"},
     "default-paper": {"grid": None, "lr_schedule": "constant"},
+    "torch-adam-1000": {"engine": "torch", "optimiser": "adam", "steps": 1000},
 }
+for _n in (250, 300, 400, 500, 600, 1000):
+    CONFIGS[f"adam-{_n}"] = {"optimiser": "adam", "steps": _n}
+    CONFIGS[f"muon-{_n}"] = {"optimiser": "muon", "steps": _n}
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr"
 
 
@@ -52,9 +65,16 @@ def run_one(job: tuple[str, str, str]) -> dict:
 
     sdr = gainmlp.read_sdr(Path(folder) / "sdr.png")
     hdr = gainmlp.read_hdr(Path(folder) / "hdr.png")
-    t0 = time.perf_counter()
-    payload = gainmlp.encode(sdr, hdr, "gamma-mlp", gainmlp.EncodeOptions(**CONFIGS[config]))
-    seconds = time.perf_counter() - t0
+    if config.startswith("proto:"):
+        from fit_variants import variant
+
+        options, patch = variant(config[len("proto:"):])
+    else:
+        options, patch = gainmlp.EncodeOptions(**CONFIGS[config]), contextlib.nullcontext
+    with patch():
+        t0 = time.perf_counter()
+        payload = gainmlp.encode(sdr, hdr, "gamma-mlp", options)
+        seconds = time.perf_counter() - t0
     return {"pair": pair, "config": config, "seconds": seconds,
             "psnr": psnr(hdr, gainmlp.decode(payload, sdr.pixels)),
             "bytes": len(payload.to_bytes())}
@@ -63,15 +83,17 @@ def run_one(job: tuple[str, str, str]) -> dict:
 def summarise(rows: list[dict], configs: list[str]) -> None:
     table = {c: {r["pair"]: r for r in rows if r["config"] == c} for c in configs}
     ref = table[configs[0]]
-    print(f"{'config':<14} {'pairs':>5} {'PSNR':>7} {'vs ' + configs[0]:>10} {'worst':>7} "
-          f"{'best':>7} {'seconds':>8}")
+    print(f"{'config':<28} {'pairs':>5} {'PSNR':>7} {'vs ' + configs[0]:>14} {'worst':>7} "
+          f"{'best':>7} {'seconds':>8} {'ratio':>6}")
     for c in configs:
         got = table[c]
         common = [p for p in got if p in ref]
         diff = [got[p]["psnr"] - ref[p]["psnr"] for p in common] or [float("nan")]
-        print(f"{c:<14} {len(got):>5} {np.mean([r['psnr'] for r in got.values()]):7.2f} "
-              f"{np.mean(diff):+10.3f} {np.min(diff):+7.2f} {np.max(diff):+7.2f} "
-              f"{np.mean([r['seconds'] for r in got.values()]):8.1f}")
+        ratio = (np.mean([got[p]["seconds"] for p in common])
+                 / np.mean([ref[p]["seconds"] for p in common])) if common else float("nan")
+        print(f"{c:<28} {len(got):>5} {np.mean([r['psnr'] for r in got.values()]):7.2f} "
+              f"{np.mean(diff):+14.3f} {np.min(diff):+7.2f} {np.max(diff):+7.2f} "
+              f"{np.mean([r['seconds'] for r in got.values()]):8.2f} {ratio:6.2f}")
 
 
 def main() -> None:
@@ -82,11 +104,15 @@ def main() -> None:
     ap.add_argument("--tmos", nargs="*", default=["reinhard-devlin", "drago", "ward", "local"])
     ap.add_argument("--images", nargs="*", default=None)
     ap.add_argument("--long-side", type=int, default=512)
-    ap.add_argument("--configs", nargs="*", default=["plain", "default"], choices=list(CONFIGS))
+    ap.add_argument("--configs", nargs="*", default=["plain", "default"],
+                    help=f"{', '.join(CONFIGS)} or proto:NAME (fit_variants.py)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gainmlp-recipe-cache"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--jobs", type=int, default=1)
     args = ap.parse_args()
+    bad = [c for c in args.configs if c not in CONFIGS and not c.startswith("proto:")]
+    if bad:
+        ap.error(f"unknown configurations {bad}")
 
     pairs = prepare_pairs(args.data, args.cache, tuple(args.tmos), args.long_side, args.images)
     done = set()
