@@ -451,6 +451,34 @@ def cost(megapixels: float, variants: list[str], repeats: int = 3) -> None:
         print(line)
 
 
+def js_check(args: argparse.Namespace, weight: float = 0.003) -> None:
+    """Whether ``base_deblock_tv.mjs`` (the TV filter in JavaScript, run by ``node``)
+    reproduces :func:`tv_chambolle` bit for bit on every dev base and shared photo base:
+    the largest difference of the float results and the count of 8-bit codes that differ
+    after rounding."""
+    import subprocess
+    import tempfile
+
+    script = Path(__file__).with_name("base_deblock_tv.mjs")
+    worst, differing, total = 0.0, 0, 0
+    items = list(dev_items(args)) + list(photo_items(args))
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, res = Path(tmp) / "in.rgb", Path(tmp) / "out.f64"
+        for name, decoded, *_ in items:
+            h, w = decoded.shape[:2]
+            raw.write_bytes(np.ascontiguousarray(decoded).tobytes())
+            subprocess.run(["node", str(script), str(raw), str(w), str(h), str(weight), "5",
+                            str(res)], check=True)
+            js = np.frombuffer(res.read_bytes(), dtype=np.float64).reshape(h, w, 3)
+            py = tv_chambolle(decoded.astype(np.float64), weight)
+            diff = float(np.abs(js - py).max())
+            codes = int(np.count_nonzero(np.rint(js) != np.rint(py)))
+            worst, differing, total = max(worst, diff), differing + codes, total + py.size
+            print(f"{name}: max |JS - numpy| {diff:.3g}, differing 8-bit codes {codes}")
+    print(f"{len(items)} bases, {total:,} values: max |JS - numpy| {worst:.3g}, "
+          f"differing 8-bit codes {differing}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tmos", nargs="+", default=["reinhard-devlin", "drago", "ward",
@@ -469,7 +497,12 @@ def main() -> None:
                         help="rows of benchmarks/base_jpeg.py: the variants' PSNR in bytes")
     parser.add_argument("--cost", type=float, default=None, metavar="MP",
                         help="only time the filters against a decode at this many MP")
+    parser.add_argument("--js-check", action="store_true",
+                        help="only compare the TV filter in JavaScript (node) with numpy's")
     args = parser.parse_args()
+    if args.js_check:
+        js_check(args)
+        return
     if args.cost:
         cost(args.cost, [v for v in args.variants if v not in ("none", "lossless")
                          and not v.startswith("in-")])
