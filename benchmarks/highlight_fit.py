@@ -66,6 +66,7 @@ VARIANTS: dict[str, str | tuple[str, str]] = {
     "focus1/32@406t32": "focus:0.03125:406+tier:1000:32",
     "focus1/16@406t16": "focus:0.0625:406+tier:1000:16",
     "focus1/16@406t8+4000": "focus:0.0625:406+tier:4000:8",
+    "focus3/64@406t8": "focus:0.046875:406+tier:1000:8",
 }
 #: The rate-control ladder before the coded grids (``--ladder raw``: raw u8 grids, no jump
 #: limit), to measure "before" and "after" in one run.
