@@ -493,3 +493,29 @@ def test_light_is_judged_on_a_sample_of_all_highlights(monkeypatch) -> None:
     rebuilt = decode_mlp("gamma-mlp", body, sdr, EPS)
     assert light == pytest.approx(highlight_stats(hdr, rebuilt)["light_ratio"], rel=1e-4)
     assert judged.psnr(params) == plain.psnr(params)  # the PSNR stays the hold-out's
+
+
+def test_search_computes_the_pairs_set_up_once_with_the_same_result(monkeypatch) -> None:
+    from gainmlp.codecs.mlp import fit_plan
+
+    monkeypatch.setattr(rate, "CHECKS", {})
+    pair = local_pair(64, 96)
+    calls = []
+    real = fit_plan.output_constants
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(fit_plan, "output_constants", counted)
+    result = _search(pair, DETAILED_TARGET)
+    assert len(result.trials) >= 2 and len(calls) == 1  # several fits, one set-up
+    # each rung fitted on its own (no shared set-up) gives the same stored network
+    sdr, hdr = pair
+    keep, hold = rate.holdout_split(sdr.shape[0] * sdr.shape[1])
+    held = rate.HeldOut.of("gamma", sdr, hdr, EPS, hold)
+    from gainmlp.codecs.mlp.highlight_fit import resolve_highlights
+
+    options = EncodeOptions(**FAST, highlights=resolve_highlights("auto", True))
+    alone = rate.fit_rung("gamma-mlp", result.rung, sdr, hdr, EPS, options, keep, held)
+    assert len(calls) == 2 and alone.body == result.body

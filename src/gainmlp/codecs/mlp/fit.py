@@ -46,6 +46,7 @@ from gainmlp.codecs.mlp.fit_plan import (
     input_constants,
     lr_factor,
     make_plan,
+    once,
     output_constants,
     resolve_grid,
     target_values,
@@ -188,7 +189,9 @@ def fit_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps: f
     images = []
     for k, pl in enumerate(plans):
         pool = None if pixels is None or pixels[k] is None else np.asarray(pixels[k])
-        focus = focus_pixels(highlights, pl.hdr, pool)
+        focus = once(("focus", highlights, id(pl.hdr), id(pool)),
+                     lambda pl=pl, pool=pool: focus_pixels(highlights, pl.hdr, pool),
+                     pl.hdr, pool)
         weight = pixel_weights(highlights, pl.sdr, pl.hdr, pl.eps, pl.out_s, options.batch,
                                focus, pl.sdr.shape[0] * pl.sdr.shape[1] if pool is None
                                else pool.size)

@@ -10,7 +10,10 @@ explains the grid choices below and holds their measurements.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +56,37 @@ GRID_LR_SCALE = 1.0
 #: Fraction of the steps after which the grids are rounded to their stored precision and
 #: frozen, so that the MLP spends the remaining steps adapting to the grid the decoder sees.
 GRID_FREEZE_AT = 0.9
+
+
+#: The memo of :func:`shared_setup` (None outside one).
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("gainmlp_shared_setup",
+                                                                     default=None)
+
+
+@contextlib.contextmanager
+def shared_setup() -> Iterator[None]:
+    """Within this context, what every fit of the same pair computes before its first step
+    (the output transform, the input and output constants, the normalised targets, the
+    highlight pixels: :func:`once`) is computed once. Rate control's search fits one pair
+    several times; at 12.5 MP this set-up was about 40 % of a re-encode's CPU
+    (docs/speed.md). Results are the same with or without it."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def once(key: tuple, compute: Callable[[], object], *arrays: np.ndarray):
+    """``compute()``, or inside :func:`shared_setup` the value computed for ``key`` before.
+    ``key`` names the arrays by ``id``; they are kept with the value, so no other array can
+    take their ids while the context lasts. Callers must not modify the value."""
+    memo = _SHARED.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = (compute(), arrays)
+    return memo[key][0]
 
 
 @dataclass
@@ -226,6 +260,11 @@ class Plan:
     def target(self, rows: np.ndarray | None = None) -> np.ndarray:
         """The normalised fitted quantity, ``(H*W, 3)`` float32, or ``(n, 3)`` at the flat
         pixel indices ``rows``."""
+        key = ("target", self.kind, self.transform, id(self.sdr), id(self.hdr), self.eps,
+               self.out_c.tobytes(), self.out_s.tobytes(), id(rows))
+        return once(key, lambda: self._target(rows), self.sdr, self.hdr, rows)
+
+    def _target(self, rows: np.ndarray | None) -> np.ndarray:
         s2, h2 = self.sdr.reshape(-1, 3), self.hdr.reshape(-1, 3)
         n = s2.shape[0] if rows is None else len(rows)
         out = np.empty((n, 3), np.float32)
@@ -254,7 +293,9 @@ def make_plan(method: str, kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, ep
     if not (0.0 < eps < 0.5):
         raise GainMLPError(f"offset eps={eps} must be in (0, 0.5)")
     activation = resolve_activation(options.activation)
-    transform = output_transform or choose_transform(kind, sdr, hdr, eps)
+    transform = output_transform or once(("transform", kind, id(sdr), id(hdr), eps),
+                                         lambda: choose_transform(kind, sdr, hdr, eps),
+                                         sdr, hdr)
     if options.loss not in LOSSES:
         raise GainMLPError(f"unknown loss {options.loss!r}; use {' or '.join(LOSSES)}")
     if options.steps < 0 or options.batch < 1 or not (1 <= options.width <= MAX_WIDTH):
@@ -268,12 +309,15 @@ def make_plan(method: str, kind: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, ep
     if options.optimiser not in OPTIMISERS:
         raise GainMLPError(f"unknown optimiser {options.optimiser!r}; use "
                            f"{' or '.join(OPTIMISERS)}")
-    in_centre, in_scale = input_constants(sdr)
+    in_centre, in_scale = (a.copy() for a in once(("inputs", id(sdr)),
+                                                  lambda: input_constants(sdr), sdr))
     if options.inputs not in INPUTS:
         raise GainMLPError(f"unknown inputs {options.inputs!r}; use {' or '.join(INPUTS)}")
     if options.inputs == "xy":  # Table-2 ablation: constant colour inputs, any decoder agrees
         in_centre[2:], in_scale[2:] = 0.0, XY_ONLY_SCALE
-    out_c, out_s, out_lo, out_hi = output_constants(kind, transform, sdr, hdr, eps)
+    out_c, out_s, out_lo, out_hi = once(
+        ("outputs", kind, transform, id(sdr), id(hdr), eps),
+        lambda: output_constants(kind, transform, sdr, hdr, eps), sdr, hdr)
     guide = (guide_range(sdr) if grid is not None and any(is_bilateral(g) for g in grid.shapes)
              else (0.0, 1.0))
     start = init
@@ -357,6 +401,7 @@ def start_network(width: int, activation: str, n_grid: int, seed: int,
     return [first, *weights[1:]], xavier(rs)
 
 
-__all__ = ["FitResult", "Plan", "choose_transform", "input_constants", "lr_factor",
+__all__ = ["FitResult", "Plan", "choose_transform", "input_constants", "lr_factor", "once",
+           "shared_setup",
            "make_plan", "output_constants", "resolve_grid", "start_network", "target_values",
            "torch_rand"]

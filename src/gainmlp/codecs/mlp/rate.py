@@ -57,6 +57,7 @@ from gainmlp.codecs.features import chunks, pixel_centres
 from gainmlp.codecs.mlp import fit
 from gainmlp.codecs.mlp.decode import denormalise_outputs, forward_numpy, method_kind
 from gainmlp.codecs.mlp.fit import HIDDEN_LAYERS, fit_many, fused_supported
+from gainmlp.codecs.mlp.fit_plan import shared_setup
 from gainmlp.codecs.mlp.format import (
     N_FREQUENCIES,
     N_INPUTS,
@@ -504,6 +505,7 @@ def walk(n_rungs: int, target: float, steps: int,
     return hi, order
 
 
+@shared_setup()  # the pair's statistics, targets and highlight pixels: once per search
 def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
            options: EncodeOptions) -> RateResult:
     """The smallest rung of the ladder (under ``options.max_bytes``) whose held-out PSNR
