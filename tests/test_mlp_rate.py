@@ -519,3 +519,14 @@ def test_search_computes_the_pairs_set_up_once_with_the_same_result(monkeypatch)
     options = EncodeOptions(**FAST, highlights=resolve_highlights("auto", True))
     alone = rate.fit_rung("gamma-mlp", result.rung, sdr, hdr, EPS, options, keep, held)
     assert len(calls) == 2 and alone.body == result.body
+
+
+def test_steps_left_to_gainmlp_are_longer_when_rate_control_searches() -> None:
+    from gainmlp.options import FIXED_STEPS, SEARCH_STEPS
+
+    assert (FIXED_STEPS, SEARCH_STEPS) == (500, 1000)
+    assert EncodeOptions().steps == FIXED_STEPS
+    assert EncodeOptions(target_psnr=44.0).steps == SEARCH_STEPS
+    assert EncodeOptions(steps=150, target_psnr=44.0).steps == 150  # asked for: kept
+    # a rung's fit keeps the search's steps
+    assert rate.LADDER[1].options(EncodeOptions(target_psnr=44.0)).steps == SEARCH_STEPS

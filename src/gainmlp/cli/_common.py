@@ -70,7 +70,7 @@ def _options(args: argparse.Namespace, progress: bool, rate_control: bool = Fals
 
     ``--target-psnr auto`` is :data:`DEFAULT_TARGET_PSNR` where ``rate_control`` is on by
     default (re-encoding a gain-map JPEG with an MLP method), else off."""
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise GainMLPError("--steps must be positive")
     values = {f.name: getattr(args, f.name) for f in fields(EncodeOptions) if hasattr(args, f.name)}
     if is_no_grid(values.get("grid")):
