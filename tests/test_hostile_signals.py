@@ -25,7 +25,10 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 TIMEOUT = 120
 
 HOOK = """
-import os, sys, time
+import os, signal, sys, time
+# as an interactive shell starts it: a pytest started in the background (SIGINT ignored,
+# which its children inherit and Python then keeps) must not make Ctrl-C a no-op here
+signal.signal(signal.SIGINT, signal.default_int_handler)
 ready = sys.argv[1]
 def slow(*args, **kwargs):
     open(ready, "w").close()
