@@ -140,12 +140,15 @@ def focus_pixels(spec: HighlightSpec, hdr: np.ndarray,
     where given), or None when the spec has no focus or no pixel qualifies."""
     if spec.focus_fraction <= 0:
         return None
-    peak = np.asarray(hdr).reshape(-1, 3).max(axis=1)
-    hot = np.flatnonzero(peak > _pq(spec.focus_nits))
-    if pool is not None:
-        hot = np.intersect1d(hot, pool, assume_unique=True)
+    h = np.asarray(hdr).reshape(-1, 3)
+    cut = _pq(spec.focus_nits)
+    hot = np.flatnonzero((h[:, 0] > cut) | (h[:, 1] > cut) | (h[:, 2] > cut))
+    if pool is not None:  # pool order is free: a mask, not a sort of both (12 MP: seconds)
+        in_pool = np.zeros(h.shape[0], bool)
+        in_pool[pool] = True
+        hot = hot[in_pool[hot]]
     if hot.size and spec.tier_repeat > 1:
-        top = hot[peak[hot] > _pq(spec.tier_nits)]
+        top = hot[h[hot].max(axis=1) > _pq(spec.tier_nits)]
         # at most doubling the pool: a tier that is most of the pool needs no emphasis
         repeat = min(spec.tier_repeat, 1 + hot.size // max(top.size, 1))
         if top.size and repeat > 1:
