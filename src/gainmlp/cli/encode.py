@@ -57,7 +57,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                  "torch" if getattr(args, "device", "cpu") == "cuda"
                  else getattr(args, "engine", None))
     options = _options(args, _progress(args), rate_control=args.hdr is None and not lone_hdr)
-    _say_if_compiling(args.method, options)
+    _say_if_compiling(args.method, options, wait=lone_hdr)
     start = time.perf_counter()
     if args.hdr is None and not lone_hdr:  # re-encode a gain-map JPEG's map as gainmlp
         if not to_jpeg:
@@ -93,12 +93,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_if_compiling(method: str, options) -> None:
+def _say_if_compiling(method: str, options, wait: bool) -> None:
     """Start numba lean (this process runs gainmlp's kernels and nothing else of numba:
     ``kernels.warm_up_async(lean=True)``), and tell the user, once per machine, that the
     CPU trainer's kernels compile first (about half a minute; numba caches them) when this
-    encode will fit with them. Waits for the start: the encode's own imports (a tone
-    mapper's scipy, for one) must not run while numba's unneeded modules are hidden."""
+    encode will fit with them. The start overlaps reading the inputs and the fit's set-up
+    (0.1-0.2 s of a 1-MP encode, docs/speed.md): what runs meanwhile imports only image
+    codecs and gainmlp's own modules, none of the modules the lean start hides (a kernel's
+    first use waits for numba's import). ``wait``: wait for the start first (an HDR image
+    alone: its tone mapper may import anything)."""
     from gainmlp import kernels
     from gainmlp.codecs import get_method
 
@@ -117,7 +120,7 @@ def _say_if_compiling(method: str, options) -> None:
 
     thread = kernels.warm_up_async(kernels.TRAIN_KERNELS if fits_with_numba else (),
                                    notice if fits_with_numba else None, lean=True)
-    if thread is not None:
+    if thread is not None and wait:
         thread.join()
 
 

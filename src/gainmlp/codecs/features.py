@@ -227,3 +227,30 @@ class StepLoop:
             self.losses.append(float(loss.detach() if hasattr(loss, "detach") else loss))
             if self.bar is not None:
                 self.bar.set_postfix(loss=f"{self.losses[-1]:.3g}")
+
+
+# -- the pixel sampler's hash ------------------------------------------------------------------
+
+_MIX1 = 0x5851F42D4C957F2D  # multipliers of a 64-bit integer hash (PCG / splitmix family)
+_MIX2 = 0x2545F4914F6CDD1D
+
+
+def _wrap64(value: int) -> np.int64:
+    """A Python integer as the int64 with the same low 64 bits."""
+    value &= (1 << 64) - 1
+    return np.int64(value - (1 << 64) if value >= 1 << 63 else value)
+
+
+def hashed_indices(seeds: np.ndarray, start: int, count: int, sizes: np.ndarray) -> np.ndarray:
+    """Draws ``start .. start + count - 1`` of each image ``(K, count)``, uniform with
+    replacement in ``[0, sizes[k])``: the torch trainer's hash
+    (:func:`gainmlp.codecs.mlp.trainer.hashed_indices`) in numpy int64 (wrapping); the CPU
+    trainer's sampler (compiled: :func:`gainmlp.kernels.train_step.draw`)."""
+    seeds = np.asarray(seeds, np.int64).reshape(-1, 1)
+    j = np.arange(start, start + count, dtype=np.int64)[None, :]
+    with np.errstate(over="ignore"):
+        x = seeds * _wrap64(_MIX1) + j * _wrap64(_MIX2)
+        for shift in (31, 29, 32):
+            x ^= x >> np.int64(shift)
+            x *= _wrap64(_MIX1)
+    return (x >> np.int64(16)) % np.asarray(sizes, np.int64).reshape(-1, 1)

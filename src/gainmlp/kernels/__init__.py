@@ -36,8 +36,8 @@ DECODE_KERNELS = {
 
 #: The CPU trainer's kernels (``gainmlp encode`` with the numba engine), as ``(module,
 #: function)``: compiling them the first time takes about half a minute of CPU.
-TRAIN_KERNELS = (("train", "chunk_gradients"), ("train", "adam"),
-                 ("train", "coordinate_terms"), ("train", "bin_gradients"))
+TRAIN_KERNELS = (("train_step", "thread_step"), ("train_step", "publish"),
+                 ("train_step", "stop"))
 
 
 def cache_is_warm(kernels) -> bool:

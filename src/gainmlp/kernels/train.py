@@ -6,9 +6,10 @@ tests compare it with (``tests/test_kernels_train.py``; ``GAINMLP_KERNELS=numpy`
 references):
 
 * :func:`coordinate_terms`: the first layer's coordinate part per column (or per row),
-  ``table @ W`` (``(n, 2F) @ (2F, w)``), when it is cheaper than per pixel (fewer columns
-  and rows than pixels per step: the terms are then gathered, and their gradients summed
-  into per-column / per-row bins and multiplied once by :func:`bin_gradients`);
+  ``table @ W`` (``(n, 2F) @ (2F, w)``, from the table transposed), when it is cheaper
+  than per pixel (fewer columns and rows than pixels per step: the terms are then
+  gathered, and their gradients summed into per-column / per-row bins and multiplied
+  once by :func:`bin_gradients`);
 * :func:`chunk_gradients`: forward and hand-written backward of a chunk of the step's
   pixels (indices drawn by the caller), into that chunk's own gradient buffer and bins,
   returning the chunk's sum of squared errors. Chunks of a step are independent, so the
@@ -102,27 +103,29 @@ def sincos_array(x):  # pragma: no cover - compiled
 
 
 @jit(fastmath=_FM)
-def coordinate_terms(table, flat, off, w, out):  # pragma: no cover - compiled
-    """``out[u, :w] = table[u] @ W`` with ``W`` the ``(2F, w)`` block of ``flat`` at
-    ``off`` (row-major)."""
-    n, nf2 = table.shape
-    wl = np.empty((nf2, w), np.float32)
-    for f in range(nf2):
-        for j in range(w):
-            wl[f, j] = flat[off + f * w + j]
-    for u in range(n):
-        for j in range(w):
-            out[u, j] = table[u, 0] * wl[0, j]
+def coordinate_terms(table_t, flat, off, w, out):  # pragma: no cover - compiled
+    """``out[u, :w] = table[u] @ W`` with ``table_t`` the table transposed ``(2F, n)`` and
+    ``W`` the ``(2F, w)`` block of ``flat`` at ``off`` (row-major). Computed per output
+    column along the table's long side (loops over ``u`` vectorise; each term is the same
+    chain of multiply-adds over ``f`` as ``table @ W`` row by row)."""
+    nf2, n = table_t.shape
+    acc = np.empty(n, np.float32)
+    for j in range(w):
+        c0 = flat[off + j]
+        for u in range(n):
+            acc[u] = table_t[0, u] * c0
         for f in range(1, nf2):
-            e = table[u, f]
-            for j in range(w):
-                out[u, j] += e * wl[f, j]
+            c = flat[off + f * w + j]
+            for u in range(n):
+                acc[u] += table_t[f, u] * c
+        for u in range(n):
+            out[u, j] = acc[u]
 
 
-def coordinate_terms_numpy(table, flat, off, w, out):
+def coordinate_terms_numpy(table_t, flat, off, w, out):
     """Reference of :func:`coordinate_terms`."""
-    nf2 = table.shape[1]
-    out[:, :w] = table @ flat[off:off + nf2 * w].reshape(nf2, w)
+    nf2 = table_t.shape[0]
+    out[:, :w] = table_t.T @ flat[off:off + nf2 * w].reshape(nf2, w)
 
 
 @jit(fastmath=_FM)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gainmlp.codecs.features import coordinate_encodings
+from gainmlp.codecs.features import coordinate_encodings, hashed_indices
 from gainmlp.codecs.mlp.fit_plan import (
     MUON_ADAM_LR,
     MUON_BETA,
@@ -41,8 +41,6 @@ from gainmlp.options import OPTIMISERS
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
-_MIX1 = 0x5851F42D4C957F2D  # multipliers of a 64-bit integer hash (PCG / splitmix family)
-_MIX2 = 0x2545F4914F6CDD1D
 #: Pixels per chunk of a step: each chunk has its own gradient buffer; chunks run on
 #: threads. Fixed, so a fit gives the same bytes with any number of threads.
 CHUNK = 2048
@@ -61,26 +59,6 @@ def muon_blocks(optimiser: str, offsets: np.ndarray, shapes: list[tuple[int, ...
     if optimiser != "muon":
         return []
     return [(int(offsets[b]), int(shapes[b][0]), int(shapes[b][1])) for b in MUON_BLOCKS]
-
-
-def _wrap64(value: int) -> np.int64:
-    """A Python integer as the int64 with the same low 64 bits."""
-    value &= (1 << 64) - 1
-    return np.int64(value - (1 << 64) if value >= 1 << 63 else value)
-
-
-def hashed_indices(seeds: np.ndarray, start: int, count: int, sizes: np.ndarray) -> np.ndarray:
-    """Draws ``start .. start + count - 1`` of each image ``(K, count)``, uniform with
-    replacement in ``[0, sizes[k])``: the torch trainer's hash
-    (:func:`gainmlp.codecs.mlp.trainer.hashed_indices`) in numpy int64 (wrapping)."""
-    seeds = np.asarray(seeds, np.int64).reshape(-1, 1)
-    j = np.arange(start, start + count, dtype=np.int64)[None, :]
-    with np.errstate(over="ignore"):
-        x = seeds * _wrap64(_MIX1) + j * _wrap64(_MIX2)
-        for shift in (31, 29, 32):
-            x ^= x >> np.int64(shift)
-            x *= _wrap64(_MIX1)
-    return (x >> np.int64(16)) % np.asarray(sizes, np.int64).reshape(-1, 1)
 
 
 def drawn_pixels(seeds: np.ndarray, sizes: np.ndarray, steps: int, batch: int
@@ -195,6 +173,7 @@ class _Image:
         self.scale = np.asarray(im.in_scale[2:], np.float32)
         self.tx, self.ty = coordinate_encodings(self.height, self.width, im.in_centre,
                                                 im.in_scale, n_frequencies)
+        self.tx_t, self.ty_t = (np.ascontiguousarray(t.T) for t in (self.tx, self.ty))
         # per column / row terms pay when there are fewer columns and rows than pixels
         self.factored = batch is not None and self.width + self.height <= batch
         if self.factored:
@@ -220,7 +199,8 @@ class CpuTrainer:
                  n_pad: int, grid: tuple[int, int, int] | None, grid_precision: str,
                  grid_lr_scale: float = 1.0, steps: int | None = None,
                  batch: int | None = None, focus: int = 0, optimiser: str = "adam",
-                 threads: int | None = None, compiled: bool | None = None) -> None:
+                 threads: int | None = None, compiled: bool | None = None,
+                 persistent: bool = True) -> None:
         from gainmlp import kernels
         from gainmlp.colorimetry import usable_cores
         from gainmlp.kernels import train
@@ -260,9 +240,17 @@ class CpuTrainer:
         self.threads = max(1, int(threads or usable_cores()))
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         self._buffers: dict[int, tuple] = {}
+        self._threaded: _ThreadedStep | None = None
+        #: Whether a one-image fit runs its steps in :mod:`gainmlp.kernels.train_step` (the
+        #: threads kept in compiled code between steps); False: the Python pool of
+        #: :meth:`step` (the same bytes; K > 1 images and the numpy references always).
+        self.persistent = bool(persistent) and self.kern["adam"] is train.adam
 
     def close(self) -> None:
         """Stop the worker threads."""
+        if self._threaded is not None:
+            self._threaded.close()
+            self._threaded = None
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -349,6 +337,16 @@ class CpuTrainer:
 
     def step(self, step: int, batch: int, lr: float) -> np.ndarray:
         """One Adam step of every image at learning rate ``lr``; returns the (K,) losses."""
+        if self.images[0].kept is not None and (batch != self.plan[1]
+                                                or not 0 <= step < self.plan[0]):
+            raise ValueError(f"step {step} of {batch} pixels is outside the planned "
+                             f"{self.plan[0]} steps of {self.plan[1]}")
+        if self.k == 1 and self.persistent:
+            if self._threaded is None or self._threaded.batch != batch:
+                if self._threaded is not None:
+                    self._threaded.close()
+                self._threaded = _ThreadedStep(self, batch)
+            return self._threaded.step(step, lr)
         kern = self.kern
         w, nf2 = self.w, 2 * self.nf
         inv = np.float32(2.0 / (batch * 3))
@@ -360,15 +358,12 @@ class CpuTrainer:
             cols = idx - rows * img.width
             pos = idx
             if img.kept is not None:
-                if batch != self.plan[1] or not 0 <= step < self.plan[0]:
-                    raise ValueError(f"step {step} of {batch} pixels is outside the planned "
-                                     f"{self.plan[0]} steps of {self.plan[1]}")
                 pos = np.searchsorted(img.kept, idx)
             grads, bins_x, bins_y = self._buffer(batch, k)
             flat = self.flat[k]
             if img.factored:
-                kern["coordinate_terms"](img.tx, flat, self.offs[0], w, img.cx)
-                kern["coordinate_terms"](img.ty, flat, self.offs[0] + nf2 * w, w, img.cy)
+                kern["coordinate_terms"](img.tx_t, flat, self.offs[0], w, img.cx)
+                kern["coordinate_terms"](img.ty_t, flat, self.offs[0] + nf2 * w, w, img.cy)
                 tab_x, tab_y, factored = img.cx, img.cy, 1
             else:
                 tab_x, tab_y, factored = img.tx, img.ty, 0
@@ -415,3 +410,111 @@ class CpuTrainer:
         for f in futures:
             f.result()
         return losses
+
+
+class _ThreadedStep:
+    """The steps of a one-image fit as :mod:`gainmlp.kernels.train_step` runs them: the
+    caller's thread in :func:`~gainmlp.kernels.train_step.step_main`, each worker thread in
+    :func:`~gainmlp.kernels.train_step.worker_loop` from one step to the next (the same
+    kernels, arguments and order as :meth:`CpuTrainer.step`'s pool, so the same bytes). A
+    worker that waits longer than :data:`IDLE_YIELDS` yields for a step (the caller is busy
+    elsewhere, or the fit ended) blocks on a condition until the next step or
+    :meth:`close`."""
+
+    #: Yields (after the spins) a worker waits for the next step before it blocks.
+    IDLE_YIELDS = 20000
+
+    def __init__(self, trainer: CpuTrainer, batch: int) -> None:
+        import threading
+
+        from gainmlp.codecs.mlp.fit_plan import MUON_BETA, MUON_NS, MUON_NS_STEPS, MUON_SCALE
+        from gainmlp.kernels import train_step
+
+        self.ts = train_step
+        self.trainer, self.batch = trainer, batch
+        img = trainer.images[0]
+        grads, bins_x, bins_y = trainer._buffer(batch, 0)
+        self.threads = max(1, min(trainer.threads, grads.shape[0]))
+        self.ctrl = np.zeros(train_step.ctrl_size(self.threads), np.int64)
+        self.gen = 0
+        self.idx, self.rows, self.cols, self.pos = (np.zeros(batch, np.int64) for _ in range(4))
+        self.losses = np.zeros(grads.shape[0])
+        grid = trainer.grid or (0, 0, 0)
+        empty = np.zeros(0, np.int64)
+        cx, cy = (img.cx, img.cy) if img.factored else (img.tx, img.ty)
+        compact = (np.zeros((batch, 3), np.float32), np.zeros((batch, 3), np.float32),
+                   np.zeros(batch if img.weight.size else 0, np.float32))
+        self.shared = (batch, CHUNK, trainer.flat[0], trainer.offs, trainer.w, trainer.act,
+                       trainer.nf, self.cols, self.rows, self.pos, np.arange(CHUNK), img.tx,
+                       img.ty, img.tx_t, img.ty_t, cx, cy, int(img.factored), img.sdr,
+                       img.centre, img.scale, img.target, img.weight, *compact, img.gtx,
+                       img.gty, grid[0], grid[1], grid[2], np.float32(2.0 / (batch * 3)),
+                       grads, bins_x, bins_y, self.losses)
+        focus = trainer.focus
+        focus_pool = img.focus if img.focus is not None else img.pool
+        self.sampler = (np.int64(img.seed), img.draw_size(),
+                        empty if img.pool is None else img.pool.astype(np.int64, copy=False),
+                        focus, empty if focus_pool is None
+                        else focus_pool.astype(np.int64, copy=False),
+                        img.draw_size() if img.focus is None else img.focus.size,
+                        empty if img.kept is None else img.kept.astype(np.int64, copy=False),
+                        img.width, self.idx)
+        blocks = np.array(trainer.muon, np.int64).reshape(-1, 3)
+        momentum = trainer.momentum[0] if trainer.momentum is not None else \
+            np.zeros(0, np.float32)
+        self.shared += (momentum, blocks, MUON_BETA, MUON_SCALE, *MUON_NS, MUON_NS_STEPS)
+        self.update = (trainer.m[0], trainer.v[0], trainer.lr_scale)
+        one = np.float32(1.0)
+        self._idle = (one, one, one, one, one, 0.0)  # a worker's unused Adam arguments
+        self.cond = threading.Condition()
+        self.idle = [False] * self.threads
+        self.workers = [threading.Thread(target=self._work, args=(t,), daemon=True,
+                                         name=f"gainmlp-fit-{t}")
+                        for t in range(1, self.threads)]
+        for worker in self.workers:
+            worker.start()
+
+    def _work(self, t: int) -> None:
+        ts, last = self.ts, 0
+        try:
+            while True:
+                code = ts.thread_step(self.ctrl, t, self.threads, last, self.IDLE_YIELDS, 0,
+                                      *self.sampler, *self.shared, *self.update, *self._idle)
+                last = int(self.ctrl[ts.slot(t, 3)])
+                if code == ts.STOPPED:
+                    return
+                with self.cond:  # idle: sleep until the next step (or the stop)
+                    if self.ctrl[ts.GO] != last or self.ctrl[ts.STOP]:
+                        continue
+                    self.idle[t] = True
+                    self.cond.wait_for(lambda: not self.idle[t])
+        finally:
+            self.ctrl[ts.STOP] = 1  # a worker that ends stops the caller's waits too
+
+    def step(self, step: int, lr: float) -> np.ndarray:
+        ts = self.ts
+        self.gen += 1
+        with self.cond:
+            ts.publish(self.ctrl, self.gen, step)
+            if any(self.idle):
+                self.idle = [False] * self.threads
+                self.cond.notify_all()
+        b1, b2 = ADAM_BETAS
+        t = step + 1
+        loss = ts.thread_step(self.ctrl, 0, self.threads, self.gen, 0, step, *self.sampler,
+                              *self.shared, *self.update,
+                            np.float32(lr / (1.0 - b1 ** t)), np.float32(1.0 - b2 ** t),
+                            np.float32(b1), np.float32(b2), np.float32(ADAM_EPS), float(lr))
+        if loss < 0:
+            raise GainMLPError("a fitting thread stopped")
+        return np.array([loss])
+
+    def close(self) -> None:
+        """Stop and join the worker threads."""
+        with self.cond:
+            self.ts.stop(self.ctrl)
+            self.idle = [False] * self.threads
+            self.cond.notify_all()
+        for worker in self.workers:
+            worker.join()
+        self.workers = []
