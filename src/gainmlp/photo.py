@@ -256,11 +256,20 @@ def encode_jpeg(
         return ultrahdr_from_pair(sdr, hdr_pq, options.scale, options.quality, jpeg_quality)
     if not 1 <= jpeg_quality <= 100:
         raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
-    seen = None if open_loop else decode_sdr_bytes(
-        encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)).pixels
-    payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
-    return ultrahdr_from_pair(sdr, hdr_pq, MAP_SCALE, MAP_QUALITY, jpeg_quality,
-                              extra_payload=payload)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gainmlp.container.ultrahdr import standard_gain_map
+
+    # The standard map needs only the pair: made on one thread while this one prepares the
+    # fit (single-threaded numpy), it uses a core that would idle (docs/speed.md).
+    with ThreadPoolExecutor(1, thread_name_prefix="gainmlp-map") as pool:
+        standard = pool.submit(standard_gain_map, sdr, hdr_pq, MAP_SCALE, 1)
+        seen = None if open_loop else decode_sdr_bytes(
+            encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)).pixels
+        payload = encode(sdr, hdr_pq, method, options, eps=eps,
+                         fit_sdr_pixels=seen).to_bytes()
+        return ultrahdr_from_pair(sdr, hdr_pq, MAP_SCALE, MAP_QUALITY, jpeg_quality,
+                                  extra_payload=payload, standard=standard.result())
 
 
 def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: bool = False,

@@ -27,8 +27,8 @@ OFFSET = 1 / 64
 BASE_PRIMARIES = {"bt709": "srgb", "srgb": "srgb", "p3": "p3", "bt2020": "bt2020"}
 
 
-def standard_gain_map(sdr: SdrImage, hdr_pq: np.ndarray, scale: int = 4
-                      ) -> tuple[np.ndarray, GainMapMetadata]:
+def standard_gain_map(sdr: SdrImage, hdr_pq: np.ndarray, scale: int = 4,
+                      threads: int | None = None) -> tuple[np.ndarray, GainMapMetadata]:
     """The RGB gain map (uint8, 1/``scale`` of the size) and its metadata that take an
     Ultra HDR reader from ``sdr`` (as such a reader linearises it) to ``hdr_pq``.
 
@@ -37,7 +37,8 @@ def standard_gain_map(sdr: SdrImage, hdr_pq: np.ndarray, scale: int = 4
     Pillow-bicubic downscaled. It is computed in float64 on row tiles
     (:mod:`gainmlp.kernels.gainmap_encode`: compiled, or its numpy reference with
     ``GAINMLP_KERNELS=numpy``), so nothing of full resolution is made besides the
-    uint8 codes (about 4 bytes per pixel instead of ~200).
+    uint8 codes (about 4 bytes per pixel instead of ~200). ``threads``: for the compiled
+    row tiles (default: the usable cores).
     """
     from gainmlp import kernels
     from gainmlp.kernels import gainmap_encode
@@ -48,10 +49,13 @@ def standard_gain_map(sdr: SdrImage, hdr_pq: np.ndarray, scale: int = 4
     matrix = (None if primaries == "bt2020"
               else colourspaces.matrix_RGB_to_RGB("bt2020", primaries))
     lut = colorimetry.sdr_eotf(np.arange(256, dtype=np.float64) / 255.0, "srgb")
-    run = (gainmap_encode.gain_map_codes if kernels.compiled()
-           else gainmap_encode.reference_gain_map_codes)
-    gain_map, lo, hi = run(sdr.pixels, hdr_pq, lut, matrix, SDR_WHITE_NITS,
-                           OFFSET, OFFSET, 1.0, MAX_ABS_LOG2)
+    if kernels.compiled():
+        gain_map, lo, hi = gainmap_encode.gain_map_codes(
+            sdr.pixels, hdr_pq, lut, matrix, SDR_WHITE_NITS, OFFSET, OFFSET, 1.0,
+            MAX_ABS_LOG2, threads)
+    else:
+        gain_map, lo, hi = gainmap_encode.reference_gain_map_codes(
+            sdr.pixels, hdr_pq, lut, matrix, SDR_WHITE_NITS, OFFSET, OFFSET, 1.0, MAX_ABS_LOG2)
     meta = GainMapMetadata(gain_map_min=tuple(lo.tolist()), gain_map_max=tuple(hi.tolist()),
                            gamma=(1.0,) * 3, offset_sdr=(OFFSET,) * 3,
                            offset_hdr=(OFFSET,) * 3, hdr_capacity_min=0.0,
@@ -70,13 +74,16 @@ def ultrahdr_from_pair(
     map_quality: int = 85,
     jpeg_quality: int = 95,
     extra_payload: bytes | None = None,
+    standard: tuple[np.ndarray, GainMapMetadata] | None = None,
 ) -> tuple[bytes, dict[str, int]]:
     """Write an Ultra HDR JPEG (RGB gain map at 1/``scale``); returns bytes and part sizes.
 
     ``extra_payload`` (a gainmlp payload) rides along in APP11 segments of the primary:
-    gainmlp prefers it, every other reader uses the standard gain map.
+    gainmlp prefers it, every other reader uses the standard gain map. ``standard``: that
+    map and its metadata when already made (:func:`standard_gain_map` of the same pair
+    and scale).
     """
-    gain_map, meta = standard_gain_map(sdr, hdr_pq, scale)
+    gain_map, meta = standard or standard_gain_map(sdr, hdr_pq, scale)
     icc = sdr.icc or make_icc_profile(BASE_PRIMARIES[sdr.encoding.primaries])
     data = write_ultrahdr(None, sdr.pixels, icc, gain_map, meta, extra_payload,
                           quality=jpeg_quality, gain_map_quality=map_quality)

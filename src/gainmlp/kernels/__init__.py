@@ -88,9 +88,25 @@ def _start_without(modules):
     return hidden()
 
 
+def load_cached(kernels) -> None:
+    """Load the machine code numba's on-disk cache holds for ``kernels`` (``(module,
+    function)`` pairs) for this machine, so that their first calls need no load (the CPU
+    trainer's step is ~50 ms of it). Signatures cached for another processor are left
+    alone; one whose code cannot be read is compiled, as its first call would."""
+    import importlib
+
+    for module, name in kernels:
+        dispatcher = getattr(importlib.import_module(f"gainmlp.kernels.{module}"), name)
+        magic = dispatcher.targetctx.codegen().magic_tuple()
+        for key in dispatcher._cache._cache_file._load_index():
+            if key[1] == magic and key[0] not in dispatcher.overloads:
+                dispatcher.compile(key[0])
+
+
 def warm_up_async(kernels, notice=None, lean=False):
-    """Start numba and load ``kernels`` in a background thread, so that a command's file
-    reading and JPEG decoding overlap numba's start (about half a second per process).
+    """Start numba and load ``kernels``' cached code (:func:`load_cached`) in a background
+    thread, so that a command's file reading and JPEG decoding overlap numba's start
+    (about half a second per process).
     ``notice()`` is called first when the kernels are not cached yet (they compile).
     ``lean``: start numba without the modules of :data:`LEAN_SKIPPED` (about 0.2 s less),
     leaving numba unable to compile cffi calls or ``np.dot`` in this process; for the
@@ -113,6 +129,7 @@ def warm_up_async(kernels, notice=None, lean=False):
                 from gainmlp.kernels.colour_index import index_colours
 
                 index_colours(np.zeros((1, 1, 3), np.uint8), threads=1)  # numba's first dispatch
+            load_cached(kernels)
         except Exception:  # noqa: BLE001 - only a head start: the decode reports errors
             pass
 
