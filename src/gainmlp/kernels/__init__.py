@@ -109,15 +109,20 @@ def warm_up_async(kernels, notice=None, lean=False):
     (about half a second per process).
     ``notice()`` is called first when the kernels are not cached yet (they compile).
     ``lean``: start numba without the modules of :data:`LEAN_SKIPPED` (about 0.2 s less),
-    leaving numba unable to compile cffi calls or ``np.dot`` in this process; for the
-    ``gainmlp`` command's decode only, never for a library caller's process.
+    leaving numba unable to compile cffi calls or ``np.dot`` in this process, and with the
+    cyclic garbage collector paused (then numba's objects frozen out of its reach); for
+    the ``gainmlp`` command only, never for a library caller's process.
     Returns the thread (already started), or None when the compiled kernels are off."""
     if not compiled():
         return None
     import contextlib
+    import gc
     import threading
 
     def work() -> None:
+        collecting = lean and gc.isenabled()
+        if collecting:  # the cyclic collector would trace numba's ~10^5 new objects again and
+            gc.disable()  # again while it starts (~40 ms, with the GIL held)
         try:
             skipped = [m for m in LEAN_SKIPPED
                        if not (m == "yaml" and os.path.exists(".numba_config.yaml"))]
@@ -132,6 +137,10 @@ def warm_up_async(kernels, notice=None, lean=False):
             load_cached(kernels)
         except Exception:  # noqa: BLE001 - only a head start: the decode reports errors
             pass
+        finally:
+            if collecting:  # numba's objects live as long as the process: not traced again
+                gc.freeze()
+                gc.enable()
 
     thread = threading.Thread(target=work, name="gainmlp-warm-up", daemon=True)
     thread.start()
