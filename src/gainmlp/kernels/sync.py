@@ -11,7 +11,8 @@ microsecond (docs/speed.md). Three primitives, as numba intrinsics:
   are visible to a reader that sees its flag);
 * :func:`relax`: a spin-wait hint (``pause`` on x86, nothing elsewhere);
 * :func:`yield_cpu`: ``sched_yield()`` from the C library, so a waiting thread gives its
-  core away when threads outnumber cores.
+  core away when threads outnumber cores;
+* :func:`prefetch`: a hint to bring an array element's cache line into this core's cache.
 
 :func:`wait_until` spins on a flag, then yields, and gives up after a bound (the caller
 then blocks in Python). There is no numpy reference: these are not arithmetic; the tests
@@ -93,6 +94,25 @@ def yield_cpu(typingctx):  # pragma: no cover - compiled
                                             ir.FunctionType(ir.IntType(32), []),
                                             "sched_yield")
         return builder.call(fn, [])
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):  # pragma: no cover - compiled
+    """Hint that element ``idx`` of ``arr`` (counted in elements from the start of its data,
+    whatever its shape) will be read soon (``llvm.prefetch``; no effect on results)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        ptr = _element(context, builder, signature.args[0], args[0], args[1])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        name = "llvm.prefetch.p0" if str(i8p) == "ptr" else "llvm.prefetch.p0i8"
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name)
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
 
     return sig, codegen
 

@@ -3,25 +3,31 @@
 :mod:`gainmlp.kernels.train` computes a step in pieces that
 :meth:`gainmlp.codecs.mlp.cpu_trainer.CpuTrainer.step` calls one by one from Python,
 handing the chunks to a thread pool. For one image, this module runs the same pieces in
-the same order with the same arguments, so the bytes are identical, with two differences
-in how they are run:
+the same order on the same values, so the bytes are identical (tests/
+test_kernels_train_step.py), with these differences in how they are run:
 
 * :func:`draw` draws the step's pixels (the counter hash of
-  :func:`gainmlp.codecs.mlp.cpu_trainer.hashed_indices`, the sampler's pool, the highlight
-  focus, the kept-pixel positions) in compiled code; :func:`draw_numpy` is its reference;
-* :func:`step_main` (the caller's thread) and :func:`worker_loop` (each worker thread,
-  started once per fit and kept inside compiled code between steps) hand the work over
-  through flags in a shared int64 array (:mod:`gainmlp.kernels.sync`) instead of Python
-  queues: the caller draws the pixels and computes the per-column coordinate terms while
-  worker 1 computes the per-row ones; the chunks are split round robin (chunk ``c`` on
-  thread ``c mod T``); the caller bins the column gradients while worker 1 bins the row
-  ones; then the caller runs Adam and Muon.
+  :func:`gainmlp.codecs.features.hashed_indices`, the sampler's pool, the highlight focus,
+  the kept-pixel positions) in compiled code, and :func:`gather` copies their data into
+  compact arrays (one pass of independent loads: the cache misses of a large image's
+  random rows overlap); :func:`draw_numpy` and :func:`gather_numpy` are the references;
+* :func:`thread_step` is the one entry of every thread: the caller's side
+  (:func:`_main_side`, once per step) and each worker's (:func:`_worker_side`, started
+  once per fit and kept inside compiled code between steps) hand the work over through
+  flags in a shared int64 array (:mod:`gainmlp.kernels.sync`) instead of Python queues.
+  Each thread draws and gathers the pixels of its own chunks (chunk ``c`` on thread ``c mod
+  T``); the caller computes the per-column coordinate terms while worker 1 computes the
+  per-row ones; after the chunks the caller bins the column gradients while worker 1 bins
+  the row ones; the caller runs Adam, then Muon on the hidden matrix while worker 1 runs
+  it on the first layer's; and each thread hints its next step's rows
+  (:func:`prefetch_own`).
 
-The flags (``ctrl``): :data:`GO` holds the generation (1, 2, ...) the caller published,
-:data:`STOP` non-zero ends the workers, :data:`MAIN_READY` / :data:`MAIN_CHUNKS` the
-caller's progress, and per worker ``t`` three slots from :func:`slot`: ready (its share
-before the chunks done), chunks done, bins done. Every flag holds the generation it
-reached, so nothing is reset between steps.
+The flags (``ctrl``): :data:`GO` holds the generation (1, 2, ...) the caller published and
+:data:`STEP` its step, :data:`STOP` non-zero ends the workers, :data:`MAIN_READY` /
+:data:`MAIN_CHUNKS` / :data:`ADAM` the caller's progress, :data:`LR` the step's learning
+rate (float64 bits), and per worker ``t`` four slots from :func:`slot`: ready (its share
+before the chunks done), chunks done, bins done, step done. Every flag holds the
+generation it reached, so nothing is reset between steps.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 
 from gainmlp.codecs import features
 from gainmlp.kernels._jit import jit
-from gainmlp.kernels.sync import load_acquire, store_release, wait_until
+from gainmlp.kernels.sync import load_acquire, prefetch, store_release, wait_until
 from gainmlp.kernels.train import adam, bin_gradients, chunk_gradients, coordinate_terms, muon
 
 GO, STOP, MAIN_READY, MAIN_CHUNKS, STEP, ADAM, LR = range(7)
@@ -143,6 +149,22 @@ def draw_numpy(seed, step, batch, lo, hi, size, pool, n_focus, focus, focus_size
 
 
 @jit
+def prefetch_own(tid, threads, step, seed, size, pool, n_focus, focus, focus_size, batch,
+                 chunk, n_chunks, sdr, target, weight):  # pragma: no cover - compiled
+    """Hint the rows of ``sdr``, ``target`` and ``weight`` that thread ``tid``'s draws of
+    ``step`` will gather (its chunks, as :func:`_draw_own`): issued at the end of a step,
+    they arrive while the next one starts (the draws of a large image miss the cache)."""
+    start = np.int64(step) * batch
+    for c in range(tid, n_chunks, threads):
+        for i in range(c * chunk, min(batch, (c + 1) * chunk)):
+            v = _drawn(seed, start, i, batch, size, pool, n_focus, focus, focus_size)
+            prefetch(sdr, 3 * v)
+            prefetch(target, 3 * v)
+            if weight.size:
+                prefetch(weight, v)
+
+
+@jit
 def gather(lo, hi, pos, sdr, target, weight, sdr_c, target_c, weight_c
            ):  # pragma: no cover - compiled
     """Copy the drawn pixels' data (rows ``pos[lo:hi]`` of ``sdr``, ``target`` and, when not
@@ -249,6 +271,9 @@ def _worker_side(ctrl, tid, threads, last, limit, seed, size, pool, n_focus, foc
             muon(flat, grads[0], momentum, muon_blocks[0, 0], muon_blocks[0, 1],
                  muon_blocks[0, 2], _lr_of(ctrl), beta, mscale, ns_a, ns_b, ns_c, ns_steps)
         store_release(ctrl, slot(tid, 3), g)
+        if not kept.size:
+            prefetch_own(tid, threads, ctrl[STEP] + 1, seed, size, pool, n_focus, focus,
+                         focus_size, batch, chunk, n_chunks, sdr, target, weight)
 
 
 @jit
@@ -299,6 +324,9 @@ def _main_side(ctrl, g, threads, step, seed, size, pool, n_focus, focus, focus_s
     for b in range(1 if shared else 0, muon_blocks.shape[0]):
         muon(flat, grads[0], momentum, muon_blocks[b, 0], muon_blocks[b, 1], muon_blocks[b, 2],
              lr, beta, mscale, ns_a, ns_b, ns_c, ns_steps)
+    if not kept.size:
+        prefetch_own(0, threads, step + 1, seed, size, pool, n_focus, focus, focus_size,
+                     batch, chunk, grads.shape[0], sdr, target, weight)
     for t in range(1, threads):
         if wait_until(ctrl, slot(t, 3), g, STOP, -1) == 0:
             return -1.0

@@ -414,8 +414,8 @@ class CpuTrainer:
 
 class _ThreadedStep:
     """The steps of a one-image fit as :mod:`gainmlp.kernels.train_step` runs them: the
-    caller's thread in :func:`~gainmlp.kernels.train_step.step_main`, each worker thread in
-    :func:`~gainmlp.kernels.train_step.worker_loop` from one step to the next (the same
+    caller's thread and each worker thread in :func:`~gainmlp.kernels.train_step.
+    thread_step`, the workers from one step to the next (the same
     kernels, arguments and order as :meth:`CpuTrainer.step`'s pool, so the same bytes). A
     worker that waits longer than :data:`IDLE_YIELDS` yields for a step (the caller is busy
     elsewhere, or the fit ended) blocks on a condition until the next step or
