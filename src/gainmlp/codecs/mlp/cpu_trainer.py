@@ -421,8 +421,11 @@ class _ThreadedStep:
     elsewhere, or the fit ended) blocks on a condition until the next step or
     :meth:`close`."""
 
-    #: Yields (after the spins) a worker waits for the next step before it blocks.
-    IDLE_YIELDS = 20000
+    #: Yields (after :data:`~gainmlp.kernels.sync.SPINS` spins, ~0.1 ms in all) a worker
+    #: waits for the next step before it blocks: a few times the Python work between two
+    #: steps, far less than a rate-control check, during which a spinning worker would
+    #: take a core from the check's own threads.
+    IDLE_YIELDS = 100
 
     def __init__(self, trainer: CpuTrainer, batch: int) -> None:
         import threading
