@@ -24,13 +24,13 @@ NF = 12
 
 def _sampler(rng, n: int, pool: bool, focus: int, focus_pool: bool, kept: bool):
     """Arguments of ``draw`` for an image of ``n`` pixels (width 37)."""
-    empty = np.zeros(0, np.int64)
-    pool_a = np.sort(rng.choice(n, n // 3, replace=False)) if pool else empty
+    empty = np.zeros(0, np.int32)
+    pool_a = np.sort(rng.choice(n, n // 3, replace=False)).astype(np.int32) if pool else empty
     size = pool_a.size if pool else n
-    focus_a = np.sort(rng.choice(n, 50, replace=False)) if focus_pool else pool_a
+    focus_a = (np.sort(rng.choice(n, 50, replace=False)).astype(np.int32) if focus_pool
+               else pool_a)
     focus_size = focus_a.size if focus_a.size else size
-    kept_a = np.arange(0, n, 1) if kept else empty
-    return 11, size, pool_a, focus, focus_a, focus_size, kept_a, 37
+    return 11, size, pool_a, focus, focus_a, focus_size, empty, 37
 
 
 @pytest.mark.parametrize("pool", [False, True])
@@ -41,6 +41,12 @@ def test_draw_and_gather_equal_the_references(pool, focus, focus_pool, kept) -> 
     n, batch = 37 * 29, 700
     seed, size, pool_a, n_focus, focus_a, focus_size, kept_a, width = _sampler(
         rng, n, pool, focus, focus_pool, kept)
+    if kept:  # the pixels kept: every drawn one (as the trainer keeps them) and others
+        drawn = np.zeros(batch, np.int64)
+        train_step.draw_numpy(seed, 9, batch, 0, batch, size, pool_a, n_focus, focus_a,
+                              focus_size, kept_a, width, drawn, *(np.zeros(batch, np.int64)
+                                                                  for _ in range(3)))
+        kept_a = np.union1d(drawn, rng.choice(n, n // 3, replace=False))
     sdr, target = rng.random((n, 3), np.float32), rng.random((n, 3), np.float32)
     weight = rng.random(n, np.float32)
     outs = {}
@@ -49,8 +55,11 @@ def test_draw_and_gather_equal_the_references(pool, focus, focus_pool, kept) -> 
         idx, rows, cols, pos = (np.full(batch, -1, np.int64) for _ in range(4))
         compact = np.zeros((batch, 3), np.float32), np.zeros((batch, 3), np.float32), \
             np.zeros(batch, np.float32)
+        # the kernel looks positions up in the kept pixels' rank, the reference searches
+        where = (train_step.kept_rank(kept_a if kept else None, n) if name == "kernel"
+                 else kept_a)
         for lo, hi in ((0, 300), (300, batch)):  # two ranges, as two chunks
-            fn(seed, 9, batch, lo, hi, size, pool_a, n_focus, focus_a, focus_size, kept_a,
+            fn(seed, 9, batch, lo, hi, size, pool_a, n_focus, focus_a, focus_size, where,
                width, idx, rows, cols, pos)
             gather(lo, hi, pos, sdr, target, weight, *compact)
         outs[name] = (idx, rows, cols, pos, *compact)

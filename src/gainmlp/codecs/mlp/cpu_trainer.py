@@ -443,7 +443,7 @@ class _ThreadedStep:
         self.idx, self.rows, self.cols, self.pos = (np.zeros(batch, np.int64) for _ in range(4))
         self.losses = np.zeros(grads.shape[0])
         grid = trainer.grid or (0, 0, 0)
-        empty = np.zeros(0, np.int64)
+        empty = np.zeros(0, np.int32)
         cx, cy = (img.cx, img.cy) if img.factored else (img.tx, img.ty)
         compact = (np.zeros((batch, 3), np.float32), np.zeros((batch, 3), np.float32),
                    np.zeros(batch if img.weight.size else 0, np.float32))
@@ -455,13 +455,13 @@ class _ThreadedStep:
                        grads, bins_x, bins_y, self.losses)
         focus = trainer.focus
         focus_pool = img.focus if img.focus is not None else img.pool
+        # flat pixel indices as int32 (rate control's pools are: no copy of 12 M of them)
         self.sampler = (np.int64(img.seed), img.draw_size(),
-                        empty if img.pool is None else img.pool.astype(np.int64, copy=False),
+                        empty if img.pool is None else img.pool.astype(np.int32, copy=False),
                         focus, empty if focus_pool is None
-                        else focus_pool.astype(np.int64, copy=False),
+                        else focus_pool.astype(np.int32, copy=False),
                         img.draw_size() if img.focus is None else img.focus.size,
-                        empty if img.kept is None else img.kept.astype(np.int64, copy=False),
-                        img.width, self.idx)
+                        train_step.kept_rank(img.kept, img.size), img.width, self.idx)
         blocks = np.array(trainer.muon, np.int64).reshape(-1, 3)
         momentum = trainer.momentum[0] if trainer.momentum is not None else \
             np.zeros(0, np.float32)
