@@ -151,3 +151,12 @@ def test_idle_workers_wake_up_and_close_stops_them(monkeypatch) -> None:
     np.testing.assert_array_equal(got, want)
     assert any(any(s) for s in seen)  # the workers did block between steps
     assert not [t for t in threading.enumerate() if t.name.startswith("gainmlp-fit-")]
+
+
+def test_compiled_drawn_pixels_equal_numpys() -> None:
+    seeds, sizes = np.array([3, 11]), np.array([5000, 123457])
+    for steps, batch in ((7, 700), (40, 4096)):
+        want = cpu_trainer.drawn_pixels(seeds, sizes, steps, batch)
+        got = cpu_trainer.drawn_pixels(seeds, sizes, steps, batch, train_step.mark_drawn)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -132,6 +132,15 @@ def draw(seed, step, batch, lo, hi, size, pool, n_focus, focus, focus_size, rank
             pos[i] = idx[i]
 
 
+@jit
+def mark_drawn(seed, size, total, seen):  # pragma: no cover - compiled
+    """``seen[k] = True`` for every draw ``j < total`` of the sampler (``_hash(seed, j,
+    size)``): :func:`gainmlp.codecs.mlp.cpu_trainer.drawn_pixels` compiled (its numpy
+    loop is the reference; 4 M draws of a 12-MP fit: ~0.2 s in numpy)."""
+    for j in range(total):
+        seen[_hash(seed, np.int64(j), size)] = True
+
+
 def kept_rank(kept: np.ndarray | None, n_pixels: int) -> np.ndarray:
     """Per pixel of the image its position in the sorted ``kept`` (int32; an empty array
     when every pixel is kept): :func:`draw`'s O(1) lookup instead of a binary search per

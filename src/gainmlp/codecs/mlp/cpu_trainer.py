@@ -61,16 +61,19 @@ def muon_blocks(optimiser: str, offsets: np.ndarray, shapes: list[tuple[int, ...
     return [(int(offsets[b]), int(shapes[b][0]), int(shapes[b][1])) for b in MUON_BLOCKS]
 
 
-def drawn_pixels(seeds: np.ndarray, sizes: np.ndarray, steps: int, batch: int
-                 ) -> list[np.ndarray]:
+def drawn_pixels(seeds: np.ndarray, sizes: np.ndarray, steps: int, batch: int,
+                 mark: Callable | None = None) -> list[np.ndarray]:
     """Per image, the sorted flat indices of every pixel that ``steps`` steps of ``batch``
-    draws will visit."""
+    draws will visit. ``mark``: the compiled marker
+    (:func:`gainmlp.kernels.train_step.mark_drawn`, the same pixels); None: numpy."""
     out = []
     chunk = max(1, (1 << 22) // max(1, batch)) * batch
     total = steps * batch
     for seed, size in zip(seeds, sizes, strict=True):
         seen = np.zeros(int(size), dtype=bool)
-        for start in range(0, total, chunk):
+        if mark is not None:
+            mark(np.int64(seed), np.int64(size), np.int64(total), seen)
+        for start in range(0, total if mark is None else 0, chunk):
             count = min(chunk, total - start)
             seen[hashed_indices(np.array([seed]), start, count, np.array([size]))[0]] = True
         out.append(np.flatnonzero(seen))
@@ -270,17 +273,32 @@ class CpuTrainer:
         none: list[np.ndarray | None] = [None] * len(images)
         if steps is None or batch is None or steps * batch >= sum(sizes):
             return none
-        pools = [np.arange(n) if im.pixels is None else np.asarray(im.pixels)
-                 for im, n in zip(images, sizes, strict=True)]
+        if self.focus and sum(0 if im.focus is None else im.focus.size for im in images
+                              ) >= DRAWN_FRACTION * sum(sizes):
+            return none  # the kept pixels include the focus pools: too many already
+        pools = [None if im.pixels is None else np.asarray(im.pixels) for im in images]
+        mark = None
+        if self.kern["adam"] is self._compiled_adam():
+            from gainmlp.kernels import train_step
+
+            mark = train_step.mark_drawn
         drawn = drawn_pixels(np.array([im.seed for im in images]),
-                             np.array([p.size for p in pools]), steps, batch)
-        drawn = [pool[d] for pool, d in zip(pools, drawn, strict=True)]
+                             np.array([n if p is None else p.size
+                                       for p, n in zip(pools, sizes, strict=True)]),
+                             steps, batch, mark)
+        drawn = [d if pool is None else pool[d] for pool, d in zip(pools, drawn, strict=True)]
         if self.focus:
             drawn = [d if im.focus is None or not im.focus.size else sorted_union(d, im.focus, n)
                      for d, im, n in zip(drawn, images, sizes, strict=True)]
         if sum(d.size for d in drawn) >= DRAWN_FRACTION * sum(sizes):
             return none
         return drawn
+
+    @staticmethod
+    def _compiled_adam():
+        from gainmlp.kernels import train
+
+        return train.adam
 
     # -- parameters ----------------------------------------------------------------------
 
