@@ -496,6 +496,7 @@ class _ThreadedStep:
             worker.start()
 
     def _work(self, t: int) -> None:
+        """Worker ``t``: the compiled loop, and a Python wait whenever it goes idle."""
         ts, last = self.ts, 0
         try:
             while True:
@@ -513,6 +514,7 @@ class _ThreadedStep:
             self.ctrl[ts.STOP] = 1  # a worker that ends stops the caller's waits too
 
     def step(self, step: int, lr: float) -> np.ndarray:
+        """Step ``step`` at learning rate ``lr``; returns the (1,) loss."""
         ts = self.ts
         self.gen += 1
         with self.cond:
@@ -523,11 +525,11 @@ class _ThreadedStep:
         b1, b2 = ADAM_BETAS
         t = step + 1
         loss = ts.thread_step(self.ctrl, 0, self.threads, self.gen, 0, step, *self.sampler,
-                              *self.shared, *self.update,
-                            np.float32(lr / (1.0 - b1 ** t)), np.float32(1.0 - b2 ** t),
-                            np.float32(b1), np.float32(b2), np.float32(ADAM_EPS), float(lr))
-        if loss < 0:
-            raise GainMLPError("a fitting thread stopped")
+                              *self.shared, *self.update, np.float32(lr / (1.0 - b1 ** t)),
+                              np.float32(1.0 - b2 ** t), np.float32(b1), np.float32(b2),
+                              np.float32(ADAM_EPS), float(lr))
+        if loss < 0:  # a worker ended (its exception was reported by its thread)
+            raise RuntimeError("a fitting thread stopped")
         return np.array([loss])
 
     def close(self) -> None:
