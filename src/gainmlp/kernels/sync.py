@@ -68,53 +68,49 @@ def store_release(typingctx, arr, idx, value):  # pragma: no cover - compiled
     return sig, codegen
 
 
+def _call(builder, name, ret, args=(), arg_types=()):
+    """Call the external or LLVM function ``name`` (declared on first use)."""
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, list(arg_types)),
+                                        name)
+    return builder.call(fn, list(args))
+
+
 @intrinsic
 def relax(typingctx):  # pragma: no cover - compiled
     """A spin-wait hint to the core (x86 ``pause``; nothing on other processors)."""
-    sig = types.void()
 
     def codegen(context, builder, signature, args):
         if _X86:
-            fn = cgutils.get_or_insert_function(builder.module,
-                                                ir.FunctionType(ir.VoidType(), []),
-                                                "llvm.x86.sse2.pause")
-            builder.call(fn, [])
+            _call(builder, "llvm.x86.sse2.pause", ir.VoidType())
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(), codegen
 
 
 @intrinsic
 def yield_cpu(typingctx):  # pragma: no cover - compiled
     """``sched_yield()``: give this thread's core to another runnable thread."""
-    sig = types.int32()
 
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module,
-                                            ir.FunctionType(ir.IntType(32), []),
-                                            "sched_yield")
-        return builder.call(fn, [])
+        return _call(builder, "sched_yield", ir.IntType(32))
 
-    return sig, codegen
+    return types.int32(), codegen
 
 
 @intrinsic
 def prefetch(typingctx, arr, idx):  # pragma: no cover - compiled
     """Hint that element ``idx`` of ``arr`` (counted in elements from the start of its data,
     whatever its shape) will be read soon (``llvm.prefetch``; no effect on results)."""
-    sig = types.void(arr, idx)
 
     def codegen(context, builder, signature, args):
         ptr = _element(context, builder, signature.args[0], args[0], args[1])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         name = "llvm.prefetch.p0" if str(i8p) == "ptr" else "llvm.prefetch.p0i8"
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name)
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        _call(builder, name, ir.VoidType(), [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)],
+              [i8p, i32, i32, i32])
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(arr, idx), codegen
 
 
 @jit

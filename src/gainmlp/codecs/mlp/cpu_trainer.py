@@ -208,7 +208,8 @@ class CpuTrainer:
         from gainmlp.colorimetry import usable_cores
         from gainmlp.kernels import train
 
-        self.kern = train.kernels(kernels.compiled() if compiled is None else compiled)
+        self.compiled = kernels.compiled() if compiled is None else bool(compiled)
+        self.kern = train.kernels(self.compiled)
         self.k = len(images)
         self.activation = activation
         self.act = train.SINE if activation == "sine" else train.RELU
@@ -247,7 +248,7 @@ class CpuTrainer:
         #: Whether a one-image fit runs its steps in :mod:`gainmlp.kernels.train_step` (the
         #: threads kept in compiled code between steps); False: the Python pool of
         #: :meth:`step` (the same bytes; K > 1 images and the numpy references always).
-        self.persistent = bool(persistent) and self.kern["adam"] is train.adam
+        self.persistent = bool(persistent) and self.compiled
 
     def close(self) -> None:
         """Stop the worker threads."""
@@ -278,7 +279,7 @@ class CpuTrainer:
             return none  # the kept pixels include the focus pools: too many already
         pools = [None if im.pixels is None else np.asarray(im.pixels) for im in images]
         mark = None
-        if self.kern["adam"] is self._compiled_adam():
+        if self.compiled:
             from gainmlp.kernels import train_step
 
             mark = train_step.mark_drawn
@@ -293,12 +294,6 @@ class CpuTrainer:
         if sum(d.size for d in drawn) >= DRAWN_FRACTION * sum(sizes):
             return none
         return drawn
-
-    @staticmethod
-    def _compiled_adam():
-        from gainmlp.kernels import train
-
-        return train.adam
 
     # -- parameters ----------------------------------------------------------------------
 
