@@ -72,6 +72,17 @@ def test_chunked_stats_equal_whole_image_stats() -> None:
         channel_stats([])
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threaded_chunk_stats_are_the_serial_fold_bit_for_bit(threads: int) -> None:
+    values = np.random.default_rng(2).lognormal(size=(1001, 3))  # sums that round
+    serial = channel_stats(values[rows] for rows in chunks(1001, 64))
+    threaded = features.chunk_stats(lambda rows: values[rows], 1001, 64, threads)
+    for a, b in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    order = features.map_chunks(lambda rows: rows.start, 1001, 64, threads)
+    assert order == list(range(0, 1001, 64))
+
+
 def test_checked_sdr() -> None:
     sdr, height, width = checked_sdr(np.zeros((4, 6, 3), np.float32))
     assert (height, width) == (4, 6)

@@ -86,10 +86,11 @@ def test_coordinate_terms_and_bin_gradients_equal_the_references() -> None:
 
 def test_adam_equals_the_reference_and_torchs_formula() -> None:
     rng = np.random.default_rng(4)
-    flat = rng.random(50, dtype=np.float32)
-    grads = rng.random((3, 50), dtype=np.float32) - 0.5
-    m, v = rng.random(50, dtype=np.float32) * 0.1, rng.random(50, dtype=np.float32) * 0.01
-    lr_scale = np.ones(50, np.float32)
+    n = 1003  # the vector loop and its tail
+    flat = rng.random(n, dtype=np.float32)
+    grads = rng.random((3, n), dtype=np.float32) - 0.5
+    m, v = rng.random(n, dtype=np.float32) * 0.1, rng.random(n, dtype=np.float32) * 0.01
+    lr_scale = np.ones(n, np.float32)
     lr_scale[:5] = 8
     args = (np.float32(0.01 / (1 - 0.9 ** 3)), np.float32(1 - 0.999 ** 3), np.float32(0.9),
             np.float32(0.999), np.float32(1e-8))

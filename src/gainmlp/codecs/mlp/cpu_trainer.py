@@ -34,6 +34,7 @@ from gainmlp.codecs.mlp.fit_plan import (
     MUON_NS,
     MUON_NS_STEPS,
     MUON_SCALE,
+    once,
 )
 from gainmlp.codecs.mlp.grid import dequantise_grid, grid_taps
 from gainmlp.errors import GainMLPError
@@ -278,6 +279,20 @@ class CpuTrainer:
                               ) >= DRAWN_FRACTION * sum(sizes):
             return none  # the kept pixels include the focus pools: too many already
         pools = [None if im.pixels is None else np.asarray(im.pixels) for im in images]
+        # rate control fits one pair with the same pool, focus, steps and batch rung after
+        # rung: the same pixels (0.1 s of a 12-MP fit's set-up), found once per search
+        key = ("kept", steps, batch, self.focus,
+               *((im.seed, n, id(p), id(im.focus)) for im, n, p in zip(images, sizes, pools,
+                                                                     strict=True)))
+        return once(key, lambda: self._drawn(images, sizes, pools, steps, batch),
+                    *(p for p in pools if p is not None),
+                    *(im.focus for im in images if im.focus is not None))
+
+    def _drawn(self, images: list[ImageData], sizes: list[int],
+               pools: list[np.ndarray | None], steps: int, batch: int
+               ) -> list[np.ndarray | None]:
+        """:meth:`_kept`'s pixels: those drawn, with the focus pools."""
+        none: list[np.ndarray | None] = [None] * len(images)
         mark = None
         if self.compiled:
             from gainmlp.kernels import train_step

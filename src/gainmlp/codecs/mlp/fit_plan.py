@@ -21,9 +21,9 @@ import numpy as np
 from gainmlp import paper_residual
 from gainmlp.codecs.features import (
     STAT_CHUNK,
-    channel_stats,
     check_pair,
-    chunks,
+    chunk_stats,
+    map_chunks,
     padded_width,
 )
 from gainmlp.codecs.mlp.format import MAX_WIDTH, N_FREQUENCIES, MlpParams
@@ -185,15 +185,15 @@ def output_constants(kind: str, transform: str, sdr: np.ndarray, hdr: np.ndarray
                      eps: float) -> tuple[np.ndarray, ...]:
     """Per channel: mean of T, its largest deviation from the mean, min and max (float32)."""
     s2, h2 = sdr.reshape(-1, 3), hdr.reshape(-1, 3)
-    stats = channel_stats(target_values(kind, transform, s2[rows], h2[rows], eps)
-                          for rows in chunks(s2.shape[0]))
+    stats = chunk_stats(lambda rows: target_values(kind, transform, s2[rows], h2[rows], eps),
+                        s2.shape[0])
     return tuple(np.asarray(a, dtype=np.float32) for a in stats)
 
 
 def input_constants(sdr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre/scale of (x, y, r, g, b): x, y in (0, 1) -> [-1, 1]; SDR around its mean."""
     s2 = sdr.reshape(-1, 3)
-    mean, dev, _, _ = channel_stats(s2[rows].astype(np.float64) for rows in chunks(s2.shape[0]))
+    mean, dev, _, _ = chunk_stats(lambda rows: s2[rows].astype(np.float64), s2.shape[0])
     centre = np.concatenate([[0.5, 0.5], mean]).astype(np.float32)
     scale = np.concatenate([[0.5, 0.5], dev]).astype(np.float32)
     return centre, scale
@@ -268,10 +268,13 @@ class Plan:
         s2, h2 = self.sdr.reshape(-1, 3), self.hdr.reshape(-1, 3)
         n = s2.shape[0] if rows is None else len(rows)
         out = np.empty((n, 3), np.float32)
-        for sl in chunks(n):
+
+        def fill(sl: slice) -> None:
             at = sl if rows is None else rows[sl]
             t = target_values(self.kind, self.transform, s2[at], h2[at], self.eps)
             out[sl] = (t - self.out_c) / self.out_s
+
+        map_chunks(fill, n)  # (chunks on threads: the same values)
         return out
 
     def params(self, weights: list[np.ndarray], grids: list[np.ndarray]) -> MlpParams:

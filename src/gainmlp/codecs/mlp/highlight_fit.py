@@ -148,11 +148,14 @@ def focus_pixels(spec: HighlightSpec, hdr: np.ndarray,
         in_pool[pool] = True
         hot = hot[in_pool[hot]]
     if hot.size and spec.tier_repeat > 1:
-        top = hot[h[hot].max(axis=1) > _pq(spec.tier_nits)]
+        tier = _pq(spec.tier_nits)
+        values = h[hot]
+        is_top = (values[:, 0] > tier) | (values[:, 1] > tier) | (values[:, 2] > tier)
+        n_top = int(np.count_nonzero(is_top))
         # at most doubling the pool: a tier that is most of the pool needs no emphasis
-        repeat = min(spec.tier_repeat, 1 + hot.size // max(top.size, 1))
-        if top.size and repeat > 1:
-            hot = np.sort(np.concatenate([hot, *([top] * (repeat - 1))]))
+        repeat = min(spec.tier_repeat, 1 + hot.size // max(n_top, 1))
+        if n_top and repeat > 1:  # each tier pixel ``repeat`` times, still sorted
+            hot = np.repeat(hot, np.where(is_top, repeat, 1))
     return hot if hot.size else None
 
 

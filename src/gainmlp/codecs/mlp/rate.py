@@ -296,7 +296,7 @@ def highlight_pixels(hdr: np.ndarray, held: np.ndarray, seed: int) -> np.ndarray
     hot = []
     for rows in chunks(flat.shape[0]):  # Y > 1000 needs a channel above 1000: cheap first
         part = flat[rows]
-        cand = np.flatnonzero(part.max(axis=1) > cut)
+        cand = np.flatnonzero((part[:, 0] > cut) | (part[:, 1] > cut) | (part[:, 2] > cut))
         if cand.size:
             cand = cand[luminance_nits(part[cand][None])[0] > HIGHLIGHT_NITS]
             hot.append(cand + rows.start)
