@@ -41,11 +41,11 @@ from gainmlp.kernels.pq import PEAK_NITS, decode_e, decode_table, for_chunks
 TILE_PIXELS = 1 << 16
 
 
-@jit(inline="always")
-def _log_gains(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table, white,
-               k_sdr, k_hdr, max_abs, nits, g):  # pragma: no cover - compiled
-    """The clipped log2 gains of pixel ``(r, x)`` into ``g`` (3,) (module doc); ``nits``
-    (3,) is scratch."""
+@jit(inline="always", error_model="numpy")
+def _gain_ratios(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table, white,
+                 k_sdr, k_hdr, nits, g):  # pragma: no cover - compiled
+    """The gains of pixel ``(r, x)`` before their log2, ``(h + k_hdr) / (s + k_sdr)``,
+    into ``g`` (3,) (module doc); ``nits`` (3,) is scratch."""
     for k in range(3):
         nits[k] = np.float64(decode_e(hdr_pq[r, x, k], pq_table)) * PEAK_NITS
     for c in range(3):
@@ -57,29 +57,50 @@ def _log_gains(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table, white,
             lin = nits[c]
         h = max(lin / white, 0.0)
         s = max(sdr_lut[sdr_u8[r, x, c]], 0.0)
-        v = np.log2((h + k_hdr) / (s + k_sdr))
-        g[c] = 0.0 if v != v else min(max(v, -max_abs), max_abs)
+        g[c] = (h + k_hdr) / (s + k_sdr)
 
 
-@jit
+@jit(inline="always")
+def _log_gain(ratio, max_abs):  # pragma: no cover - compiled
+    """A gain's clipped log2 (NaN: 0)."""
+    v = np.log2(ratio)
+    return 0.0 if v != v else min(max(v, -max_abs), max_abs)
+
+
+@jit(error_model="numpy")
 def _extremes_rows(sdr_u8, hdr_pq, sdr_lut, matrix, convert, pq_table, white, k_sdr,
                    k_hdr, max_abs, lo, hi, r0, r1):  # pragma: no cover - compiled
+    """The rows' extremes of the clipped log2 gains: log2 and the clip are monotonic, so
+    they are those of the smallest and largest ratio (one log2 per channel, not per
+    pixel; a NaN ratio counts as a log2 gain of 0)."""
     width = sdr_u8.shape[1]
     nits = np.empty(3)
     g = np.empty(3)
+    small = np.full(3, np.inf)
+    large = np.full(3, -np.inf)
+    nan = np.zeros(3, np.bool_)
+    for r in range(r0, r1):
+        for x in range(width):
+            _gain_ratios(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table,
+                         white, k_sdr, k_hdr, nits, g)
+            for c in range(3):
+                v = g[c]
+                if v != v:
+                    nan[c] = True
+                small[c] = min(small[c], v)
+                large[c] = max(large[c], v)
     for c in range(3):
         lo[c] = np.inf
         hi[c] = -np.inf
-    for r in range(r0, r1):
-        for x in range(width):
-            _log_gains(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table,
-                       white, k_sdr, k_hdr, max_abs, nits, g)
-            for c in range(3):
-                lo[c] = min(lo[c], g[c])
-                hi[c] = max(hi[c], g[c])
+        if small[c] <= large[c]:
+            lo[c] = _log_gain(small[c], max_abs)
+            hi[c] = _log_gain(large[c], max_abs)
+        if nan[c]:
+            lo[c] = min(lo[c], 0.0)
+            hi[c] = max(hi[c], 0.0)
 
 
-@jit
+@jit(error_model="numpy")
 def _code_rows(sdr_u8, hdr_pq, sdr_lut, matrix, convert, pq_table, white, k_sdr,
                k_hdr, max_abs, lo, span, gamma, out, r0, r1):  # pragma: no cover - compiled
     width = sdr_u8.shape[1]
@@ -87,11 +108,11 @@ def _code_rows(sdr_u8, hdr_pq, sdr_lut, matrix, convert, pq_table, white, k_sdr,
     g = np.empty(3)
     for r in range(r0, r1):
         for x in range(width):
-            _log_gains(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table,
-                       white, k_sdr, k_hdr, max_abs, nits, g)
+            _gain_ratios(sdr_u8, hdr_pq, r, x, sdr_lut, matrix, convert, pq_table,
+                         white, k_sdr, k_hdr, nits, g)
             for c in range(3):
                 if span[c] > 0.0:
-                    rec = min(max((g[c] - lo[c]) / span[c], 0.0), 1.0)
+                    rec = min(max((_log_gain(g[c], max_abs) - lo[c]) / span[c], 0.0), 1.0)
                     if gamma[c] != 1.0:
                         rec = rec ** gamma[c]
                     out[r, x, c] = np.uint8(np.rint(rec * 255.0))
