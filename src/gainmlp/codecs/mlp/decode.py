@@ -111,15 +111,17 @@ def grid_features_at(params: MlpParams, x: np.ndarray, y: np.ndarray,
     return np.concatenate(feats, axis=1)
 
 
-def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
+def forward_numpy(params: MlpParams, inputs: np.ndarray,
+                  encoded: np.ndarray | None = None) -> np.ndarray:
     """Raw inputs ``(N, n_in)`` (x, y in (0, 1), r, g, b) -> network outputs ``(N, n_out)``.
 
     The outputs are in the network's normalised space; see :func:`denormalise_outputs`.
     This is the plain, unfactorised evaluation; :func:`decode_mlp` computes the same thing
-    with a separable first layer.
+    with a separable first layer. ``encoded``: :func:`encoded_inputs` of ``inputs`` for
+    ``params``, when the caller keeps them (rate control judges many networks with the
+    same input normalisation on the same pixels).
     """
-    norm = normalise_inputs(inputs, params.in_centre, params.in_scale)
-    enc = encode_numpy(norm, params.n_frequencies)
+    enc = encoded_inputs(params, inputs) if encoded is None else encoded
     ws, grid_w = _split_weights(params)
     w0 = ws[0]
     h = enc @ w0[:, :-1].T + w0[:, -1]
@@ -131,6 +133,14 @@ def forward_numpy(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
             h += term
             term = None
     return _hidden_and_output(params, h, ws, term)
+
+
+def encoded_inputs(params: MlpParams, inputs: np.ndarray) -> np.ndarray:
+    """The frequency encodings of the normalised ``inputs`` (what :func:`forward_numpy`'s
+    first layer takes): they depend on ``params`` only through its input centre, scale
+    and number of frequencies."""
+    return encode_numpy(normalise_inputs(inputs, params.in_centre, params.in_scale),
+                        params.n_frequencies)
 
 
 class _GridProjection:

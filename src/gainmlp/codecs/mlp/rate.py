@@ -55,7 +55,12 @@ import numpy as np
 from gainmlp import metrics, paper_residual
 from gainmlp.codecs.features import chunks, pixel_centres
 from gainmlp.codecs.mlp import fit
-from gainmlp.codecs.mlp.decode import denormalise_outputs, forward_numpy, method_kind
+from gainmlp.codecs.mlp.decode import (
+    denormalise_outputs,
+    encoded_inputs,
+    forward_numpy,
+    method_kind,
+)
 from gainmlp.codecs.mlp.fit import HIDDEN_LAYERS, fit_many, fused_supported
 from gainmlp.codecs.mlp.fit_plan import shared_setup
 from gainmlp.codecs.mlp.format import (
@@ -239,6 +244,8 @@ class HeldOut:
     hdr: np.ndarray
     #: the pixels the light criterion is judged on (:meth:`light`; None: these)
     highlights: HeldOut | None = None
+    #: (input normalisation, the inputs' encodings) of the last network judged
+    _encoded: tuple | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, kind: str, sdr: np.ndarray, hdr: np.ndarray, eps: float,
@@ -259,7 +266,11 @@ class HeldOut:
 
     def rebuilt(self, params: MlpParams) -> np.ndarray:
         """The HDR ``params`` rebuild at the held-out pixels ``(N, 3)``."""
-        mapped = denormalise_outputs(params, forward_numpy(params, self.inputs))
+        key = (params.in_centre.tobytes(), params.in_scale.tobytes(), params.n_frequencies)
+        if self._encoded is None or self._encoded[0] != key:  # the same for every fit
+            self._encoded = (key, encoded_inputs(params, self.inputs))  # of a search
+        mapped = denormalise_outputs(params, forward_numpy(params, self.inputs,
+                                                           self._encoded[1]))
         s = self.inputs[:, 2:5]
         if self.kind == "direct":
             return np.clip(mapped, 0.0, 1.0)
