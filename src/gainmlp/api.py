@@ -23,6 +23,7 @@ from gainmlp.kernels import compiled
 from gainmlp.memory import check_memory
 from gainmlp.options import EncodeOptions
 from gainmlp.paper_residual import DEFAULT_EPS
+from gainmlp.threads import blas_on_caller
 
 
 def sdr_in_hdr_space(pixels: np.ndarray, encoding: SdrEncoding) -> np.ndarray:
@@ -67,6 +68,7 @@ def check_rate_control(method: str, options: EncodeOptions) -> EncodeOptions:
     return options
 
 
+@blas_on_caller()  # (gainmlp.threads: OpenBLAS's spinning threads off our cores)
 def encode(
     sdr: SdrImage,
     hdr_pq: np.ndarray,
@@ -96,6 +98,7 @@ def encode(
     return Payload(method, width, height, eps, body, sdr.encoding, hdr or HdrEncoding())
 
 
+@blas_on_caller()
 def encode_many(
     items: list[tuple[SdrImage, np.ndarray]],
     method: str = "gamma-mlp",
@@ -126,6 +129,7 @@ def encode_many(
             for (sdr, _), body in zip(items, bodies, strict=True)]
 
 
+@blas_on_caller()
 def decode(payload: Payload, sdr_pixels: np.ndarray) -> np.ndarray:
     """Rebuild the HDR rendition from a payload and the SDR pixels.
 

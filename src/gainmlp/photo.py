@@ -22,6 +22,7 @@ from gainmlp.image import SdrImage
 from gainmlp.io import decode_sdr_bytes, encode_sdr_jpeg
 from gainmlp.options import EncodeOptions
 from gainmlp.paper_residual import DEFAULT_EPS
+from gainmlp.threads import blas_on_caller
 
 
 def encode_photo(
@@ -91,6 +92,7 @@ def reencode_options(data: bytes, method: str, options: EncodeOptions | None
     return options
 
 
+@blas_on_caller()  # (gainmlp.threads)
 def reencode_gainmap_photo(
     data: bytes, method: str = "gamma-mlp", options: EncodeOptions | None = None,
     eps: float = DEFAULT_EPS, name: str = "photo", container: str | None = None,

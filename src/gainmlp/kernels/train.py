@@ -481,21 +481,16 @@ def adam(flat, grads, m, v, lr_scale, step_size, bias2, b1, b2, eps):  # pragma:
     """Sum the chunks' gradients ``grads`` ``(chunks, P)`` in order, then one Adam update:
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``, ``flat -= step_size * lr_scale
     * m / (sqrt(v / bias2) + eps)`` (``step_size = lr / (1 - b1^t)``, ``bias2 = 1 -
-    b2^t``: torch's Adam as the fused trainer writes it). Returns nothing; the summed
-    gradient is left in ``grads[0]``. Two plain loops over the parameters and numpy's
-    error model (no division check), so both vectorise: a 128x128x8 grid's 131 k values
-    take 0.07 ms, not 0.44 (the same bits, docs/speed.md)."""
+    b2^t``: torch's Adam as the fused trainer writes it); the summed gradient is left in
+    ``grads[0]``. Plain loops without division checks vectorise (same bits, docs/speed.md)."""
     n_chunks, n = grads.shape
     total = grads[0]
     for c in range(1, n_chunks):
-        part = grads[c]
-        for i in range(n):
-            total[i] += part[i]
-    one = np.float32(1.0)
+        total += grads[c]
     for i in range(n):
         gr = total[i]
-        mi = b1 * m[i] + (one - b1) * gr
-        vi = b2 * v[i] + (one - b2) * gr * gr
+        mi = b1 * m[i] + (np.float32(1.0) - b1) * gr
+        vi = b2 * v[i] + (np.float32(1.0) - b2) * gr * gr
         m[i], v[i] = mi, vi
         flat[i] -= step_size * (mi * lr_scale[i]) / (np.sqrt(vi / bias2) + eps)
 

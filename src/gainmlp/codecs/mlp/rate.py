@@ -267,10 +267,9 @@ class HeldOut:
     def rebuilt(self, params: MlpParams) -> np.ndarray:
         """The HDR ``params`` rebuild at the held-out pixels ``(N, 3)``."""
         key = (params.in_centre.tobytes(), params.in_scale.tobytes(), params.n_frequencies)
-        if self._encoded is None or self._encoded[0] != key:  # the same for every fit
-            self._encoded = (key, encoded_inputs(params, self.inputs))  # of a search
-        mapped = denormalise_outputs(params, forward_numpy(params, self.inputs,
-                                                           self._encoded[1]))
+        if self._encoded is None or self._encoded[0] != key:  # (every fit of a search)
+            self._encoded = (key, encoded_inputs(params, self.inputs))
+        mapped = denormalise_outputs(params, forward_numpy(params, self.inputs, self._encoded[1]))
         s = self.inputs[:, 2:5]
         if self.kind == "direct":
             return np.clip(mapped, 0.0, 1.0)
@@ -595,9 +594,7 @@ def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps
             for (s, h), seed in zip(pairs, seeds, strict=True)]
 
 
-
 __all__ = ["CHECKS", "HOLDOUT_FRACTION", "LADDER", "OWN_GAIN_MARGIN", "PAYLOAD_OVERHEAD",
            "HIGHLIGHT_TOLERANCE", "START", "HeldOut", "RateResult", "Rung", "Trial", "check_cap",
-           "config_bytes", "passes",
-           "encode_many", "encode_mlp", "fit_rung", "forced", "holdout_split",
-           "ladder_under", "predict", "search", "searches"]
+           "config_bytes", "passes", "encode_many", "encode_mlp", "fit_rung", "forced",
+           "holdout_split", "ladder_under", "predict", "search", "searches"]

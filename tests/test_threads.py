@@ -1,0 +1,65 @@
+"""gainmlp.threads: BLAS on the calling thread during encodes, the user's setting restored."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+from gainmlp.threads import blas_on_caller  # noqa: E402
+
+
+def _blas_threads() -> list[int]:
+    return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+            if lib["user_api"] == "blas"]
+
+
+@pytest.fixture()
+def two_blas_threads():
+    if not _blas_threads():
+        pytest.skip("no BLAS library threadpoolctl can control")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        yield
+
+
+def test_blas_runs_on_the_caller_inside_and_is_restored_after(two_blas_threads) -> None:
+    before = _blas_threads()
+    with blas_on_caller():
+        assert set(_blas_threads()) == {1}
+        with blas_on_caller():  # nested: still one, not restored by the inner exit
+            pass
+        assert set(_blas_threads()) == {1}
+        assert float(np.ones(4) @ np.ones(4)) == 4.0
+    assert _blas_threads() == before
+
+
+def test_other_threads_change_nothing(two_blas_threads) -> None:
+    before, seen = _blas_threads(), []
+
+    def other() -> None:
+        with blas_on_caller():
+            seen.append(_blas_threads())
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join()
+    assert seen == [before] and _blas_threads() == before
+
+
+def test_an_encode_leaves_the_blas_setting_as_it_found_it(two_blas_threads) -> None:
+    from gainmlp import api
+    from gainmlp.colorimetry import SdrEncoding
+    from gainmlp.image import SdrImage
+    from gainmlp.options import EncodeOptions
+
+    rng = np.random.default_rng(0)
+    sdr = SdrImage(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), SdrEncoding())
+    hdr = rng.random((16, 16, 3), dtype=np.float32) * 0.5
+    before = _blas_threads()
+    payload = api.encode(sdr, hdr, "gamma-mlp", EncodeOptions(steps=2, batch=64))
+    assert _blas_threads() == before
+    api.decode(payload, sdr.pixels)
+    assert _blas_threads() == before
