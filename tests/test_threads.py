@@ -63,3 +63,41 @@ def test_an_encode_leaves_the_blas_setting_as_it_found_it(two_blas_threads) -> N
     assert _blas_threads() == before
     api.decode(payload, sdr.pixels)
     assert _blas_threads() == before
+
+
+def test_a_gap_job_runs_in_the_idle_class_and_returns_its_value() -> None:
+    import os
+
+    from gainmlp.threads import in_gaps
+
+    def job(a: int, b: int = 0) -> tuple[int, int]:
+        return a + b, os.sched_getscheduler(0)
+
+    value, policy = in_gaps(job, 2, b=3).result()
+    assert value == 5
+    if hasattr(os, "SCHED_IDLE"):
+        assert policy == os.SCHED_IDLE
+
+
+def test_a_gap_jobs_error_is_raised_by_result() -> None:
+    from gainmlp.errors import GainMLPError
+    from gainmlp.threads import in_gaps
+
+    def job() -> None:
+        raise GainMLPError("no map")
+
+    gap = in_gaps(job)
+    with pytest.raises(GainMLPError, match="no map"):
+        gap.result()
+
+
+def test_without_the_idle_class_the_job_runs_when_asked(monkeypatch) -> None:
+    import os
+
+    from gainmlp.threads import in_gaps
+
+    monkeypatch.delattr(os, "SCHED_IDLE", raising=False)
+    calls = []
+    gap = in_gaps(lambda: calls.append(threading.current_thread()) or 7)
+    assert calls == []
+    assert gap.result() == 7 and calls == [threading.current_thread()]

@@ -130,13 +130,18 @@ def reencode_gainmap_photo(
                       psnr_vs_original_hdr=round(_psnr(hdr, rebuilt), 2))
         return out, report
     options = reencode_options(data, method, options)
-    # (the standard map is made after the fit here: made alongside, as a pair's is, it
-    # overlapped rate control's two-thread fits on 2 cores, 11-14 s against 11.4-12.9 s)
+    standard = None
+    if container == "ultrahdr+mlp":  # the new standard map, made in the fit's idle gaps
+        from gainmlp.container.ultrahdr import standard_gain_map
+        from gainmlp.threads import in_gaps
+
+        standard = in_gaps(standard_gain_map, sdr, hdr, MAP_SCALE, 1)
     payload = encode(sdr, hdr, method, options, eps=eps)
     body = payload.to_bytes()
-    if container == "ultrahdr+mlp":
+    if standard is not None:
         own = None if gm.flavour == "apple" else gm.metadata
-        out = replace_gain_map(data, sdr, hdr, MAP_SCALE, MAP_QUALITY, body, own)
+        out = replace_gain_map(data, sdr, hdr, MAP_SCALE, MAP_QUALITY, body, own,
+                               standard.result())
         report.update(part_sizes(out, body))
     else:
         out = embed_payload(with_primary_xmp(strip_gain_map(data), primary_xmp_of(data)), body)
@@ -260,20 +265,17 @@ def encode_jpeg(
         return ultrahdr_from_pair(sdr, hdr_pq, options.scale, options.quality, jpeg_quality)
     if not 1 <= jpeg_quality <= 100:
         raise GainMLPError(f"--jpeg-quality must be in 1..100, not {jpeg_quality}")
-    from concurrent.futures import ThreadPoolExecutor
-
     from gainmlp.container.ultrahdr import standard_gain_map
+    from gainmlp.threads import in_gaps
 
-    # The standard map needs only the pair: made on one thread while this one prepares the
-    # fit (single-threaded numpy), it uses a core that would idle (docs/speed.md).
-    with ThreadPoolExecutor(1, thread_name_prefix="gainmlp-map") as pool:
-        standard = pool.submit(standard_gain_map, sdr, hdr_pq, MAP_SCALE, 1)
-        seen = None if open_loop else decode_sdr_bytes(
-            encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)).pixels
-        payload = encode(sdr, hdr_pq, method, options, eps=eps,
-                         fit_sdr_pixels=seen).to_bytes()
-        return ultrahdr_from_pair(sdr, hdr_pq, MAP_SCALE, MAP_QUALITY, jpeg_quality,
-                                  extra_payload=payload, standard=standard.result())
+    # The standard map needs only the pair: made in the idle gaps of the fit's set-up and
+    # steps, it uses a core that would idle (docs/speed.md).
+    standard = in_gaps(standard_gain_map, sdr, hdr_pq, MAP_SCALE, 1)
+    seen = None if open_loop else decode_sdr_bytes(
+        encode_sdr_jpeg(sdr.pixels, jpeg_quality, sdr.icc)).pixels
+    payload = encode(sdr, hdr_pq, method, options, eps=eps, fit_sdr_pixels=seen).to_bytes()
+    return ultrahdr_from_pair(sdr, hdr_pq, MAP_SCALE, MAP_QUALITY, jpeg_quality,
+                              extra_payload=payload, standard=standard.result())
 
 
 def decode_file(data: bytes, name: str, sdr: SdrImage | None = None, linear: bool = False,

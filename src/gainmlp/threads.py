@@ -1,4 +1,4 @@
-"""BLAS on the calling thread while gainmlp's own threads hold the cores.
+"""Threads around gainmlp's own: BLAS on the caller, side work in the cores' idle gaps.
 
 gainmlp runs its heavy loops on its own threads (compiled kernels on row tiles, the CPU
 trainer's workers that spin between steps: :func:`gainmlp.colorimetry.usable_cores` of
@@ -14,13 +14,20 @@ outermost one returns; nothing is changed at import, nor in other threads (OpenB
 0.3.31 ignores a thread count raised back from a thread other than the main one, so a
 limit set there could not be undone). The values are the same: OpenBLAS splits a product
 between its threads by rows, each computed by the same kernel.
+
+:func:`in_gaps` runs a side job (a re-encode's standard map) on a thread of the kernel's
+idle class (Linux ``SCHED_IDLE``): it gets a core only while nothing else wants one, as
+during a fit's single-threaded checks, packing and set-up, and never takes one from the
+fit's spinning threads (at normal priority, side by side, it slowed a 12.5-MP re-encode,
+docs/speed.md). Asking for its result raises it back to normal priority.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _state: dict = {"depth": 0, "limiter": None, "controller": None}
 
@@ -66,4 +73,53 @@ def blas_on_caller() -> Iterator[None]:
             _state["limiter"] = None
 
 
-__all__ = ["blas_on_caller"]
+class Gap:
+    """A side job started by :func:`in_gaps`; :meth:`result` waits for it."""
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict) -> None:
+        self._call = (fn, args, kwargs)
+        self._value: object = None
+        self._error: BaseException | None = None
+        self._tid: int | None = None
+        self._started = threading.Event()
+        self._thread: threading.Thread | None = None
+        if hasattr(os, "SCHED_IDLE"):
+            self._thread = threading.Thread(target=self._run, name="gainmlp-gaps",
+                                            daemon=True)
+            self._thread.start()
+            self._started.wait()
+
+    def _run(self) -> None:
+        self._tid = threading.get_native_id()
+        with contextlib.suppress(OSError):  # (not allowed here: it runs at normal priority)
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        self._started.set()
+        fn, args, kwargs = self._call
+        try:
+            self._value = fn(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - re-raised by result()
+            self._error = error
+
+    def result(self):
+        """The job's return value (its exception re-raised): what is left of it runs now,
+        at normal priority (on this thread where idle-class threads are not available)."""
+        if self._thread is None:
+            fn, args, kwargs = self._call
+            return fn(*args, **kwargs)
+        if self._thread.is_alive():
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(self._tid, os.SCHED_OTHER, os.sched_param(0))
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def in_gaps(fn: Callable, *args, **kwargs) -> Gap:
+    """Start ``fn(*args, **kwargs)`` on a thread that only runs on an otherwise idle core
+    (module doc); :meth:`Gap.result` gives its value. Where the idle class does not exist,
+    the call is made by :meth:`Gap.result` itself."""
+    return Gap(fn, args, kwargs)
+
+
+__all__ = ["Gap", "blas_on_caller", "in_gaps"]

@@ -118,7 +118,8 @@ def _say_if_compiling(method: str, options, wait: bool) -> None:
         print("gainmlp: compiling the encoder's kernels, once (about half a minute; cached "
               "for later runs)", file=sys.stderr)
 
-    thread = kernels.warm_up_async(kernels.TRAIN_KERNELS if fits_with_numba else (),
+    thread = kernels.warm_up_async((kernels.TRAIN_KERNELS if fits_with_numba else ())
+                                   + kernels.MAP_KERNELS,
                                    notice if fits_with_numba else None, lean=True)
     if thread is not None and wait:
         thread.join()

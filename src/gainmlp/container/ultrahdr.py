@@ -102,7 +102,8 @@ def part_sizes(data: bytes, extra_payload: bytes | None = None) -> dict[str, int
 
 def replace_gain_map(data: bytes, sdr: SdrImage, hdr_pq: np.ndarray, scale: int,
                      map_quality: int, extra_payload: bytes | None,
-                     original: GainMapMetadata | None = None) -> bytes:
+                     original: GainMapMetadata | None = None,
+                     standard: tuple[np.ndarray, GainMapMetadata] | None = None) -> bytes:
     """A gain-map JPEG with a new standard map of ``hdr_pq`` (1/``scale``, JPEG quality
     ``map_quality``) and an optional payload, keeping the photo's base image bytes, EXIF,
     ICC, IPTC, APP14 and its own primary XMP (only the gain-map fields replaced).
@@ -110,12 +111,13 @@ def replace_gain_map(data: bytes, sdr: SdrImage, hdr_pq: np.ndarray, scale: int,
     ``original``: the photo's own map metadata (ISO 21496-1 / hdrgm, not Apple's). Then,
     when the new map would not be smaller than the photo's own map image, that image is
     kept instead, byte for byte with its metadata: a re-encode never grows the standard
-    map, and other viewers keep the photo's own rendition."""
+    map, and other viewers keep the photo's own rendition. ``standard``: the new map as
+    :func:`standard_gain_map` made it (``sdr``, ``hdr_pq``, ``scale``), when already made."""
     from gainmlp.container.gainmap_writer import assemble_gainmap_jpeg
     from gainmlp.container.photo import primary_xmp_of, strip_gain_map
     from gainmlp.io.jpeg import encode_jpeg
 
-    gain_map, meta = standard_gain_map(sdr, hdr_pq, scale)
+    gain_map, meta = standard or standard_gain_map(sdr, hdr_pq, scale)
     gain_jpeg = encode_jpeg(gain_map, int(map_quality), optimize=True, subsampling=0)
     if original is not None:
         ranges = mpf_image_ranges(data) or []

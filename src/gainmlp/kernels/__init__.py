@@ -38,6 +38,8 @@ DECODE_KERNELS = {
 #: function)``: compiling them the first time takes about half a minute of CPU.
 TRAIN_KERNELS = (("train_step", "thread_step"), ("train_step", "publish"),
                  ("train_step", "stop"))
+#: The standard gain map's kernels (an encode's default container writes one).
+MAP_KERNELS = (("gainmap_encode", "_extremes_rows"), ("gainmap_encode", "_code_rows"))
 
 
 def cache_is_warm(kernels) -> bool:

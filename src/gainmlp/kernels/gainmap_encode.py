@@ -173,7 +173,9 @@ def gain_map_codes(sdr_u8: np.ndarray, hdr_pq: np.ndarray, sdr_lut: np.ndarray,
     sdr_u8 = np.ascontiguousarray(sdr_u8, dtype=np.uint8)
     hdr_pq = np.ascontiguousarray(hdr_pq, dtype=np.float32)
     height, width = sdr_u8.shape[:2]
-    rows = _rows_per_tile(width)
+    # one thread: each pass one call (no GIL taken between tiles: a thread of the idle
+    # class that held it could stall the others, gainmlp.threads.in_gaps)
+    rows = max(height, 1) if threads == 1 else _rows_per_tile(width)
     n_tiles = -(-height // rows)
     convert = matrix is not None
     mat = np.ascontiguousarray(np.eye(3) if matrix is None else matrix, dtype=np.float64)

@@ -153,6 +153,12 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
     return LR_TAIL_FLOOR + (1.0 - LR_TAIL_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+#: Pixels per chunk of the normalised targets (elementwise: any size gives the same values;
+#: float64 temporaries of this many pixels stay in the cache: 12.5 MP in 0.14 s, not 0.3-0.5
+#: with the statistics' 1 M-pixel chunks, docs/speed.md).
+TARGET_CHUNK = 1 << 16
+
+
 def target_values(kind: str, transform: str, sdr: np.ndarray, hdr: np.ndarray,
                   eps: float) -> np.ndarray:
     """The fitted quantity T (float64): the map (or its log2), or the HDR for direct."""
@@ -274,7 +280,7 @@ class Plan:
             t = target_values(self.kind, self.transform, s2[at], h2[at], self.eps)
             out[sl] = (t - self.out_c) / self.out_s
 
-        map_chunks(fill, n)  # (chunks on threads: the same values)
+        map_chunks(fill, n, TARGET_CHUNK)  # (on threads: the same values)
         return out
 
     def params(self, weights: list[np.ndarray], grids: list[np.ndarray]) -> MlpParams:
