@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 _state: dict = {"depth": 0, "limiter": None, "controller": None}
+_pool_lock = threading.Lock()
 
 
 def _controller():
@@ -71,6 +72,24 @@ def blas_on_caller() -> Iterator[None]:
         if _state["depth"] == 0 and _state["limiter"] is not None:
             _state["limiter"].restore_original_limits()
             _state["limiter"] = None
+
+
+_pools: dict = {}
+
+
+def chunk_pool(workers: int):
+    """A thread pool of ``workers`` threads kept for the process (one per size asked for):
+    :func:`gainmlp.codecs.features.map_chunks` runs numpy chunks on it. New threads on
+    every call each got a heap of their own from the C allocator, which kept their freed
+    float64 temporaries: ~145 MB more peak memory in a 12.5-MP re-encode."""
+    with _pool_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = _pools[workers] = ThreadPoolExecutor(workers,
+                                                        thread_name_prefix="gainmlp-chunk")
+        return pool
 
 
 class Gap:
@@ -122,4 +141,4 @@ def in_gaps(fn: Callable, *args, **kwargs) -> Gap:
     return Gap(fn, args, kwargs)
 
 
-__all__ = ["Gap", "blas_on_caller", "in_gaps"]
+__all__ = ["Gap", "blas_on_caller", "chunk_pool", "in_gaps"]

@@ -67,18 +67,23 @@ def drawn_pixels(seeds: np.ndarray, sizes: np.ndarray, steps: int, batch: int,
     """Per image, the sorted flat indices of every pixel that ``steps`` steps of ``batch``
     draws will visit. ``mark``: the compiled marker
     (:func:`gainmlp.kernels.train_step.mark_drawn`, the same pixels); None: numpy."""
-    out = []
-    chunk = max(1, (1 << 22) // max(1, batch)) * batch
+    return [np.flatnonzero(drawn_mask(seed, size, steps, batch, mark))
+            for seed, size in zip(seeds, sizes, strict=True)]
+
+
+def drawn_mask(seed: int, size: int, steps: int, batch: int, mark: Callable | None = None
+               ) -> np.ndarray:
+    """:func:`drawn_pixels` of one image as a mask ``(size,)``."""
+    seen = np.zeros(int(size), dtype=bool)
     total = steps * batch
-    for seed, size in zip(seeds, sizes, strict=True):
-        seen = np.zeros(int(size), dtype=bool)
-        if mark is not None:
-            mark(np.int64(seed), np.int64(size), np.int64(total), seen)
-        for start in range(0, total if mark is None else 0, chunk):
-            count = min(chunk, total - start)
-            seen[hashed_indices(np.array([seed]), start, count, np.array([size]))[0]] = True
-        out.append(np.flatnonzero(seen))
-    return out
+    if mark is not None:
+        mark(np.int64(seed), np.int64(size), np.int64(total), seen)
+        return seen
+    chunk = max(1, (1 << 22) // max(1, batch)) * batch
+    for start in range(0, total, chunk):
+        count = min(chunk, total - start)
+        seen[hashed_indices(np.array([seed]), start, count, np.array([size]))[0]] = True
+    return seen
 
 
 @dataclass
@@ -291,24 +296,26 @@ class CpuTrainer:
     def _drawn(self, images: list[ImageData], sizes: list[int],
                pools: list[np.ndarray | None], steps: int, batch: int
                ) -> list[np.ndarray | None]:
-        """:meth:`_kept`'s pixels: those drawn, with the focus pools."""
-        none: list[np.ndarray | None] = [None] * len(images)
+        """:meth:`_kept`'s pixels: those drawn, with the focus pools (counted as masks
+        first: a 12-MP photo's millions of indices are made only when they are kept)."""
         mark = None
         if self.compiled:
             from gainmlp.kernels import train_step
 
             mark = train_step.mark_drawn
-        drawn = drawn_pixels(np.array([im.seed for im in images]),
-                             np.array([n if p is None else p.size
-                                       for p, n in zip(pools, sizes, strict=True)]),
-                             steps, batch, mark)
-        drawn = [d if pool is None else pool[d] for pool, d in zip(pools, drawn, strict=True)]
-        if self.focus:
-            drawn = [d if im.focus is None or not im.focus.size else sorted_union(d, im.focus, n)
-                     for d, im, n in zip(drawn, images, sizes, strict=True)]
-        if sum(d.size for d in drawn) >= DRAWN_FRACTION * sum(sizes):
-            return none
-        return drawn
+        masks = []
+        for im, n, pool in zip(images, sizes, pools, strict=True):
+            seen = drawn_mask(im.seed, n if pool is None else pool.size, steps, batch, mark)
+            if pool is not None:
+                mask = np.zeros(n, dtype=bool)
+                mask[pool[seen]] = True
+                seen = mask
+            if self.focus and im.focus is not None and im.focus.size:
+                seen[im.focus] = True
+            masks.append(seen)
+        if sum(int(np.count_nonzero(m)) for m in masks) >= DRAWN_FRACTION * sum(sizes):
+            return [None] * len(images)
+        return [np.flatnonzero(m) for m in masks]
 
     # -- parameters ----------------------------------------------------------------------
 

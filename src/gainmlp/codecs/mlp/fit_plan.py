@@ -23,6 +23,7 @@ from gainmlp.codecs.features import (
     STAT_CHUNK,
     check_pair,
     chunk_stats,
+    chunks,
     map_chunks,
     padded_width,
 )
@@ -191,8 +192,16 @@ def output_constants(kind: str, transform: str, sdr: np.ndarray, hdr: np.ndarray
                      eps: float) -> tuple[np.ndarray, ...]:
     """Per channel: mean of T, its largest deviation from the mean, min and max (float32)."""
     s2, h2 = sdr.reshape(-1, 3), hdr.reshape(-1, 3)
-    stats = chunk_stats(lambda rows: target_values(kind, transform, s2[rows], h2[rows], eps),
-                        s2.shape[0])
+
+    def block(rows: slice) -> np.ndarray:  # (made in small pieces: their float64 temporaries
+        at = range(s2.shape[0])[rows]  # stay in the cache and are not kept by a thread's heap)
+        out = np.empty((len(at), 3))
+        for sub in chunks(len(at), TARGET_CHUNK):
+            part = slice(at.start + sub.start, at.start + min(sub.stop, len(at)))
+            out[sub] = target_values(kind, transform, s2[part], h2[part], eps)
+        return out
+
+    stats = chunk_stats(block, s2.shape[0])
     return tuple(np.asarray(a, dtype=np.float32) for a in stats)
 
 
