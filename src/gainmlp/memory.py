@@ -43,7 +43,7 @@ _MIB = 2**20
 #: API's decode (PQ pixels, no file). The fitting paths are the default engine's (the CPU
 #: trainer); a torch engine adds :data:`TORCH_EXTRA`.
 _PATHS = {
-    "encode": (280, 56), "encode-tmo": (470, 255), "reencode": (300, 54),
+    "encode": (280, 56), "encode-tmo": (470, 255), "reencode": (300, 64),
     "pair": (192, 250),
     "decode-gainmap-png": (170, 30), "decode-gainmap-avif": (190, 58),
     "decode-gainmap-exr": (195, 25), "decode-gainmap-tif": (180, 34),
