@@ -101,3 +101,25 @@ def test_without_the_idle_class_the_job_runs_when_asked(monkeypatch) -> None:
     gap = in_gaps(lambda: calls.append(threading.current_thread()) or 7)
     assert calls == []
     assert gap.result() == 7 and calls == [threading.current_thread()]
+
+
+def test_the_chunk_pool_is_kept_and_a_forked_child_gets_its_own() -> None:
+    import os
+
+    from gainmlp.threads import chunk_pool
+
+    pool = chunk_pool(2)
+    assert chunk_pool(2) is pool and list(pool.map(abs, [-1, -2])) == [1, 2]
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            ok = chunk_pool(2) is not pool and list(chunk_pool(2).map(abs, [-3])) == [3]
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(child, 0)

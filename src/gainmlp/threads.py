@@ -81,14 +81,15 @@ def chunk_pool(workers: int):
     """A thread pool of ``workers`` threads kept for the process (one per size asked for):
     :func:`gainmlp.codecs.features.map_chunks` runs numpy chunks on it. New threads on
     every call each got a heap of their own from the C allocator, which kept their freed
-    float64 temporaries: ~145 MB more peak memory in a 12.5-MP re-encode."""
+    float64 temporaries: ~145 MB more peak memory in a 12.5-MP re-encode. A forked child
+    gets pools of its own (its parent's threads do not exist in it)."""
     with _pool_lock:
-        pool = _pools.get(workers)
+        key = (os.getpid(), workers)
+        pool = _pools.get(key)
         if pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            pool = _pools[workers] = ThreadPoolExecutor(workers,
-                                                        thread_name_prefix="gainmlp-chunk")
+            pool = _pools[key] = ThreadPoolExecutor(workers, thread_name_prefix="gainmlp-chunk")
         return pool
 
 
