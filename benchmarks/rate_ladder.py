@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
             trial = fit_rung("gamma-mlp", rung, sdr, hdr, 1 / 64, options, keep, held,
                              checks={s: 0.0 for s in CHECKS})
             seconds = time.perf_counter() - t0
-            payload = Payload("gamma-mlp", sdr.shape[1], sdr.shape[0], 1 / 64, trial.body,
+            payload = Payload("gamma-mlp", sdr.shape[1], sdr.shape[0], 1 / 64, trial.packed(),
                               photo.sdr.encoding)
             full = metrics.psnr(hdr, decode(payload, photo.sdr.pixels))
             row = {"photo": name, "rung": rung.label,

@@ -259,6 +259,19 @@ def test_coded_grids_round_trip(shapes, grid_precision: str) -> None:
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("grid_precision", ["u8z", "u6z"])
+def test_a_fast_packed_body_holds_the_same_network(grid_precision: str) -> None:
+    """Rate control judges a rung on the body packed with zlib's fastest level and packs
+    with zopfli only the rungs whose bytes matter: both unpack to the same values."""
+    p = grid_params(((40, 30, 4),), precision="fp16", grid_precision=grid_precision)
+    fast, best = pack_mlp_body(p, fast=True), pack_mlp_body(p)
+    assert fast != best and len(best) <= len(fast)
+    a, b = unpack_mlp_body(fast), unpack_mlp_body(best)
+    for x, y in zip([*a.grids, *a.weights], [*b.grids, *b.weights], strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert pack_mlp_body(a) == best
+
+
 def test_coded_grids_are_smaller_when_smooth() -> None:
     """A smooth grid codes to a fraction of its raw bytes; fewer levels code smaller."""
     yy, xx = np.mgrid[0:48, 0:48] / 48.0

@@ -518,7 +518,7 @@ def test_search_computes_the_pairs_set_up_once_with_the_same_result(monkeypatch)
 
     options = EncodeOptions(**FAST, highlights=resolve_highlights("auto", True))
     alone = rate.fit_rung("gamma-mlp", result.rung, sdr, hdr, EPS, options, keep, held)
-    assert len(calls) == 2 and alone.body == result.body
+    assert len(calls) == 2 and alone.packed() == result.body
 
 
 def test_steps_left_to_gainmlp_are_longer_when_rate_control_searches() -> None:
@@ -530,3 +530,17 @@ def test_steps_left_to_gainmlp_are_longer_when_rate_control_searches() -> None:
     assert EncodeOptions(steps=150, target_psnr=44.0).steps == 150  # asked for: kept
     # a rung's fit keeps the search's steps
     assert rate.LADDER[1].options(EncodeOptions(target_psnr=44.0)).steps == SEARCH_STEPS
+
+
+def test_only_the_rungs_whose_bytes_matter_are_packed_by_zopfli(monkeypatch) -> None:
+    """A finished fit is judged on a fast-packed copy (the same values); its final bytes
+    are made only when the search needs its size (a rung that reaches the target, the
+    one kept) or its body."""
+    monkeypatch.setattr(rate, "CHECKS", {})  # every fit runs to the end
+    result = _search(local_pair(64, 96), DETAILED_TARGET)
+    assert result.reached
+    misses = [t for t in result.trials if t.psnr < DETAILED_TARGET]
+    assert misses and all(t.body is None and t.params is not None for t in misses)
+    chosen = next(t for t in result.trials if t.rung == result.rung)
+    assert chosen.body == result.body and chosen.params is None
+    assert misses[0].packed() is not None and misses[0].params is None  # on demand

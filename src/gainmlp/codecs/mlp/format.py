@@ -169,8 +169,10 @@ def _check_shapes(params: MlpParams) -> None:
                            f"expected {n_out}")
 
 
-def pack_mlp_body(params: MlpParams) -> bytes:
-    """Serialise ``params`` as a version-1 body (weights rounded to ``params.precision``)."""
+def pack_mlp_body(params: MlpParams, fast: bool = False) -> bytes:
+    """Serialise ``params`` as a version-1 body (weights rounded to ``params.precision``).
+    ``fast``: coded grids deflated by zlib's fastest level, not zopfli (a valid body with the
+    same values, larger: for judging the stored network before its bytes are final)."""
     codes = (body_fields.field_code(ACTIVATION_CODES, params.activation, "MLP", "activation"),
              body_fields.field_code(PRECISION_CODES, params.precision, "MLP", "precision"),
              body_fields.field_code(OUTPUT_TRANSFORM_CODES, params.output_transform, "MLP",
@@ -187,14 +189,14 @@ def pack_mlp_body(params: MlpParams) -> bytes:
     ]
     grid_values = b""
     if params.grids:
-        grid_head, grid_values = _pack_grids(params)
+        grid_head, grid_values = _pack_grids(params, fast)
         parts.append(grid_head)
     parts += [body_fields.stored_bytes(w, params.precision, "MLP weights") for w in params.weights]
     parts.append(grid_values)
     return b"".join(parts)
 
 
-def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
+def _pack_grids(params: MlpParams, fast: bool = False) -> tuple[bytes, bytes]:
     """(grid section, grid values) of a version-2 or version-3 body."""
     prec = params.grid_precision
     code = GRID_PRECISION_CODES[stored_precision(prec)]
@@ -217,7 +219,7 @@ def _pack_grids(params: MlpParams) -> tuple[bytes, bytes]:
         else:
             values.append(body_fields.stored_bytes(g32, prec, "MLP grid"))
     if is_coded(prec):
-        return b"".join(head), deflate(b"".join(values))
+        return b"".join(head), deflate(b"".join(values), fast)
     return b"".join(head), b"".join(values)
 
 

@@ -61,78 +61,23 @@ from gainmlp.codecs.mlp.decode import (
     forward_numpy,
     method_kind,
 )
-from gainmlp.codecs.mlp.fit import HIDDEN_LAYERS, fit_many, fused_supported
+from gainmlp.codecs.mlp.fit import fit_many, fused_supported
 from gainmlp.codecs.mlp.fit_plan import shared_setup
 from gainmlp.codecs.mlp.format import (
-    N_FREQUENCIES,
-    N_INPUTS,
-    N_OUTPUTS,
     MlpParams,
-    body_size,
     pack_mlp_body,
     unpack_mlp_body,
 )
-from gainmlp.codecs.mlp.grid import is_coded, parse_grid_spec
+from gainmlp.codecs.mlp.ladder import CODED_RATIO, PAYLOAD_OVERHEAD, Rung, config_bytes
 from gainmlp.codecs.torch_helpers import check_pair
 from gainmlp.errors import GainMLPError, warn
 from gainmlp.options import EncodeOptions, default, grid_for, resolve_precision
-
-#: Bytes a payload adds to its body: the outer header (36) and the CRC (4).
-PAYLOAD_OVERHEAD = 40
 
 HOLDOUT_FRACTION = 0.02
 HOLDOUT_MIN = 4096
 HOLDOUT_MAX = 65536
 #: Seed of the hold-out draw (mixed with ``options.seed``).
 HOLDOUT_SEED = 0x5EED
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One configuration of the ladder: grid spec (None: no grid), width, weight precision."""
-
-    grid: str | None
-    width: int = 16
-    precision: str = "fp16"
-
-    @property
-    def label(self) -> str:
-        return f"{self.grid or 'none'} w{self.width} {self.precision}"
-
-    def options(self, base: EncodeOptions) -> EncodeOptions:
-        """``base`` with this configuration forced and rate control off."""
-        return replace(base, grid=self.grid, width=self.width, precision=self.precision,
-                       target_psnr=None, max_bytes=None)
-
-    @property
-    def payload_bytes(self) -> int:
-        """Payload bytes: exact without a grid or with raw grids, an estimate with coded
-        grids (:func:`config_bytes`)."""
-        return config_bytes(self.grid, self.width, self.precision)
-
-
-def config_bytes(grid: str | None, width: int, precision: str, coded: str = "estimate") -> int:
-    """Payload bytes of a Gain-MLP configuration, fixed by its shape unless its grids are
-    coded (``u8z``..``u4z``); then ``coded`` says which size: ``"estimate"`` (the grid
-    values at :data:`CODED_RATIO` of their count), ``"raw"`` (one byte each, the most they
-    take bar a few bytes of deflate overhead) or ``"least"`` (none)."""
-    spec = parse_grid_spec(grid)
-    shapes = list(spec.shapes) if spec is not None else None
-    size = PAYLOAD_OVERHEAD + body_size(N_INPUTS, N_FREQUENCIES, [width] * HIDDEN_LAYERS,
-                                        N_OUTPUTS, precision, shapes, 1,
-                                        spec.precision if spec is not None else "fp16")
-    if spec is None or not is_coded(spec.precision) or coded == "raw":
-        return size
-    values = sum(int(np.prod(s)) for s in spec.shapes)
-    share = 0.0 if coded == "least" else CODED_RATIO[spec.precision]
-    return size - values + int(np.ceil(values * share))
-
-
-#: Coded grid bytes per grid value, by precision (the 90th percentile measured over the
-#: dev photos' fitted ladder grids, docs/rate-control.md): where a coded rung sits on the
-#: ladder and whether it fits a cap before it is fitted.
-CODED_RATIO: dict[str, float] = {"u8z": 0.85, "u7z": 0.70, "u6z": 0.55, "u5z": 0.45,
-                                 "u4z": 0.35}
 
 
 #: The configurations rate control chooses from, in increasing payload bytes. The grids
@@ -334,7 +279,9 @@ def _pq_of(nits: float) -> float:
 @dataclass
 class Trial:
     """One fitted rung: its held-out PSNR (at the last check when stopped early), seconds,
-    steps run, the held-out PSNR at each check step, and the body (None when stopped)."""
+    steps run, the held-out PSNR at each check step, and the body (None when stopped;
+    packed from ``params`` when first asked for: zopfli takes ~0.1 s for a large grid, and
+    most rungs' sizes never matter)."""
 
     rung: Rung
     psnr: float
@@ -344,12 +291,25 @@ class Trial:
     checks: dict[int, float] = field(default_factory=dict)
     body: bytes | None = None
     light: float | None = None  # held-out highlight light ratio (None: too few highlights)
-    over_cap: bool = False  # a coded rung whose payload came out over max_bytes
+    cap: int | None = None  # the search's max_bytes
+    params: MlpParams | None = field(default=None, repr=False)  # packed on demand
+
+    def packed(self) -> bytes | None:
+        """The body (zopfli), packed from :attr:`params` on first use."""
+        if self.body is None and self.params is not None:
+            self.body, self.params = pack_mlp_body(self.params), None
+        return self.body
 
     @property
     def payload_bytes(self) -> int | None:
         """The payload's actual bytes (None when stopped)."""
-        return None if self.body is None else len(self.body) + PAYLOAD_OVERHEAD
+        body = self.packed()
+        return None if body is None else len(body) + PAYLOAD_OVERHEAD
+
+    @property
+    def over_cap(self) -> bool:
+        """A coded rung whose payload came out over :attr:`cap`."""
+        return self.cap is not None and (self.payload_bytes or 0) > self.cap
 
     def late_gains(self) -> dict[int, float]:
         """What the steps after each check added (a finished fit only)."""
@@ -391,18 +351,18 @@ def fit_rung(method: str, rung: Rung, sdr: np.ndarray, hdr: np.ndarray, eps: flo
     if stopped:
         last = max(seen)
         return Trial(rung, seen[last], time.perf_counter() - t0, last, True, seen)
-    body = pack_mlp_body(result.params)
-    stored = unpack_mlp_body(body)
+    stored = unpack_mlp_body(pack_mlp_body(result.params, fast=True))  # (the same values)
     return Trial(rung, held.psnr(stored), time.perf_counter() - t0, opts.steps,
-                 False, seen, body, held.light(stored))
+                 False, seen, None, held.light(stored), params=result.params)
 
 
 def passes(trial: Trial, target: float) -> bool:
     """A fit passes when it ran to the end, its held-out PSNR reaches ``target``, it keeps
     the held-out highlights' light (:data:`HIGHLIGHT_TOLERANCE`) and its payload is not
     over the cap."""
-    return (not trial.stopped and not trial.over_cap and trial.psnr >= target
-            and (trial.light is None or abs(trial.light - 1.0) <= HIGHLIGHT_TOLERANCE))
+    return (not trial.stopped and trial.psnr >= target  # (the size last: it may pack)
+            and (trial.light is None or abs(trial.light - 1.0) <= HIGHLIGHT_TOLERANCE)
+            and not trial.over_cap)
 
 
 # -- the search ----------------------------------------------------------------------------
@@ -536,26 +496,30 @@ def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     def fit(i: int, stop_target: float | None, checks: dict[int, float]) -> Trial:
         trial = fit_rung(method, rungs[i], sdr, hdr, eps, options, keep, held, stop_target,
                          checks)
-        cap = options.max_bytes
-        trial.over_cap = cap is not None and (trial.payload_bytes or 0) > cap
+        trial.cap = options.max_bytes
         return trial
 
     hi, order = walk(len(rungs), target, options.steps, fit)
     if hi is not None:
         best = next(t for t in order if t.rung == rungs[hi] and passes(t, target))
-        return RateResult(best.body, best.rung, best.psnr, True, order)
-    kept = [t for t in order if not t.stopped and not t.over_cap]
+        return RateResult(best.packed(), best.rung, best.psnr, True, order)
+    # the best finished fit under the cap, by (PSNR, fewer bytes): sizes only where needed
+    finished = [t for t in order if not t.stopped]
+    kept = next(([t] for level in sorted({t.psnr for t in finished}, reverse=True)
+                 for t in [max((t for t in finished if t.psnr == level and not t.over_cap),
+                               key=lambda t: -(t.payload_bytes or 0), default=None)]
+                 if t is not None), [])
     if not kept:  # every finished fit came out over the cap: the largest rung sure to fit
         sure = [r for r in rungs if config_bytes(r.grid, r.width, r.precision, "raw")
                 <= (options.max_bytes or 0)] or rungs[:1]
         kept = [fit(rungs.index(sure[-1]), None, {})]
         order.append(kept[0])
-    best = max(kept, key=lambda t: (t.psnr, -(t.payload_bytes or 0)))
+    best = kept[0]
     cap = "" if options.max_bytes is None else f" under max_bytes {options.max_bytes}"
     warn(f"rate control: no configuration{cap} reached {target:g} dB; kept "
          f"{best.rung.label} ({best.rung.payload_bytes} B, {best.psnr:.2f} dB on held-out "
          f"pixels)")
-    return RateResult(best.body, best.rung, best.psnr, False, order)
+    return RateResult(best.packed(), best.rung, best.psnr, False, order)
 
 
 # -- the encoders the method registry calls ------------------------------------------------
@@ -594,7 +558,8 @@ def encode_many(method: str, pairs: Sequence[tuple[np.ndarray, np.ndarray]], eps
             for (s, h), seed in zip(pairs, seeds, strict=True)]
 
 
-__all__ = ["CHECKS", "HOLDOUT_FRACTION", "LADDER", "OWN_GAIN_MARGIN", "PAYLOAD_OVERHEAD",
-           "HIGHLIGHT_TOLERANCE", "START", "HeldOut", "RateResult", "Rung", "Trial", "check_cap",
-           "config_bytes", "passes", "encode_many", "encode_mlp", "fit_rung", "forced",
-           "holdout_split", "ladder_under", "predict", "search", "searches"]
+__all__ = ["CHECKS", "CODED_RATIO", "HOLDOUT_FRACTION", "LADDER", "OWN_GAIN_MARGIN",
+           "PAYLOAD_OVERHEAD", "HIGHLIGHT_TOLERANCE", "START", "HeldOut", "RateResult", "Rung",
+           "Trial", "check_cap", "config_bytes", "passes", "encode_many", "encode_mlp",
+           "fit_rung", "forced", "holdout_split", "ladder_under", "predict", "search",
+           "searches"]
