@@ -176,7 +176,12 @@ def holdout_split(n_pixels: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     hold = np.sort(rng.choice(n_pixels, n_hold, replace=False))
     mask = np.ones(n_pixels, dtype=bool)
     mask[hold] = False
-    return np.flatnonzero(mask).astype(np.int32), hold.astype(np.int32)
+    keep, at = np.empty(n_pixels - n_hold, np.int32), 0
+    for rows in chunks(n_pixels):  # (no int64 copy of 12 M indices: 0.2 s of page faults)
+        part = np.flatnonzero(mask[rows])
+        keep[at:at + part.size] = part + rows.start
+        at += part.size
+    return keep, hold.astype(np.int32)
 
 
 @dataclass
