@@ -141,16 +141,25 @@ def focus_pixels(spec: HighlightSpec, hdr: np.ndarray,
     if spec.focus_fraction <= 0:
         return None
     h = np.asarray(hdr).reshape(-1, 3)
-    cut = _pq(spec.focus_nits)
-    hot = np.flatnonzero((h[:, 0] > cut) | (h[:, 1] > cut) | (h[:, 2] > cut))
+    cut, tier = _pq(spec.focus_nits), _pq(spec.tier_nits)
+    in_pool = None
     if pool is not None:  # pool order is free: a mask, not a sort of both (12 MP: seconds)
         in_pool = np.zeros(h.shape[0], bool)
         in_pool[pool] = True
-        hot = hot[in_pool[hot]]
+    found, tops = [np.zeros(0, np.int64)], [np.zeros(0, bool)]
+    for rows in chunks(h.shape[0]):  # (in chunks: no full-size temporaries)
+        part = h[rows]
+        keep = (part[:, 0] > cut) | (part[:, 1] > cut) | (part[:, 2] > cut)
+        if in_pool is not None:
+            keep &= in_pool[rows]
+        at = np.flatnonzero(keep)
+        found.append(at + rows.start)
+        if spec.tier_repeat > 1:
+            values = part[at]
+            tops.append((values[:, 0] > tier) | (values[:, 1] > tier) | (values[:, 2] > tier))
+    hot = np.concatenate(found)
     if hot.size and spec.tier_repeat > 1:
-        tier = _pq(spec.tier_nits)
-        values = h[hot]
-        is_top = (values[:, 0] > tier) | (values[:, 1] > tier) | (values[:, 2] > tier)
+        is_top = np.concatenate(tops)
         n_top = int(np.count_nonzero(is_top))
         # at most doubling the pool: a tier that is most of the pool needs no emphasis
         repeat = min(spec.tier_repeat, 1 + hot.size // max(n_top, 1))
