@@ -92,10 +92,11 @@ def _extremes_rows(sdr_u8, hdr_pq, sdr_lut, matrix, convert, pq_table, white, k_
             a, b = small[c], large[c]
             for x in range(width):
                 v = ratios[c, x]
-                a = min(a, v)
-                b = max(b, v)
                 if v != v:
                     nan[c] = True
+                else:
+                    a = min(a, v)
+                    b = max(b, v)
             small[c], large[c] = a, b
     for c in range(3):
         lo[c] = np.inf

@@ -193,12 +193,13 @@ def output_constants(kind: str, transform: str, sdr: np.ndarray, hdr: np.ndarray
     """Per channel: mean of T, its largest deviation from the mean, min and max (float32)."""
     s2, h2 = sdr.reshape(-1, 3), hdr.reshape(-1, 3)
 
-    def block(rows: slice) -> np.ndarray:  # (made in small pieces: their float64 temporaries
-        at = range(s2.shape[0])[rows]  # stay in the cache and are not kept by a thread's heap)
-        out = np.empty((len(at), 3))
-        for sub in chunks(len(at), TARGET_CHUNK):
-            part = slice(at.start + sub.start, at.start + min(sub.stop, len(at)))
-            out[sub] = target_values(kind, transform, s2[part], h2[part], eps)
+    def block(rows: slice) -> np.ndarray:
+        """A statistics block's T, made in small pieces (their float64 temporaries stay in
+        the cache and are not kept by a thread's heap)."""
+        s, h = s2[rows], h2[rows]
+        out = np.empty((s.shape[0], 3))
+        for sub in chunks(s.shape[0], TARGET_CHUNK):
+            out[sub] = target_values(kind, transform, s[sub], h[sub], eps)
         return out
 
     stats = chunk_stats(block, s2.shape[0])

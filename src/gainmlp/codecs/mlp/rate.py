@@ -508,23 +508,27 @@ def search(method: str, sdr_pq: np.ndarray, hdr_pq: np.ndarray, eps: float,
     if hi is not None:
         best = next(t for t in order if t.rung == rungs[hi] and passes(t, target))
         return RateResult(best.packed(), best.rung, best.psnr, True, order)
-    # the best finished fit under the cap, by (PSNR, fewer bytes): sizes only where needed
-    finished = [t for t in order if not t.stopped]
-    kept = next(([t] for level in sorted({t.psnr for t in finished}, reverse=True)
-                 for t in [max((t for t in finished if t.psnr == level and not t.over_cap),
-                               key=lambda t: -(t.payload_bytes or 0), default=None)]
-                 if t is not None), [])
-    if not kept:  # every finished fit came out over the cap: the largest rung sure to fit
+    best = _best_kept([t for t in order if not t.stopped])
+    if best is None:  # every finished fit came out over the cap: the largest rung sure to fit
         sure = [r for r in rungs if config_bytes(r.grid, r.width, r.precision, "raw")
                 <= (options.max_bytes or 0)] or rungs[:1]
-        kept = [fit(rungs.index(sure[-1]), None, {})]
-        order.append(kept[0])
-    best = kept[0]
+        best = fit(rungs.index(sure[-1]), None, {})
+        order.append(best)
     cap = "" if options.max_bytes is None else f" under max_bytes {options.max_bytes}"
     warn(f"rate control: no configuration{cap} reached {target:g} dB; kept "
          f"{best.rung.label} ({best.rung.payload_bytes} B, {best.psnr:.2f} dB on held-out "
          f"pixels)")
     return RateResult(best.packed(), best.rung, best.psnr, False, order)
+
+
+def _best_kept(finished: list[Trial]) -> Trial | None:
+    """The finished fit under the cap with the highest PSNR, then the fewest bytes, then the
+    first (None: all over the cap); bytes are packed only for the PSNR levels looked at."""
+    for level in sorted({t.psnr for t in finished}, reverse=True):
+        under = [t for t in finished if t.psnr == level and not t.over_cap]
+        if under:
+            return max(under, key=lambda t: -(t.payload_bytes or 0))
+    return None
 
 
 # -- the encoders the method registry calls ------------------------------------------------
